@@ -1,0 +1,6 @@
+"""Ready problems: one module per family. Each class registers under its ``name`` through the
+``sciml.problems`` entry-point group in pyproject.toml."""
+
+from .burgers import Burgers
+
+__all__ = ["Burgers"]

@@ -1,0 +1,95 @@
+"""``sciml.run``: the one-call way to train a registered problem with a registered solver."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from . import registry
+from .device import describe
+from .solver import Result
+
+
+def check_out_dir(out: str | Path | None) -> Path | None:
+    """The output directory as a Path; a ``ValueError`` if it exists as something other than a folder."""
+    if out is None:
+        return None
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {str(out)!r} exists and is not a directory")
+    return out
+
+
+def split_kwargs(problem_cls, solver_cls, kwargs: dict[str, Any]) -> tuple[dict, dict]:
+    """Split keyword arguments into problem parameters and solver settings; unknown names are errors."""
+    params = {k: v for k, v in kwargs.items() if k in problem_cls.parameters}
+    settings = {k: v for k, v in kwargs.items() if k not in params}
+    unknown = set(settings) - set(solver_cls.defaults)
+    if unknown:
+        raise ValueError(
+            f"unknown argument(s) {sorted(unknown)}: problem {problem_cls.name!r} has parameters "
+            f"{sorted(problem_cls.parameters)} and solver {solver_cls.name!r} has settings {sorted(solver_cls.defaults)}")
+    return params, settings
+
+
+def run(problem: str, solver: str = "pinn", *, iterations: int | None = None, device: str | None = None,
+        seed: int = 0, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Result:
+    """Train ``problem`` with ``solver`` and, if ``out`` is given, write its outputs there.
+
+    Keyword arguments are the problem's parameters (``nu=0.005``) and the solver's settings
+    (``width=64``). ``iterations`` is the number of Adam steps (the problem's default budget when
+    None). ``out`` receives ``metrics.json``, ``result.pt``, ``checkpoint.pt``, ``history.json``,
+    ``comparison.png`` and ``fields.vtu``; ``resume=True`` continues from ``out/checkpoint.pt``.
+    """
+    problem_cls = registry.problem(problem)
+    solver_cls = registry.solver(solver)
+    if iterations is not None:
+        if int(iterations) != iterations or iterations <= 0:
+            raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+        kwargs["iterations"] = int(iterations)
+    out = check_out_dir(out)
+    params, settings = split_kwargs(problem_cls, solver_cls, kwargs)
+    trainer = solver_cls(problem_cls(**params), device=device, seed=seed, **settings)
+    result = trainer.train(out=out, resume=resume)
+    if out is not None:
+        write_outputs(result, out)
+    return result
+
+
+def metrics(result: Result) -> dict[str, Any]:
+    """The run's summary: errors against the reference, time, budget, device and settings."""
+    from . import __version__
+
+    ref = result.problem.reference()
+    errors = result.errors(ref)
+    last = result.history[-1] if result.history else {}
+    s = result.settings
+    return {
+        "problem": result.problem.name, "solver": result.solver.name,
+        "rel_l2": errors["rel_l2"], "rel_l2_by_output": errors["rel_l2_by_output"],
+        "wall_time_s": result.timings["train_s"],
+        "iterations": {"adam": s.get("iterations"), "lbfgs": s.get("lbfgs_iterations")},
+        "final_loss": last.get("loss"), "device": str(result.device), "device_name": describe(result.device),
+        "seed": s.get("seed"), "interrupted": result.interrupted, "params": result.problem.params,
+        "settings": s, "reference": ref.source, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "sciml_version": __version__,
+    }
+
+
+def write_outputs(result: Result, out: Path) -> dict[str, Any]:
+    """Write metrics.json, the result, the comparison figure and the VTU fields into ``out``."""
+    from .io import write_fields
+    from .plotting import plot_comparison
+
+    result.save(out)
+    summary = metrics(result)
+    ref = result.problem.reference()
+    pred = result.predict(ref.points)
+    plot_comparison(result.problem, ref, pred, out / "comparison.png",
+                    title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
+    write_fields(out / "fields.vtu", result.problem, ref, pred)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

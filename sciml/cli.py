@@ -1,0 +1,116 @@
+"""The ``sciml`` command: list, run, validate, bench.
+
+``sciml run PROBLEM`` gets one flag per declared problem parameter, generated from the declaration
+(``sciml run burgers --nu 0.005``), with its unit and default in ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import registry
+
+
+def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
+    group = parser.add_argument_group(f"parameters of {problem_cls.name!r}")
+    for name, spec in problem_cls.parameters.items():
+        unit = "" if spec.choices else f" [unit: {spec.unit}]"
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"param_{name}", default=None,
+                           type=str if spec.choices else spec.type, choices=spec.choices, metavar=None if spec.choices else name.upper(),
+                           help=f"{spec.doc}{unit} (default: {spec.default!r})")
+
+
+def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.")
+    p.add_argument("problem", help=f"problem name, one of: {', '.join(registry.names('sciml.problems'))}")
+    p.add_argument("--solver", default="pinn", help="solver name (default: pinn)")
+    p.add_argument("--iterations", type=int, default=None, help="Adam steps (default: the problem's budget)")
+    p.add_argument("--lbfgs-iterations", type=int, default=None, help="L-BFGS iterations after Adam")
+    p.add_argument("--device", default=None, help="'auto' (default: CUDA if present), 'cpu', 'cuda', 'cuda:N'")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--out", default=None, help="output directory (default: runs/PROBLEM-SOLVER)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    if problem_cls is not None:
+        _problem_flags(p, problem_cls)
+    return p
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    from .api import run
+
+    first, _ = _run_parser().parse_known_args([a for a in argv if a not in ("-h", "--help")] or ["-h"])
+    problem_cls = registry.problem(first.problem)
+    args = _run_parser(problem_cls).parse_args(argv)
+    params = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
+    settings = {"progress": not args.no_progress}
+    if args.lbfgs_iterations is not None:
+        if args.lbfgs_iterations < 0:
+            raise ValueError(f"--lbfgs-iterations must be >= 0, got {args.lbfgs_iterations}")
+        settings["lbfgs_iterations"] = args.lbfgs_iterations
+    out = args.out or f"runs/{args.problem}-{args.solver}"
+    result = run(args.problem, args.solver, iterations=args.iterations, device=args.device, seed=args.seed,
+                 out=out, resume=args.resume, **params, **settings)
+    import json
+    from pathlib import Path
+
+    summary = json.loads((Path(out) / "metrics.json").read_text())
+    state = "interrupted" if result.interrupted else "done"
+    print(f"{state}: {args.problem}/{args.solver} rel. L2 = {summary['rel_l2']:.3e} "
+          f"in {summary['wall_time_s']:.1f} s on {summary['device']}; results in {out}/")
+    return 130 if result.interrupted else 0
+
+
+def cmd_list(argv: Sequence[str]) -> int:
+    argparse.ArgumentParser(prog="sciml list", description="List registered problems and solvers.").parse_args(argv)
+    print("problems:")
+    for name in registry.names("sciml.problems"):
+        print(f"  {name:20s} {registry.problem(name).description}")
+    print("solvers:")
+    for name in registry.names("sciml.solvers"):
+        doc = (registry.solver(name).__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:20s} {doc}")
+    return 0
+
+
+def cmd_bench(argv: Sequence[str]) -> int:
+    benches = {"residual": "sciml.benchmarks.residual"}
+    p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks.")
+    p.add_argument("name", choices=sorted(benches))
+    args, rest = p.parse_known_args(argv)
+    module = __import__(benches[args.name], fromlist=["main"])
+    return module.main(rest) or 0
+
+
+def cmd_validate(argv: Sequence[str]) -> int:
+    from .validation.runner import main as validate_main
+
+    return validate_main(argv) or 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "bench": cmd_bench, "validate": cmd_validate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: sciml {list,run,validate,bench} ...\n\n"
+              "  list                 problems and solvers\n"
+              "  run PROBLEM [...]    train and write metrics.json, figure, VTU (sciml run PROBLEM --help)\n"
+              "  validate [CASE ...]  run validation cases and regenerate validation/REPORT.md\n"
+              "  bench residual       training-step speed: our residual core vs DeepXDE")
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"\nsciml: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
+            return 2
+        return 0
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except (ValueError, FileNotFoundError) as err:
+        print(f"sciml: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

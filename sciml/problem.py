@@ -1,0 +1,154 @@
+"""The problem API: physics declared in one class, no solver code needed.
+
+A problem declares its inputs and outputs, parameters (with units, defaults and checks), the domain
+(a DeepXDE geometry), the residual, its conditions (soft) and/or a hard constraint, and a reference
+solution for validation. Solvers only talk to this interface.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import Tensor
+
+from .conditions import Condition
+from .fields import Fields
+from .networks import HardConstraint
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A physical parameter: default value, unit, description and allowed range.
+
+    ``minimum``/``maximum`` are bounds; ``exclusive_minimum=True`` makes the minimum itself invalid
+    (a viscosity must be > 0). ``choices`` restricts a string parameter.
+    """
+
+    default: Any
+    unit: str = "1"
+    doc: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def validate(self, name: str, value: Any) -> Any:
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ValueError(f"{name} must be one of {list(self.choices)}, got {value!r}")
+            return value
+        try:
+            value = self.type(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a {self.type.__name__}, got {value!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        if self.minimum is not None:
+            bad = value <= self.minimum if self.exclusive_minimum else value < self.minimum
+            if bad:
+                op = ">" if self.exclusive_minimum else ">="
+                raise ValueError(f"{name} must be {op} {self.minimum} ({self.doc or name}), got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{name} must be <= {self.maximum}, got {value!r}")
+        return value
+
+
+@dataclass
+class Reference:
+    """A trusted solution on points (M, d) with values (M, n_out).
+
+    When the points form a tensor-product grid, ``grid`` holds the axes (name -> 1-D array) in the
+    order the points are raveled (C order, first axis slowest) so figures and VTU files can use it.
+    ``source`` says where the values come from.
+    """
+
+    points: np.ndarray
+    values: np.ndarray
+    source: str
+    grid: dict[str, np.ndarray] | None = None
+
+    @property
+    def grid_shape(self) -> tuple[int, ...] | None:
+        return None if self.grid is None else tuple(len(a) for a in self.grid.values())
+
+
+def relative_l2(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """‖prediction − reference‖₂ / ‖reference‖₂ over all entries."""
+    return float(np.linalg.norm(prediction - reference) / np.linalg.norm(reference))
+
+
+class Problem:
+    """Base class of every problem. Subclasses set the class attributes and implement the methods.
+
+    Parameters are passed as keyword arguments, validated against ``parameters`` and become
+    attributes: ``Burgers(nu=0.005).nu``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+    units: ClassVar[dict[str, str]] = {}
+    """Units of inputs and outputs, for figures and files ("1" for dimensionless)."""
+    time: ClassVar[str | None] = None
+    """Name of the time input, if any; the other inputs are spatial."""
+    parameters: ClassVar[dict[str, Parameter]] = {}
+    solver_defaults: ClassVar[dict[str, Any]] = {}
+    """Solver settings that suit this problem (network size, budget), used by ``sciml run``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        clash = [k for k in cls.parameters if hasattr(Problem, k)]
+        if clash:
+            raise TypeError(f"{cls.__name__}: parameter name(s) {clash} clash with Problem attributes")
+
+    def __init__(self, **params: Any):
+        unknown = set(params) - set(self.parameters)
+        if unknown:
+            known = ", ".join(sorted(self.parameters)) or "none"
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)} for problem {self.name!r}; "
+                             f"its parameters are: {known}")
+        self.params: dict[str, Any] = {}
+        for key, spec in self.parameters.items():
+            value = spec.validate(key, params.get(key, spec.default))
+            self.params[key] = value
+            setattr(self, key, value)
+
+    @property
+    def spatial(self) -> tuple[str, ...]:
+        return tuple(i for i in self.inputs if i != self.time)
+
+    def unit(self, name: str) -> str:
+        return self.units.get(name, "1")
+
+    # -- to implement --------------------------------------------------------------------------
+    def geometry(self):
+        """The domain as a DeepXDE geometry (space-time problems: ``GeometryXTime``)."""
+        raise NotImplementedError
+
+    def residual(self, f: Fields) -> Tensor | dict[str, Tensor]:
+        """PDE residual(s) at interior points: a tensor (N,) or a dict name -> (N,)."""
+        raise NotImplementedError
+
+    def conditions(self) -> list[Condition]:
+        """Conditions enforced as penalties (those the hard constraint does not already satisfy)."""
+        return []
+
+    def constraint(self) -> HardConstraint | None:
+        """Output transform that satisfies conditions exactly, or None."""
+        return None
+
+    def reference(self) -> Reference:
+        """A trusted solution to validate against."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,52 @@
+"""Name -> class registries for problems and solvers, filled from entry points.
+
+Problems and solvers join through the ``sciml.problems`` and ``sciml.solvers`` entry-point groups
+(``[project.entry-points."sciml.problems"]`` in a pyproject.toml), so a lab's own package can add a
+problem that ``sciml run`` then finds unchanged.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+_BUILTIN = {
+    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers"},
+    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN"},
+}
+
+
+def _load(target: str):
+    module, _, attr = target.partition(":")
+    obj = __import__(module, fromlist=[attr])
+    return getattr(obj, attr)
+
+
+@lru_cache(maxsize=None)
+def _group(group: str) -> dict[str, str]:
+    """Entry-point targets of a group; the built-ins stand in when sciml is not installed."""
+    found = dict(_BUILTIN[group])
+    found.update({ep.name: ep.value for ep in entry_points(group=group)})
+    return found
+
+
+def names(group: str) -> list[str]:
+    return sorted(_group(group))
+
+
+def get(group: str, name: str):
+    kind = group.split(".")[-1][:-1]
+    targets = _group(group)
+    if name not in targets:
+        raise ValueError(f"unknown {kind} {name!r}; known {kind}s: {', '.join(sorted(targets))}")
+    return _load(targets[name])
+
+
+def problem(name: str):
+    """The problem class registered as ``name``."""
+    return get("sciml.problems", name)
+
+
+def solver(name: str):
+    """The solver class registered as ``name``."""
+    return get("sciml.solvers", name)

@@ -1,0 +1,116 @@
+"""Solver base class and the result every solver returns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from . import registry
+from .problem import Problem, relative_l2
+
+
+class Solver:
+    """Base of every solver: settings with defaults, merged with the problem's suggestions.
+
+    Settings resolve as: the solver's ``defaults``, then the problem's ``solver_defaults`` (keys the
+    solver knows), then the keyword arguments given. An unknown keyword is a ``ValueError``.
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, problem: Problem, **settings: Any):
+        if not isinstance(problem, Problem):
+            raise TypeError(f"a solver needs a Problem instance, got {type(problem).__name__}")
+        unknown = set(settings) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {sorted(unknown)} for solver {self.name!r}; "
+                             f"its settings are: {', '.join(sorted(self.defaults))}")
+        suggested = {k: v for k, v in problem.solver_defaults.items() if k in self.defaults}
+        self.problem = problem
+        self.settings = {**self.defaults, **suggested, **settings}
+
+    def train(self, out: str | Path | None = None, resume: bool = False) -> "Result":  # pragma: no cover
+        raise NotImplementedError
+
+
+class Result:
+    """A trained model with its problem, settings, loss history and timings.
+
+    ``predict(points)`` evaluates it at points (N, d) in the problem's input units and returns
+    (N, n_out) as NumPy; ``save(dir)``/``sciml.load(dir)`` round-trip it.
+    """
+
+    def __init__(self, solver: Solver, model: torch.nn.Module, history: list[dict], timings: dict[str, float],
+                 device: torch.device, interrupted: bool = False):
+        self.solver = solver
+        self.problem = solver.problem
+        self.model = model
+        self.history = history
+        self.timings = timings
+        self.device = device
+        self.interrupted = interrupted
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.solver.settings
+
+    def predict(self, points: np.ndarray, batch: int = 65536) -> np.ndarray:
+        """Model outputs (N, n_out) at ``points`` (N, d)."""
+        points = np.asarray(points, dtype=float)
+        d = len(self.problem.inputs)
+        if points.ndim != 2 or points.shape[1] != d:
+            raise ValueError(f"points must have shape (N, {d}) for inputs {self.problem.inputs}, "
+                             f"got {points.shape}")
+        dtype = next(self.model.parameters()).dtype
+        outs = []
+        with torch.no_grad():
+            for start in range(0, len(points), batch):
+                x = torch.as_tensor(points[start:start + batch], dtype=dtype, device=self.device)
+                outs.append(self.model(x).double().cpu().numpy())
+        return np.concatenate(outs)
+
+    def errors(self, reference=None) -> dict[str, Any]:
+        """Relative L2 error against the problem's reference, overall and by output."""
+        ref = reference if reference is not None else self.problem.reference()
+        pred = self.predict(ref.points)
+        by_output = {name: relative_l2(pred[:, k], ref.values[:, k]) for k, name in enumerate(self.problem.outputs)}
+        return {"rel_l2": relative_l2(pred, ref.values), "rel_l2_by_output": by_output}
+
+    def spec(self) -> dict[str, Any]:
+        return {"problem": self.problem.name, "params": self.problem.params, "solver": self.solver.name,
+                "settings": self.solver.settings}
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``result.pt`` (model weights and spec) and ``history.json``; returns the directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        torch.save({"spec": self.spec(), "model": self.model.state_dict(), "timings": self.timings,
+                    "interrupted": self.interrupted}, directory / "result.pt")
+        (directory / "history.json").write_text(json.dumps(self.history))
+        return directory
+
+
+def load(directory: str | Path, device: str | None = None) -> Result:
+    """Bring back a result saved by :meth:`Result.save` (or ``sciml run``), ready for ``predict``."""
+    from .device import resolve_device
+
+    path = Path(directory) / "result.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved result in {directory} (expected {path})")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    spec = saved["spec"]
+    problem = registry.problem(spec["problem"])(**spec["params"])
+    settings = dict(spec["settings"])
+    dev = resolve_device(device)
+    settings["device"] = str(dev)
+    solver = registry.solver(spec["solver"])(problem, **settings)
+    model = solver.build_model()
+    model.load_state_dict(saved["model"])
+    history_file = Path(directory) / "history.json"
+    history = json.loads(history_file.read_text()) if history_file.exists() else []
+    return Result(solver, model, history, saved["timings"], dev, saved["interrupted"])

@@ -1,0 +1,338 @@
+"""The training loop every solver uses: Adam with a learning-rate schedule, then optional L-BFGS.
+
+It owns what makes long runs safe: a tqdm bar showing the loss terms, periodic checkpoints written
+atomically, exact resume (model, optimiser, schedule, every random generator and the solver's own
+state such as its collocation points), a guard that stops on NaN or divergence and restores the last
+good state, and a Ctrl-C that saves and stops cleanly (a second Ctrl-C aborts at once).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[], dict[str, Tensor]]
+"""Returns the weighted loss terms by name; the loss is their sum."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf or grew past the divergence bound; the last good state is restored."""
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end training early (the result is kept)."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :class:`Trainer` (all plain values, so they can be saved and compared).
+
+    iterations: Adam steps. lr: initial learning rate. schedule: "exponential" (lr · decay_rate^(k /
+    decay_steps)), "cosine" (to 0 at the last step) or "constant". lbfgs_iterations: L-BFGS
+    iterations after Adam, run in chunks of ``lbfgs_chunk`` (one history entry and one checkpoint
+    opportunity each). checkpoint_every: steps between checkpoints (0: only at the end and on
+    interruption). resample_every: call the solver's resampler every this many Adam steps (0: never).
+    divergence: stop when the loss exceeds this factor times the best loss so far.
+    """
+
+    iterations: int = 10000
+    lr: float = 1e-3
+    schedule: str = "exponential"
+    decay_rate: float = 0.9
+    decay_steps: int = 1000
+    lbfgs_iterations: int = 0
+    lbfgs_chunk: int = 50
+    lbfgs_history: int = 50
+    checkpoint_every: int = 1000
+    resample_every: int = 0
+    divergence: float = 1e8
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("iterations", "lbfgs_iterations", "checkpoint_every", "resample_every"):
+            value = getattr(self, name)
+            if int(value) != value or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.iterations + self.lbfgs_iterations <= 0:
+            raise ValueError(f"iterations must be positive, got {self.iterations} Adam and "
+                             f"{self.lbfgs_iterations} L-BFGS iterations")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be positive and finite, got {self.lr!r}")
+        if self.schedule not in ("exponential", "cosine", "constant"):
+            raise ValueError(f"schedule must be 'exponential', 'cosine' or 'constant', got {self.schedule!r}")
+        if not 0 < self.decay_rate <= 1 or self.decay_steps <= 0:
+            raise ValueError(f"need 0 < decay_rate <= 1 and decay_steps > 0, got {self.decay_rate}, {self.decay_steps}")
+        if self.lbfgs_chunk <= 0:
+            raise ValueError(f"lbfgs_chunk must be positive, got {self.lbfgs_chunk}")
+
+
+@dataclass
+class TrainState:
+    """Where training stands: phase ("adam", "lbfgs", "done"), step within it, history, timings."""
+
+    phase: str = "adam"
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_time: float = 0.0
+    interrupted: bool = False
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy (DeepXDE's samplers draw from it) and torch."""
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Minimises ``loss_fn`` over ``module``'s parameters.
+
+    ``get_extra``/``set_extra`` save and restore the solver's own state (collocation points, ...)
+    with each checkpoint; ``resample(step)`` is called every ``resample_every`` Adam steps;
+    ``callbacks`` are called as ``callback(trainer, record)`` after each step or L-BFGS chunk.
+    """
+
+    def __init__(self, module: nn.Module, loss_fn: LossFn, config: TrainConfig, *,
+                 checkpoint: str | Path | None = None,
+                 get_extra: Callable[[], Any] | None = None,
+                 set_extra: Callable[[Any], None] | None = None,
+                 resample: Callable[[int], None] | None = None,
+                 callbacks: list[Callable[["Trainer", dict], None]] | None = None,
+                 description: str = "training"):
+        self.module, self.loss_fn, self.config = module, loss_fn, config
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.get_extra, self.set_extra = get_extra, set_extra
+        self.resample = resample
+        self.callbacks = list(callbacks or [])
+        self.description = description
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.state = TrainState()
+        self.adam = torch.optim.Adam(self.params, lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.adam, self._lr_factor)
+        self.lbfgs = torch.optim.LBFGS(self.params, lr=1.0, max_iter=config.lbfgs_chunk,
+                                       history_size=config.lbfgs_history, line_search_fn="strong_wolfe",
+                                       tolerance_grad=1e-12, tolerance_change=1e-15)
+        self._best = math.inf
+        self._good: dict[str, Any] | None = None
+        self._stop_requested = False
+
+    def _lr_factor(self, step: int) -> float:
+        c = self.config
+        if c.schedule == "exponential":
+            return c.decay_rate ** (step / c.decay_steps)
+        if c.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(step, c.iterations) / max(c.iterations, 1)))
+        return 1.0
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue exactly from here."""
+        return {
+            "module": copy.deepcopy(self.module.state_dict()),
+            "adam": copy.deepcopy(self.adam.state_dict()),
+            "scheduler": self.scheduler.state_dict(),
+            "lbfgs": copy.deepcopy(self.lbfgs.state_dict()),
+            "state": copy.deepcopy(self.state),
+            "rng": rng_state(),
+            "extra": copy.deepcopy(self.get_extra()) if self.get_extra else None,
+            "best": self._best,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.module.load_state_dict(snap["module"])
+        self.adam.load_state_dict(snap["adam"])
+        self.scheduler.load_state_dict(snap["scheduler"])
+        self.lbfgs.load_state_dict(snap["lbfgs"])
+        self.state = copy.deepcopy(snap["state"])
+        set_rng_state(snap["rng"])
+        if self.set_extra and snap["extra"] is not None:
+            self.set_extra(snap["extra"])
+        self._best = snap["best"]
+
+    def save(self) -> None:
+        """Remember the current state as the last good one and write it (atomically) if asked to."""
+        self._good = self.snapshot()
+        if self.checkpoint is not None:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.checkpoint.with_suffix(".tmp")
+            torch.save(self._good, tmp)
+            os.replace(tmp, self.checkpoint)
+
+    def load(self, path: str | Path) -> None:
+        """Continue from a checkpoint written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {path} to resume from")
+        self.restore(torch.load(path, weights_only=False))
+        self._good = self.snapshot()
+
+    # -- the loop --------------------------------------------------------------------------------
+    def _evaluate(self) -> tuple[Tensor, dict[str, Tensor]]:
+        terms = self.loss_fn()
+        total = sum(terms.values())
+        return total, terms
+
+    def _check(self, loss: float, terms: dict[str, float]) -> None:
+        c = self.config
+        if math.isfinite(loss) and loss <= c.divergence * self._best:
+            self._best = min(self._best, loss)
+            return
+        where = f"{self.state.phase} step {self.state.step}"
+        detail = ", ".join(f"{k}={v:.3g}" for k, v in terms.items())
+        reason = "is not finite" if not math.isfinite(loss) else (
+            f"exceeds {c.divergence:g} times the best loss {self._best:.3g}")
+        if self._good is not None:
+            good = self._good["state"]
+            self.restore(self._good)
+            kept = (f"the last good state ({good.phase} step {good.step}) is restored"
+                    + (f" and kept at {self.checkpoint}" if self.checkpoint else ""))
+        else:
+            kept = "no good state was saved yet"
+        raise TrainingDiverged(f"training stopped: the loss {loss:.6g} {reason} at {where} ({detail}); "
+                               f"{kept}. Lower the learning rate or check the problem's scaling.")
+
+    def _record(self, loss: float, terms: dict[str, float], bar, started: float) -> dict:
+        record = {"phase": self.state.phase, "step": self.state.step, "loss": loss, **terms,
+                  "lr": self.adam.param_groups[0]["lr"] if self.state.phase == "adam" else 1.0,
+                  "time": self.state.wall_time + time.perf_counter() - started}
+        self.state.history.append(record)
+        if bar is not None:
+            bar.set_postfix_str(" ".join(f"{k}={v:.2e}" for k, v in {"loss": loss, **terms}.items()
+                                         if len(terms) > 1 or k == "loss"), refresh=False)
+        for callback in self.callbacks:
+            callback(self, record)
+        return record
+
+    def _adam_step(self) -> tuple[float, dict[str, float]]:
+        c = self.config
+        if self.resample and c.resample_every and self.state.step and self.state.step % c.resample_every == 0:
+            self.resample(self.state.step)
+        self.adam.zero_grad(set_to_none=True)
+        total, terms = self._evaluate()
+        loss = total.item()
+        values = {k: v.item() for k, v in terms.items()}
+        self._check(loss, values)
+        total.backward()
+        self.adam.step()
+        self.scheduler.step()
+        return loss, values
+
+    def _lbfgs_chunk(self) -> tuple[float, dict[str, float], int]:
+        last: dict[str, Tensor] = {}
+
+        def closure():
+            self.lbfgs.zero_grad(set_to_none=True)
+            total, terms = self._evaluate()
+            total.backward()
+            last.update(terms)
+            return total
+
+        before = self.lbfgs.state[self.params[0]].get("n_iter", 0) if self.lbfgs.state else 0
+        loss = self.lbfgs.step(closure).item()
+        after = self.lbfgs.state[self.params[0]]["n_iter"]
+        values = {k: v.item() for k, v in last.items()}
+        self._check(loss, values)
+        return loss, values, after - before
+
+    def _on_sigint(self, signum, frame):
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+
+    def run(self) -> TrainState:
+        """Train from the current state to the end of both phases (or until interrupted)."""
+        c = self.config
+        total = c.iterations + c.lbfgs_iterations
+        done = self.state.step + (c.iterations if self.state.phase == "lbfgs" else 0)
+        if self.state.phase == "done":
+            return self.state
+        bar = tqdm(total=total, initial=min(done, total), desc=self.description, disable=not c.progress,
+                   dynamic_ncols=True, leave=True)
+        handler = None
+        if threading.current_thread() is threading.main_thread():
+            handler = signal.signal(signal.SIGINT, self._on_sigint)
+        started = time.perf_counter()
+        self._stop_requested = False
+        if self._good is None:
+            self._good = self.snapshot()
+        try:
+            self._loop(bar, started)
+        except StopTraining:
+            self.state.phase = "done"
+        finally:
+            self.state.wall_time += time.perf_counter() - started
+            if handler is not None:
+                signal.signal(signal.SIGINT, handler)
+            bar.close()
+        self.save()
+        if self.state.interrupted:
+            where = f" and saved to {self.checkpoint}" if self.checkpoint else ""
+            print(f"Interrupted at {self.state.phase} step {self.state.step}; state kept{where}. "
+                  "Resume to continue exactly from here.")
+        return self.state
+
+    def _loop(self, bar, started: float) -> None:
+        c = self.config
+        while True:
+            s = self.state
+            if s.phase == "adam":
+                if s.step >= c.iterations:
+                    s.phase, s.step = "lbfgs", 0
+                    continue
+                loss, terms = self._adam_step()
+                s.step += 1
+                advanced = 1
+            elif s.phase == "lbfgs":
+                if s.step >= c.lbfgs_iterations:
+                    s.phase = "done"
+                    return
+                remaining = c.lbfgs_iterations - s.step
+                for group in self.lbfgs.param_groups:
+                    group["max_iter"] = min(c.lbfgs_chunk, remaining)
+                loss, terms, advanced = self._lbfgs_chunk()
+                if advanced == 0:  # converged: no further progress possible
+                    s.step = c.lbfgs_iterations
+                s.step += advanced
+            else:
+                return
+            self._record(loss, terms, bar, started)
+            bar.update(advanced)
+            if c.checkpoint_every and self._crossed_checkpoint(advanced):
+                self.save()
+            if self._stop_requested:
+                self.state.interrupted = True
+                return
+
+    def _crossed_checkpoint(self, advanced: int) -> bool:
+        step, every = self.state.step, self.config.checkpoint_every
+        return step // every != (step - advanced) // every

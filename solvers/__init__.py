@@ -1,0 +1,6 @@
+"""Solvers: one module per method. Each class registers under its ``name`` through the
+``sciml.solvers`` entry-point group in pyproject.toml."""
+
+from .pinn import PINN
+
+__all__ = ["PINN"]

@@ -1,0 +1,246 @@
+"""The physics-informed neural network solver (Raissi, Perdikaris & Karniadakis 2019).
+
+Minimises ``Σ_k w_k mean(r_k²)`` over the PDE residual(s) at interior collocation points and the
+problem's soft conditions, with the problem's hard constraint (if any) built into the network.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sciml import geometry
+from sciml.conditions import PointSet
+from sciml.device import resolve_device
+from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
+from sciml.networks import MLP, Network
+from sciml.solver import Result, Solver
+from sciml.training import TrainConfig, Trainer, seed_everything
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+COMPILE_MIN_STEPS = 2000
+"""``compile="auto"`` compiles the taylor loss for runs of at least this many optimiser steps."""
+
+
+class PINN(Solver):
+    """Plain PINN. Settings (all keyword arguments, with defaults):
+
+    Network: ``width`` (32), ``depth`` hidden layers (4), ``activation`` ("tanh"),
+    ``fourier_features`` (0: none) and ``fourier_scale`` (1.0).
+    Points: ``n_interior`` collocation points (2000), ``n_boundary`` per soft condition (200),
+    ``resample_every`` Adam steps (0: fixed points), residual-based adaptive refinement every
+    ``rar_every`` Adam steps (0: off) adding the ``rar_points`` worst of ``rar_candidates``.
+    Optimisation: ``iterations`` Adam steps (10000), ``lr`` (1e-3), ``schedule``, ``decay_rate``,
+    ``decay_steps``, ``lbfgs_iterations`` (0), ``weights`` {term: weight}.
+    Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
+    ``compile`` ("auto": compile the taylor loss where it pays off — on CUDA; True/False force it),
+    ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
+    (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).
+    """
+
+    name = "pinn"
+    defaults: dict[str, Any] = {
+        "width": 32, "depth": 4, "activation": "tanh", "fourier_features": 0, "fourier_scale": 1.0,
+        "n_interior": 2000, "n_boundary": 200, "resample_every": 0,
+        "rar_every": 0, "rar_points": 100, "rar_candidates": 10000,
+        "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
+        "lbfgs_iterations": 0, "weights": None,
+        "engine": "auto", "compile": "auto", "dtype": "float32", "device": None, "seed": 0,
+        "checkpoint_every": 1000, "eval_every": 0, "progress": True,
+    }
+
+    def __init__(self, problem, **settings):
+        super().__init__(problem, **settings)
+        s = self.settings
+        if s["engine"] not in ("auto", "taylor", "autograd"):
+            raise ValueError(f"engine must be 'auto', 'taylor' or 'autograd', got {s['engine']!r}")
+        if s["compile"] not in ("auto", True, False):
+            raise ValueError(f"compile must be 'auto', True or False, got {s['compile']!r}")
+        if s["dtype"] not in DTYPES:
+            raise ValueError(f"dtype must be one of {list(DTYPES)}, got {s['dtype']!r}")
+        for key in ("n_interior", "n_boundary"):
+            if int(s[key]) != s[key] or s[key] <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {s[key]!r}")
+        self.device = resolve_device(s["device"])
+        self.dtype = DTYPES[s["dtype"]]
+        self.config = TrainConfig(
+            iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"], decay_rate=s["decay_rate"],
+            decay_steps=s["decay_steps"], lbfgs_iterations=s["lbfgs_iterations"],
+            checkpoint_every=s["checkpoint_every"], resample_every=math.gcd(s["resample_every"], s["rar_every"]),
+            progress=s["progress"])
+
+    # -- model -----------------------------------------------------------------------------------
+    def build_model(self) -> Network:
+        """The network: an MLP over the domain's bounding box, wrapped with the hard constraint."""
+        s, p = self.settings, self.problem
+        lower, upper = geometry.bounds(p.geometry())
+        body = MLP(len(p.inputs), len(p.outputs), width=s["width"], depth=s["depth"], activation=s["activation"],
+                   lower=lower.tolist(), upper=upper.tolist(), fourier_features=s["fourier_features"],
+                   fourier_scale=s["fourier_scale"])
+        return Network(body, p.constraint()).to(self.device, self.dtype)
+
+    @property
+    def engine(self) -> str:
+        if self.settings["engine"] != "auto":
+            return self.settings["engine"]
+        return "taylor" if self.model.supports_taylor else "autograd"
+
+    # -- points ----------------------------------------------------------------------------------
+    def _to_device(self, points: PointSet) -> PointSet:
+        return points.to(self.device, self.dtype)
+
+    def _sample_interior(self) -> PointSet:
+        return self._to_device(PointSet(torch.as_tensor(geometry.sample(self.geom, self.settings["n_interior"]))))
+
+    def _prepare(self) -> None:
+        """Plans and constraint jets of every point set, for the taylor engine."""
+        self.sets = [self.interior_with_rar()] + self.condition_sets
+        self.constraint_jets = [None] * len(self.sets)
+        if self.engine == "taylor" and self.model.constraint is not None:
+            p = self.problem
+            self.constraint_jets = [self.model.constraint.jets(ps.x, plan, p.inputs, p.outputs)
+                                    for ps, plan in zip(self.sets, self.plans)]
+
+    def interior_with_rar(self) -> PointSet:
+        if self.rar_points is None:
+            return self.interior
+        return PointSet(torch.cat([self.interior.x, self.rar_points]))
+
+    def _resample(self, step: int) -> None:
+        s = self.settings
+        if s["resample_every"] and step % s["resample_every"] == 0:
+            self.interior = self._sample_interior()
+        if s["rar_every"] and step % s["rar_every"] == 0:
+            candidates = self._to_device(PointSet(torch.as_tensor(
+                geometry.sample(self.geom, s["rar_candidates"]))))
+            with torch.no_grad() if self.engine == "taylor" else torch.enable_grad():
+                f = self.fields(candidates.x, self.plans[0], self._candidate_jets(candidates.x))
+                r = self._residuals(f)
+                score = sum(v.detach() ** 2 for v in r.values())
+            worst = candidates.x[torch.topk(score, s["rar_points"]).indices]
+            self.rar_points = worst if self.rar_points is None else torch.cat([self.rar_points, worst])
+        self._prepare()
+
+    def _candidate_jets(self, x):
+        if self.engine != "taylor" or self.model.constraint is None:
+            return None
+        return self.model.constraint.jets(x, self.plans[0], self.problem.inputs, self.problem.outputs)
+
+    def _get_extra(self) -> dict:
+        return {"interior": self.interior.x, "rar": self.rar_points}
+
+    def _set_extra(self, extra: dict) -> None:
+        self.interior = PointSet(extra["interior"].to(self.device, self.dtype))
+        self.rar_points = None if extra["rar"] is None else extra["rar"].to(self.device, self.dtype)
+        self._prepare()
+
+    # -- loss ------------------------------------------------------------------------------------
+    def fields(self, x: torch.Tensor, plan: Plan, constraint_jets=None) -> Fields:
+        """Fields of the current model at points ``x`` (N, d) with the chosen engine."""
+        p = self.problem
+        if self.engine == "taylor":
+            return TaylorFields(self.model.jet(x, plan, constraint_jets), plan, x, p.inputs, p.outputs, p.spatial)
+        return AutogradFields(self.model, x, p.inputs, p.outputs, p.spatial)
+
+    def _residuals(self, f: Fields) -> dict[str, torch.Tensor]:
+        r = self.problem.residual(f)
+        return r if isinstance(r, dict) else {"residual": r}
+
+    def _loss_terms(self, xs, auxes, cjs) -> dict[str, torch.Tensor]:
+        weights = self.weights
+        f = self.fields(xs[0], self.plans[0], cjs[0])
+        terms = {k: weights.get(k, 1.0) * (v ** 2).mean() for k, v in self._residuals(f).items()}
+        for cond, x, aux, plan, cj in zip(self.conditions, xs[1:], auxes[1:], self.plans[1:], cjs[1:]):
+            r = cond.residual(self.fields(x, plan, cj), aux)
+            terms[cond.name] = weights.get(cond.name, cond.weight) * (r ** 2).mean()
+        return terms
+
+    def loss(self) -> dict[str, torch.Tensor]:
+        """The weighted loss terms at the current points."""
+        xs = tuple(ps.x for ps in self.sets)
+        auxes = tuple(ps.aux for ps in self.sets)
+        return self._loss_fn(xs, auxes, tuple(self.constraint_jets))
+
+    def _use_compile(self) -> bool:
+        c = self.settings["compile"]
+        if c == "auto":
+            # Compiling costs ~5-25 s once and halves the taylor step on a 2-core CPU
+            # (`sciml bench residual`), so it pays off from a few thousand steps on.
+            steps = self.config.iterations + self.config.lbfgs_iterations
+            return self.engine == "taylor" and steps >= COMPILE_MIN_STEPS
+        if c and self.engine != "taylor":
+            raise ValueError("compile=True needs the taylor engine (nested autograd does not compile)")
+        return bool(c)
+
+    def set_points(self, interior: torch.Tensor, conditions: list[torch.Tensor] | None = None) -> None:
+        """Use these collocation points (N, d) and condition points (one array per condition)
+        instead of sampled ones (after :meth:`setup`); e.g. to compare solvers on identical points."""
+        self.interior = self._to_device(PointSet(torch.as_tensor(interior)))
+        if conditions is not None:
+            if len(conditions) != len(self.conditions):
+                raise ValueError(f"{len(conditions)} condition point sets given for {len(self.conditions)} conditions")
+            carrying = [c.name for c, ps in zip(self.conditions, self.condition_sets) if ps.aux]
+            if carrying:
+                raise ValueError(f"condition(s) {carrying} carry per-point data (normals, values): "
+                                 "their points cannot be replaced")
+            self.condition_sets = [self._to_device(PointSet(torch.as_tensor(x))) for x in conditions]
+        self._prepare()
+
+    # -- training --------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Seed, build the model, sample points, record derivative plans, choose the loss path."""
+        s, p = self.settings, self.problem
+        seed_everything(s["seed"])
+        self.model = self.build_model()
+        self.geom = p.geometry()
+        self.conditions = p.conditions()
+        self.interior = self._sample_interior()
+        self.rar_points = None
+        self.condition_sets = [self._to_device(c.sample(self.geom, getattr(c, "n_points", s["n_boundary"])))
+                               for c in self.conditions]
+        self.plans = [discover_plan(lambda f: self._residuals(f), self.model, self.interior.x, p.inputs,
+                                    p.outputs, p.spatial)]
+        for cond, ps in zip(self.conditions, self.condition_sets):
+            self.plans.append(discover_plan(lambda f, c=cond, a=ps.aux: c.residual(f, {k: v[:4] for k, v in a.items()}),
+                                            self.model, ps.x, p.inputs, p.outputs, p.spatial))
+        names = set(self._residuals(AutogradFields(self.model, self.interior.x[:2], p.inputs, p.outputs)))
+        names |= {c.name for c in self.conditions}
+        self.weights = dict(s["weights"] or {})
+        unknown = set(self.weights) - names
+        if unknown:
+            raise ValueError(f"weights given for unknown loss term(s) {sorted(unknown)}; the terms are {sorted(names)}")
+        self._prepare()
+        self._loss_fn = torch.compile(self._loss_terms) if self._use_compile() else self._loss_terms
+
+    def train(self, out: str | Path | None = None, resume: bool = False) -> Result:
+        """Train; with ``out`` checkpoints go to ``out/checkpoint.pt`` and ``resume`` continues from it."""
+        s = self.settings
+        self.setup()
+        reference = self.problem.reference() if s["eval_every"] else None
+        callbacks = []
+        if reference is not None:
+            def evaluate(trainer, record):
+                if record["phase"] == "adam" and record["step"] % s["eval_every"]:
+                    return
+                with torch.no_grad():
+                    x = torch.as_tensor(reference.points, dtype=self.dtype, device=self.device)
+                    pred = self.model(x).double().cpu().numpy()
+                record["rel_l2"] = float(np.linalg.norm(pred - reference.values) / np.linalg.norm(reference.values))
+            callbacks.append(evaluate)
+        checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
+        trainer = Trainer(self.model, self.loss, self.config, checkpoint=checkpoint, get_extra=self._get_extra,
+                          set_extra=self._set_extra, resample=self._resample, callbacks=callbacks,
+                          description=f"{self.problem.name}/{self.name}")
+        if resume:
+            if checkpoint is None:
+                raise ValueError("resume=True needs the output directory that holds the checkpoint")
+            trainer.load(checkpoint)
+        started = time.perf_counter()
+        state = trainer.run()
+        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started}
+        return Result(self, self.model, state.history, timings, self.device, state.interrupted)
