@@ -24,7 +24,9 @@ def dde():
     dtype = torch.get_default_dtype()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         import deepxde.geometry as geometry
-    torch.set_default_device(device)
+    if torch.get_default_device() != device:
+        # None removes the device mode entirely, which every torch call would otherwise go through.
+        torch.set_default_device(None if device.type == "cpu" else device)
     torch.set_default_dtype(dtype)
     return geometry
 

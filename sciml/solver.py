@@ -34,7 +34,7 @@ class Solver:
         self.problem = problem
         self.settings = {**self.defaults, **suggested, **settings}
 
-    def train(self, out: str | Path | None = None, resume: bool = False) -> "Result":  # pragma: no cover
+    def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> "Result":  # pragma: no cover
         raise NotImplementedError
 
 

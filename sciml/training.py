@@ -283,6 +283,7 @@ class Trainer:
             handler = signal.signal(signal.SIGINT, self._on_sigint)
         started = time.perf_counter()
         self._stop_requested = False
+        self.state.interrupted = False
         if self._good is None:
             self._good = self.snapshot()
         try:
@@ -319,6 +320,7 @@ class Trainer:
                 remaining = c.lbfgs_iterations - s.step
                 for group in self.lbfgs.param_groups:
                     group["max_iter"] = min(c.lbfgs_chunk, remaining)
+                    group["max_eval"] = 25 * group["max_iter"]  # the line search's own cap per iteration
                 loss, terms, advanced = self._lbfgs_chunk()
                 if advanced == 0:  # converged: no further progress possible
                     s.step = c.lbfgs_iterations

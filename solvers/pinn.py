@@ -36,7 +36,7 @@ class PINN(Solver):
     ``resample_every`` Adam steps (0: fixed points), residual-based adaptive refinement every
     ``rar_every`` Adam steps (0: off) adding the ``rar_points`` worst of ``rar_candidates``.
     Optimisation: ``iterations`` Adam steps (10000), ``lr`` (1e-3), ``schedule``, ``decay_rate``,
-    ``decay_steps``, ``lbfgs_iterations`` (0), ``weights`` {term: weight}.
+    ``decay_steps``, ``lbfgs_iterations`` (0) in chunks of ``lbfgs_chunk`` (50), ``weights`` {term: weight}.
     Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
     ``compile`` ("auto": compile the taylor loss where it pays off — on CUDA; True/False force it),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
@@ -49,7 +49,7 @@ class PINN(Solver):
         "n_interior": 2000, "n_boundary": 200, "resample_every": 0,
         "rar_every": 0, "rar_points": 100, "rar_candidates": 10000,
         "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
-        "lbfgs_iterations": 0, "weights": None,
+        "lbfgs_iterations": 0, "lbfgs_chunk": 50, "weights": None,
         "engine": "auto", "compile": "auto", "dtype": "float32", "device": None, "seed": 0,
         "checkpoint_every": 1000, "eval_every": 0, "progress": True,
     }
@@ -70,7 +70,7 @@ class PINN(Solver):
         self.dtype = DTYPES[s["dtype"]]
         self.config = TrainConfig(
             iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"], decay_rate=s["decay_rate"],
-            decay_steps=s["decay_steps"], lbfgs_iterations=s["lbfgs_iterations"],
+            decay_steps=s["decay_steps"], lbfgs_iterations=s["lbfgs_iterations"], lbfgs_chunk=s["lbfgs_chunk"],
             checkpoint_every=s["checkpoint_every"], resample_every=math.gcd(s["resample_every"], s["rar_every"]),
             progress=s["progress"])
 
@@ -217,12 +217,16 @@ class PINN(Solver):
         self._prepare()
         self._loss_fn = torch.compile(self._loss_terms) if self._use_compile() else self._loss_terms
 
-    def train(self, out: str | Path | None = None, resume: bool = False) -> Result:
-        """Train; with ``out`` checkpoints go to ``out/checkpoint.pt`` and ``resume`` continues from it."""
+    def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
+        """Train; with ``out`` checkpoints go to ``out/checkpoint.pt`` and ``resume`` continues from it.
+
+        ``callbacks`` are called as ``callback(trainer, record)`` after every step (see
+        :class:`sciml.training.Trainer`).
+        """
         s = self.settings
         self.setup()
         reference = self.problem.reference() if s["eval_every"] else None
-        callbacks = []
+        callbacks = list(callbacks or [])
         if reference is not None:
             def evaluate(trainer, record):
                 if record["phase"] == "adam" and record["step"] % s["eval_every"]:

@@ -1,0 +1,98 @@
+"""The command line and the Python entry points: outputs on disk, round trips, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import meshio
+import numpy as np
+import pytest
+import torch
+
+import sciml
+from sciml.cli import main
+from sciml.device import resolve_device
+
+FAST = ["--iterations", "30", "--lbfgs-iterations", "0", "--no-progress"]
+
+
+def test_list_names_problems_and_solvers(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "burgers" in out and "pinn" in out
+
+
+def test_run_help_shows_generated_parameter_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "burgers", "--help"])
+    out = capsys.readouterr().out
+    assert "--nu NU" in out and "[unit: 1]" in out and "0.0031830988" in out
+    assert "--enforce {hard,soft}" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "burgerz"], "unknown problem 'burgerz'; known problems: burgers"),
+    (["run", "burgers", "--solver", "magic"], "unknown solver 'magic'; known solvers: pinn"),
+    (["run", "burgers", "--iterations", "0"], "iterations must be a positive integer, got 0"),
+    (["run", "burgers", "--iterations", "-5"], "iterations must be a positive integer, got -5"),
+    (["run", "burgers", "--nu", "-0.1"], "nu must be > 0.0"),
+    (["run", "burgers", "--device", "tpu"], "unknown device 'tpu'"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
+])
+def test_bad_input_is_one_clear_sentence(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_dir_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    assert main(["run", "burgers", "--out", str(target)] + FAST) == 2
+    assert f"output directory '{target}' exists and is not a directory" in capsys.readouterr().err
+
+
+def test_run_writes_metrics_checkpoint_figure_and_vtu(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "burgers", "--nu", "0.02", "--seed", "3", "--device", "cpu", "--out", str(out)] + FAST) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("problem", "solver", "rel_l2", "rel_l2_by_output", "wall_time_s", "iterations", "device", "seed"):
+        assert key in metrics
+    assert (metrics["problem"], metrics["solver"], metrics["seed"], metrics["device"]) == ("burgers", "pinn", 3, "cpu")
+    assert metrics["iterations"] == {"adam": 30, "lbfgs": 0}
+    assert metrics["params"]["nu"] == 0.02
+    for name in ("checkpoint.pt", "result.pt", "history.json", "comparison.png"):
+        assert (out / name).stat().st_size > 0
+    # the saved result reproduces the recorded error, and the VTU holds its prediction
+    loaded = sciml.load(out)
+    assert loaded.errors()["rel_l2"] == pytest.approx(metrics["rel_l2"], rel=1e-12)
+    mesh = meshio.read(out / "fields.vtu")
+    ref = loaded.problem.reference()
+    np.testing.assert_allclose(mesh.point_data["u_pred"], loaded.predict(ref.points)[:, 0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(mesh.point_data["u_ref"], ref.values[:, 0])
+    assert mesh.points.shape == (25600, 3) and "quad" in mesh.cells_dict
+
+
+def test_python_run_and_load_round_trip(tmp_path):
+    result = sciml.run("burgers", nu=0.005, iterations=20, lbfgs_iterations=0, progress=False, device="cpu",
+                       out=tmp_path / "r")
+    assert result.problem.nu == 0.005
+    x = np.array([[0.1, 0.2], [-0.5, 0.9]])
+    np.testing.assert_array_equal(sciml.load(tmp_path / "r").predict(x), result.predict(x))
+    with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
+        result.predict(np.zeros((3, 3)))
+
+
+def test_python_run_rejects_unknown_arguments():
+    with pytest.raises(ValueError, match="unknown argument.*'viscosity'.*parameters \\['enforce', 'nu'\\]"):
+        sciml.run("burgers", viscosity=0.1)
+    with pytest.raises(FileNotFoundError, match="no saved result"):
+        sciml.load("/nonexistent/dir")
+
+
+def test_device_selection():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == expected and resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
