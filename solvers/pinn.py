@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ COMPILE_MIN_STEPS = 2000
 
 
 class PINN(Solver):
-    """Plain PINN. Settings (all keyword arguments, with defaults):
+    """Physics-informed neural network (Raissi et al. 2019), hard constraints built in.
+
+    Settings (all keyword arguments, with defaults):
 
     Network: ``width`` (32), ``depth`` hidden layers (4), ``activation`` ("tanh"),
     ``fourier_features`` (0: none) and ``fourier_scale`` (1.0).
@@ -162,9 +165,16 @@ class PINN(Solver):
 
     def loss(self) -> dict[str, torch.Tensor]:
         """The weighted loss terms at the current points."""
-        xs = tuple(ps.x for ps in self.sets)
-        auxes = tuple(ps.aux for ps in self.sets)
-        return self._loss_fn(xs, auxes, tuple(self.constraint_jets))
+        args = (tuple(ps.x for ps in self.sets), tuple(ps.aux for ps in self.sets), tuple(self.constraint_jets))
+        if self._loss_fn is self._loss_terms or self.settings["compile"] is True:
+            return self._loss_fn(*args)
+        try:
+            return self._loss_fn(*args)
+        except Exception as err:  # compile="auto" must never cost a run: fall back to eager
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
+                          "continuing without compilation")
+            self._loss_fn = self._loss_terms
+            return self._loss_fn(*args)
 
     def _use_compile(self) -> bool:
         c = self.settings["compile"]
