@@ -248,19 +248,20 @@ class Trainer:
         return loss, values
 
     def _lbfgs_chunk(self) -> tuple[float, dict[str, float], int]:
-        last: dict[str, Tensor] = {}
-
+        """Up to ``lbfgs_chunk`` L-BFGS iterations; returns the loss at the parameters they end on."""
         def closure():
             self.lbfgs.zero_grad(set_to_none=True)
-            total, terms = self._evaluate()
+            total, _ = self._evaluate()
             total.backward()
-            last.update(terms)
             return total
 
         before = self.lbfgs.state[self.params[0]].get("n_iter", 0) if self.lbfgs.state else 0
-        loss = self.lbfgs.step(closure).item()
+        self.lbfgs.step(closure)
         after = self.lbfgs.state[self.params[0]]["n_iter"]
-        values = {k: v.item() for k, v in last.items()}
+        # One more forward pass: the line search's last evaluation need not be the accepted point.
+        total, terms = self._evaluate()
+        values = {k: v.item() for k, v in terms.items()}
+        loss = total.item()
         self._check(loss, values)
         return loss, values, after - before
 
