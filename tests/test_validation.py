@@ -1,0 +1,138 @@
+"""Tests for the validation registry and runner (sciml.validation): fast, tiny training budgets."""
+
+import json
+import re
+
+import pytest
+
+import sciml
+from sciml.validation import cases
+from sciml.validation.cases import Case, Published
+from sciml.validation.runner import fmt_error, history_series, main, render_report
+
+TINY = Case(
+    name="tiny-burgers", problem="burgers", solver="pinn",
+    settings={"iterations": 50, "lbfgs_iterations": 0, "n_interior": 500},
+    budget="50 Adam", reference="Cole-Hopf", target=10.0, target_text="anything finite",
+    published=(Published(1.0, "relative L2", "made up for the test", "Nobody (2024), Test, Table 0"),))
+TINY_LBFGS = Case(
+    name="tiny-burgers-lbfgs", problem="burgers", solver="pinn",
+    settings={"iterations": 20, "lbfgs_iterations": 5, "n_interior": 300, "eval_every": 10},
+    budget="20 Adam + 5 L-BFGS", reference="Cole-Hopf", target=1e-12)
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine two busy-waiting threads slow tiny runs 10-50x."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_cases():
+    for case in (TINY, TINY_LBFGS):
+        cases.register(case)
+    yield
+    for case in (TINY, TINY_LBFGS):
+        cases.unregister(case.name)
+
+
+def _row(report: str, name: str) -> str:
+    rows = [line for line in report.splitlines() if line.startswith(f"| [{name}](")]
+    assert len(rows) == 1, f"expected one table row for {name}, got {rows}"
+    return rows[0]
+
+
+def test_lookup_error_lists_known_cases():
+    with pytest.raises(ValueError, match=r"unknown validation case 'no-such-case'; known cases: .*burgers-pinn"):
+        cases.get("no-such-case")
+    with pytest.raises(ValueError, match="known cases: .*burgers-pinn"):
+        main(["no-such-case", "--out", "/nonexistent/never-created"])
+
+
+def test_register_rejects_duplicates_and_bad_cases():
+    with pytest.raises(ValueError, match="already registered"):
+        cases.register(cases.get("burgers-pinn"))
+    with pytest.raises(ValueError, match="case name"):
+        Case(name="Has Spaces", problem="burgers", solver="pinn")
+    with pytest.raises(ValueError, match="target"):
+        Case(name="x", problem="burgers", solver="pinn", target=-1.0)
+    with pytest.raises(ValueError, match="citation"):
+        Published(1e-3, "relative L2", "something", "  ")
+
+
+def test_burgers_case_is_the_sciml_run_default_with_cited_figures():
+    from sciml.problems.burgers import Burgers
+
+    case = cases.get("burgers-pinn")
+    assert (case.problem, case.solver, case.params, case.settings) == ("burgers", "pinn", {}, {})
+    assert case.target == 5e-3
+    # the typed budget text must say what the defaults really are
+    d = Burgers.solver_defaults
+    assert f"{d['iterations']:,} Adam" in case.budget and f"{d['lbfgs_iterations']:,} L-BFGS" in case.budget
+    values = {p.value for p in case.published}
+    assert {6.7e-4, 1.2e-2} <= values
+    assert all(p.citation and p.metric == "relative L2" for p in case.published)
+
+
+def test_history_series_puts_lbfgs_after_adam():
+    hist = [{"phase": "adam", "step": k, "loss": 1.0 / k, "residual": 1.0 / k, "lr": 1e-3, "time": 0.1 * k}
+            for k in range(1, 11)]
+    # an L-BFGS record's loss is the one at the start of its chunk; its terms are the current ones
+    hist += [{"phase": "lbfgs", "step": 50, "loss": 0.1, "residual": 0.01, "lr": 1.0, "time": 2.0, "rel_l2": 0.1},
+             {"phase": "lbfgs", "step": 80, "loss": 0.001, "residual": 0.001, "lr": 1.0, "time": 3.0, "rel_l2": 0.05}]
+    s = history_series(hist)
+    assert s["boundary"] == 10 and s["adam"] == 10 and s["lbfgs"] == 80
+    assert s["step"][-2:] == [60, 90]
+    assert s["rel_l2"] == [(60, 0.1), (90, 0.05)]
+    assert list(s["terms"]) == ["residual"]
+    assert s["loss"][:10] == [1.0 / k for k in range(1, 11)] and s["loss"][-2:] == [0.01, 0.001]
+
+
+def test_runner_writes_results_figures_and_report(tmp_path, tiny_cases, one_thread, capsys):
+    out = tmp_path / "validation"
+    assert main(["tiny-burgers", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"tiny-burgers: start", printed) and re.search(r"tiny-burgers: done .*pass", printed)
+
+    stored = json.loads((out / "results" / "tiny-burgers.json").read_text())
+    again = sciml.load(out / "runs" / "tiny-burgers").errors()["rel_l2"]
+    assert stored["rel_l2"] == pytest.approx(again, rel=1e-9, abs=0)
+    assert stored["case"]["name"] == "tiny-burgers" and stored["passed"] is True
+    assert stored["steps_run"] == {"adam": 50, "lbfgs": 0}
+    for fig in ("tiny-burgers-comparison.png", "tiny-burgers-history.png"):
+        png = out / "figures" / fig
+        assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / ".gitignore").read_text().strip() == "runs/"
+
+    report = (out / "REPORT.md").read_text()
+    assert "Generated file" in report and "`sciml validate`" in report
+    row = _row(report, "tiny-burgers")
+    assert fmt_error(stored["rel_l2"]) in row and "pass" in row
+    assert "1.00e+00 — made up for the test [1]" in row and "Nobody (2024)" not in row
+    assert "Nobody (2024), Test, Table 0" in report
+    assert "(figures/tiny-burgers-comparison.png)" in report and "(figures/tiny-burgers-history.png)" in report
+
+    # another case: its row is added, the first row is kept unchanged; missing the target fails
+    assert main(["tiny-burgers-lbfgs", "--out", str(out), "--no-progress"]) == 1
+    second = json.loads((out / "results" / "tiny-burgers-lbfgs.json").read_text())
+    assert second["steps_run"]["adam"] == 20 and second["steps_run"]["lbfgs"] >= 1
+    report2 = (out / "REPORT.md").read_text()
+    assert _row(report2, "tiny-burgers") == row
+    row2 = _row(report2, "tiny-burgers-lbfgs")
+    assert fmt_error(second["rel_l2"]) in row2 and "FAIL" in row2
+    assert render_report(out) == report2  # regenerated from the stored results alone
+
+
+def test_changed_case_marks_its_stored_row_stale(tmp_path, tiny_cases):
+    out = tmp_path / "v"
+    (out / "results").mkdir(parents=True)
+    record = {"rel_l2": 0.5, "wall_time_s": 1.0, "device_name": "cpu", "cpu_count": 2, "date": "2024-01-01 00:00 UTC",
+              "case": {**TINY.to_dict(), "settings": {"iterations": 7}}}
+    (out / "results" / "tiny-burgers.json").write_text(json.dumps(record))
+    row = _row(render_report(out), "tiny-burgers")
+    assert "5.00e-01" in row and "stale" in row

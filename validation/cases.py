@@ -1,0 +1,179 @@
+"""The registry of validation cases: problem × solver × budget × reference × published figures.
+
+A :class:`Case` says what is run (a registered problem and solver, with parameters and settings),
+what it is compared with (the problem's reference), what others have published for the same
+benchmark (:class:`Published`, each with a citation), and the acceptance bound (``target``).
+``sciml validate`` runs cases by name (:func:`get`); a later module adds its own with
+:func:`register`::
+
+    from sciml.validation.cases import Case, Published, register
+    register(Case(name="allen-cahn-pinn", problem="allen_cahn", solver="pinn", ...))
+
+Only put numbers in ``published`` that can be cited: the report prints them beside ours.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+"""Case names are used as file names (``results/<name>.json``, ``figures/<name>-*.png``)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """A figure somebody else reported for the same benchmark, with where it comes from."""
+
+    value: float
+    metric: str
+    what: str
+    """The method and setting that produced it (network, points, optimiser, budget)."""
+    citation: str
+    """Authors, title, venue, year, and the table or figure the number is in."""
+    short: str = ""
+    """A few words for the report's table (e.g. "Raissi et al. 2019, Table 1"); the full citation is listed below it."""
+
+    def __post_init__(self):
+        if not (isinstance(self.value, (int, float)) and math.isfinite(self.value) and self.value >= 0):
+            raise ValueError(f"a published value must be a finite number >= 0, got {self.value!r}")
+        if not self.citation.strip():
+            raise ValueError(f"the published value {self.value!r} needs a citation")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validation case.
+
+    ``params`` are the problem's parameters and ``settings`` the solver's (both passed to
+    :func:`sciml.run`); empty means the defaults that ``sciml run PROBLEM`` uses. ``budget`` says in
+    words what that costs; ``reference`` what the measured error is against. ``target`` is the
+    acceptance bound on the relative L2 error (``None``: no bound), explained by ``target_text``.
+    """
+
+    name: str
+    problem: str
+    solver: str
+    params: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    budget: str = ""
+    reference: str = ""
+    published: tuple[Published, ...] = ()
+    target: float | None = None
+    target_text: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not NAME.match(self.name):
+            raise ValueError(f"case name must be lower-case letters, digits, '-', '_' or '.' (it names files), "
+                             f"got {self.name!r}")
+        for key in ("problem", "solver"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"case {self.name!r}: {key} must be a registered {key} name, got {value!r}")
+        clash = set(self.params) & set(self.settings)
+        if clash:
+            raise ValueError(f"case {self.name!r}: {sorted(clash)} given both as problem parameter and solver setting")
+        if self.target is not None and not (isinstance(self.target, (int, float)) and math.isfinite(self.target)
+                                            and self.target > 0):
+            raise ValueError(f"case {self.name!r}: target must be a positive number or None, got {self.target!r}")
+        published = tuple(p if isinstance(p, Published) else Published(**p) for p in self.published)
+        object.__setattr__(self, "published", published)
+        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "settings", dict(self.settings))
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`sciml.run`: parameters and settings together."""
+        return {**self.params, **self.settings}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["published"] = [p.to_dict() for p in self.published]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Case":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["published"] = tuple(Published(**p) for p in known.get("published", ()))
+        return cls(**known)
+
+
+CASES: dict[str, Case] = {}
+"""All registered cases by name, in registration order."""
+
+
+def register(case: Case, replace: bool = False) -> Case:
+    """Add ``case`` to the registry; a second case of the same name is an error unless ``replace``."""
+    if not isinstance(case, Case):
+        raise TypeError(f"register() needs a Case, got {type(case).__name__}")
+    if case.name in CASES and not replace:
+        raise ValueError(f"a validation case named {case.name!r} is already registered; "
+                         "pass replace=True to replace it")
+    CASES[case.name] = case
+    return case
+
+
+def unregister(name: str) -> Case:
+    """Remove a case from the registry (and return it)."""
+    get(name)
+    return CASES.pop(name)
+
+
+def names() -> list[str]:
+    """Names of the registered cases, in registration order."""
+    return list(CASES)
+
+
+def get(name: str) -> Case:
+    """The case registered as ``name``; a ``ValueError`` listing the known names otherwise."""
+    try:
+        return CASES[name]
+    except (KeyError, TypeError):
+        known = ", ".join(CASES) or "none"
+        raise ValueError(f"unknown validation case {name!r}; known cases: {known}") from None
+
+
+# -- the cases -------------------------------------------------------------------------------------
+
+RAISSI_2019 = (
+    "M. Raissi, P. Perdikaris, G. E. Karniadakis, \"Physics-informed neural networks: A deep learning "
+    "framework for solving forward and inverse problems involving nonlinear partial differential equations\", "
+    "J. Comput. Phys. 378, 686-707 (2019): continuous-time Burgers example, Table 1 "
+    "(row N_u = 100, column N_f = 10,000) and Fig. 1. The same number, table and figure are in the preprint "
+    "arXiv:1711.10561 (Physics Informed Deep Learning, Part I), Sec. 2.1, Table 1 and Fig. 1.")
+
+register(Case(
+    name="burgers-pinn",
+    problem="burgers",
+    solver="pinn",
+    params={},
+    settings={},
+    budget="defaults of `sciml run burgers`: 3,000 Adam + 4,000 L-BFGS",
+    reference=("exact solution of viscous Burgers (nu = 0.01/pi, u(x,0) = -sin(pi x), u(±1,t) = 0) by the "
+               "Cole-Hopf transformation, bundled as data/burgers_cole_hopf.npz (Gauss-Hermite quadrature; "
+               "provenance, regeneration command and checksum in data/burgers_cole_hopf.md); the error is "
+               "taken over every point of its (t, x) grid"),
+    published=(
+        Published(
+            value=6.7e-4, metric="relative L2",
+            what=("PINN, 9-layer tanh network with 20 neurons per hidden layer (3,021 parameters), "
+                  "N_u = 100 initial/boundary data points, N_f = 10,000 Latin-hypercube collocation points, "
+                  "L-BFGS"),
+            citation=RAISSI_2019, short="Raissi et al. 2019, J. Comput. Phys., Table 1"),
+        Published(
+            value=1.2e-2, metric="relative L2",
+            what=("DeepXDE PINN example: 3 × 20 tanh network, penalised initial/boundary conditions "
+                  "(2,540 interior + 80 boundary + 160 initial points), 15,000 Adam steps (lr 1e-3) then "
+                  "L-BFGS; about 2 minutes on the project's 2-core machine"),
+            citation=("DeepXDE Burgers example (examples/pinn_forward/Burgers.py), as measured by the sciml "
+                      "project issue - a measurement of the example script, not a figure published by the "
+                      "DeepXDE authors"),
+            short="DeepXDE example, measured by the sciml issue"),
+    ),
+    target=5e-3,
+    target_text="acceptance bound of the project for Burgers at the `sciml run burgers` defaults",
+))

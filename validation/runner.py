@@ -1,0 +1,473 @@
+"""``sciml validate``: run validation cases and regenerate the report.
+
+For each case: ``sciml.run`` into ``OUT/runs/CASE`` (large, not committed), then the figures
+``OUT/figures/CASE-comparison.png`` and ``OUT/figures/CASE-history.png``, and the stored result
+``OUT/results/CASE.json`` (the run's metrics.json plus the case and the machine). ``OUT/REPORT.md``
+is then regenerated from every stored result, so running one case updates only its row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import cases as registry
+
+HERE = Path(__file__).resolve().parent
+REPORT = "REPORT.md"
+IGNORE = "runs/\n"
+
+
+# -- formatting ------------------------------------------------------------------------------------
+def fmt_error(value: float | None) -> str:
+    """A relative error as the report prints it (``1.23e-03``)."""
+    return "—" if value is None else f"{value:.2e}"
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# -- the machine -----------------------------------------------------------------------------------
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_text(result: dict[str, Any]) -> str:
+    """Device name and CPU count of a stored result, for the report."""
+    device = result.get("device_name") or result.get("device") or "?"
+    cpus = result.get("cpu_count")
+    parts = [str(device)]
+    if result.get("cpu_model") and not str(device).startswith("cpu"):
+        parts.append(f"host {result['cpu_model']}")
+    elif result.get("cpu_model"):
+        parts.append(str(result["cpu_model"]))
+    if cpus:
+        parts.append(f"{cpus} CPUs")
+    return ", ".join(parts)
+
+
+# -- history -----------------------------------------------------------------------------------------
+def history_series(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Steps, losses, loss terms and recorded errors of a training history on one step axis.
+
+    Adam records count Adam steps; L-BFGS records count L-BFGS iterations after the last Adam step.
+    Returns ``step``, ``loss``, ``terms`` {name: values}, ``rel_l2`` [(step, value)], ``boundary``
+    (the step where L-BFGS starts, or None), ``adam`` and ``lbfgs`` (steps run in each phase).
+    """
+    skip = {"phase", "step", "loss", "lr", "time", "rel_l2"}
+    adam = max((int(r["step"]) for r in history if r.get("phase") == "adam"), default=0)
+    lbfgs = max((int(r["step"]) for r in history if r.get("phase") == "lbfgs"), default=0)
+    steps, losses, rel = [], [], []
+    terms: dict[str, list[float]] = {}
+    for r in history:
+        x = int(r["step"]) + (adam if r.get("phase") == "lbfgs" else 0)
+        steps.append(x)
+        losses.append(float(r["loss"]))
+        for key, value in r.items():
+            if key not in skip and isinstance(value, (int, float)):
+                terms.setdefault(key, []).append(float(value))
+        if r.get("rel_l2") is not None:
+            rel.append((x, float(r["rel_l2"])))
+    terms = {k: v for k, v in terms.items() if len(v) == len(steps)}
+    # An L-BFGS record's "loss" is what torch's LBFGS.step returns: the loss at the *start* of the
+    # chunk, while its terms come from the last evaluation in it. When the terms are the loss terms
+    # (they sum to the loss on the Adam records), their sum is the loss at the recorded step.
+    adam_rows = [k for k, r in enumerate(history) if r.get("phase") == "adam"]
+    if terms and adam_rows and all(
+            abs(sum(v[k] for v in terms.values()) - losses[k]) <= 1e-5 * abs(losses[k]) + 1e-30 for k in adam_rows[:5]):
+        losses = [sum(v[k] for v in terms.values()) if history[k].get("phase") == "lbfgs" else losses[k]
+                  for k in range(len(steps))]
+    return {"step": steps, "loss": losses, "terms": terms, "rel_l2": rel,
+            "boundary": adam if lbfgs and adam else None, "adam": adam, "lbfgs": lbfgs}
+
+
+def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", final_rel_l2: float | None = None) -> Path:
+    """Loss vs optimiser step (log scale), the Adam → L-BFGS switch marked, and the error against the
+    reference vs step where the history records it (``eval_every``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = history_series(history)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if s["step"]:
+        ax.semilogy(s["step"], s["loss"], color="k", lw=1.4, label="total loss")
+        if len(s["terms"]) > 1:
+            for k, (name, values) in enumerate(s["terms"].items()):
+                ax.semilogy(s["step"], values, lw=0.8, alpha=0.7, color=f"C{k + 2}", label=f"term: {name}")
+    if s["boundary"] is not None:
+        ax.axvline(s["boundary"], color="C1", ls="--", lw=1.2)
+        ax.text(s["boundary"], 0.98, "  Adam → L-BFGS", color="C1", va="top", ha="left",
+                transform=ax.get_xaxis_transform(), fontsize=9)
+    ax.set_xlabel("optimiser step [Adam steps, then L-BFGS iterations]")
+    ax.set_ylabel("training loss [–]")
+    ax.grid(True, which="both", alpha=0.25)
+    handles, labels = ax.get_legend_handles_labels()
+    if s["rel_l2"]:  # the error against the reference was recorded during training (eval_every)
+        ax2 = ax.twinx()
+        xs, ys = zip(*s["rel_l2"])
+        ax2.semilogy(xs, ys, color="C0", marker=".", ms=3, lw=1.0, label="rel. L2 error vs reference")
+        if final_rel_l2 is not None and s["step"]:
+            ax2.semilogy([s["step"][-1]], [final_rel_l2], "o", color="C3", ms=7,
+                         label=f"final rel. L2 = {fmt_error(final_rel_l2)}")
+        ax2.set_ylabel("relative L2 error vs reference [–]", color="C0")
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    elif final_rel_l2 is not None:
+        title = (title + "\n" if title else "") + (f"final rel. L2 vs reference = {fmt_error(final_rel_l2)} "
+                                                   "(not recorded during training: eval_every = 0)")
+    if handles:
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                  ncol=min(len(handles), 3), frameon=False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# -- running a case ----------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str, Any]:
+    """Train ``case`` into ``out/runs/NAME``, write its figures and ``out/results/NAME.json``."""
+    from sciml.api import run
+
+    run_dir = out / "runs" / case.name
+    if run_dir.is_dir():  # a fresh run, not a resumed one: no stale checkpoint or files
+        shutil.rmtree(run_dir)
+    kwargs = case.kwargs()
+    if not progress:
+        kwargs["progress"] = False
+    started = _dt.datetime.now(_dt.timezone.utc)
+    load_start = _load()
+    result = run(case.problem, case.solver, out=run_dir, **kwargs)
+    load_end = _load()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if result.interrupted:  # keep the last complete result, figures and report row as they were
+        return {**metrics, "interrupted": True, "stored": False}
+    history = json.loads((run_dir / "history.json").read_text())
+
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    comparison = figures / f"{case.name}-comparison.png"
+    shutil.copyfile(run_dir / "comparison.png", comparison)
+    hist_png = history_figure(case.name, case, history, metrics, out)
+    series = history_series(history)
+
+    record = dict(metrics)
+    record.update({
+        "case": case.to_dict(),
+        "passed": None if case.target is None else bool(metrics["rel_l2"] <= case.target),
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "python": platform.python_version(),
+        "torch": _torch_version(),
+        "steps_run": {"adam": series["adam"], "lbfgs": series["lbfgs"]},
+        "command": f"sciml validate {case.name}",
+        "run_dir": run_dir.relative_to(out).as_posix(),
+        "figures": {"comparison": comparison.relative_to(out).as_posix(),
+                    "history": hist_png.relative_to(out).as_posix()},
+        "load_average": {"start": load_start, "end": load_end},
+        "interrupted": False,
+    })
+    results = out / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{case.name}.json").write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+    return record
+
+
+def history_figure(name: str, case: registry.Case, history: list[dict[str, Any]], metrics: dict[str, Any],
+                   out: Path) -> Path:
+    path = out / "figures" / f"{name}-history.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return plot_history(history, path, title=f"{name}: {case.problem} / {case.solver}",
+                        final_rel_l2=metrics.get("rel_l2"))
+
+
+def redraw_history_figures(out: Path) -> None:
+    """Redraw the history figure of every stored result whose run folder is still there."""
+    for record in load_results(out):
+        name = record["case"]["name"]
+        history = out / record.get("run_dir", f"runs/{name}") / "history.json"
+        if history.is_file():
+            history_figure(name, registry.Case.from_dict(record["case"]), json.loads(history.read_text()),
+                           record, out)
+
+
+def _load() -> float | None:
+    """The 1-minute load average (other processes share the CPUs and slow the run), where known."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+# -- the report --------------------------------------------------------------------------------------
+def load_results(out: Path) -> list[dict[str, Any]]:
+    """Every stored result in ``out/results``, registered cases first in registry order."""
+    folder = out / "results"
+    found = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            print(f"warning: skipping unreadable result {path}: {err}", file=sys.stderr)
+            continue
+        found[path.stem] = record
+    order = {name: k for k, name in enumerate(registry.names())}
+    return [found[n] for n in sorted(found, key=lambda n: (order.get(n, len(order)), n))]
+
+
+def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("problem", "solver", "params", "settings")
+    return _jsonable({k: a.get(k) for k in keys}) == _jsonable({k: b.get(k) for k in keys})
+
+
+def _describe(record: dict[str, Any]) -> tuple[registry.Case, str]:
+    """The case to describe a stored result with (the registered one when it still matches) and a
+    note when the result is stale or its case is no longer registered."""
+    stored = registry.Case.from_dict(record["case"])
+    try:
+        current = registry.get(stored.name)
+    except ValueError:
+        return stored, "case no longer registered"
+    if not _same_run(current.to_dict(), record["case"]):
+        return stored, f"stale: the case changed since this run; rerun `sciml validate {stored.name}`"
+    return current, ""
+
+
+def _status(case: registry.Case, record: dict[str, Any]) -> str:
+    if record.get("interrupted"):
+        return "interrupted"
+    if case.target is None:
+        return "no target"
+    return "pass" if record["rel_l2"] <= case.target else "FAIL"
+
+
+def _steps_text(record: dict[str, Any]) -> str:
+    steps = record.get("steps_run") or {}
+    parts = []
+    if steps.get("adam"):
+        parts.append(f"{steps['adam']:,} Adam")
+    if steps.get("lbfgs"):
+        parts.append(f"{steps['lbfgs']:,} L-BFGS")
+    return " + ".join(parts) or "—"
+
+
+def _load_text(record: dict[str, Any]) -> str:
+    load = record.get("load_average") or {}
+    if load.get("start") is None or load.get("end") is None:
+        return ""
+    return (f"; 1-minute load average {load['start']:g} at the start and {load['end']:g} at the end "
+            f"(above the CPU count, other processes were sharing the machine and the wall time is longer)"
+            if max(load["start"], load["end"]) > (record.get("cpu_count") or 1) else
+            f"; 1-minute load average {load['start']:g} at the start and {load['end']:g} at the end")
+
+
+def render_report(out: Path) -> str:
+    records = load_results(out)
+    lines = [
+        "# Validation report",
+        "",
+        "> **Generated file — do not edit.** Written by `sciml validate` (`sciml.validation.runner`) from the "
+        "stored results in `results/`; regenerate it with `sciml validate` (all cases) or "
+        "`sciml validate CASE` (re-runs that case and keeps the other rows). Case definitions, budgets, "
+        "targets and published figures live in `validation/cases.py`.",
+        "",
+    ]
+    if not records:
+        lines += ["No stored results yet: run `sciml validate`.", ""]
+        return "\n".join(lines)
+
+    refs: list[str] = []
+
+    def ref_number(citation: str) -> int:
+        if citation not in refs:
+            refs.append(citation)
+        return refs.index(citation) + 1
+
+    described = [(record, *_describe(record)) for record in records]
+    lines += [
+        "| case | problem | solver | budget | measured rel. L2 | target | result | wall time | machine | date "
+        "| published (rel. L2) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for record, case, note in described:
+        target = "—" if case.target is None else f"≤ {fmt_error(case.target)}"
+        status = _status(case, record) + (f" ({note})" if note else "")
+        published = "<br>".join(f"{fmt_error(p.value)} — {p.short or p.what} [{ref_number(p.citation)}]"
+                                for p in case.published) or "—"
+        budget = case.budget or _steps_text(record)
+        lines.append("| " + " | ".join(_cell(c) for c in (
+            f"[{case.name}](#{case.name.replace('.', '')})", case.problem, case.solver, budget,
+            fmt_error(record["rel_l2"]), target, status, fmt_time(record.get("wall_time_s")),
+            machine_text(record), record.get("date", "—").split(" ")[0], published)) + " |")
+    lines += ["", "Published figures, numbered as in the table:", ""]
+    lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
+    lines.append("")
+
+    for record, case, note in described:
+        name = case.name
+        lines += [f"## {name}", ""]
+        if note:
+            lines += [f"**Note:** {note}.", ""]
+        params = ", ".join(f"{k}={v!r}" for k, v in (record.get("params") or {}).items()) or "none"
+        given = ", ".join(f"{k}={v!r}" for k, v in case.settings.items())
+        lines += [
+            f"- **What runs:** problem `{case.problem}` ({'parameters ' + ', '.join(f'{k}={v!r}' for k, v in case.params.items()) if case.params else 'default parameters'}) "
+            f"with solver `{case.solver}` ({'settings ' + given if given else 'the settings `sciml run ' + case.problem + '` uses'}).",
+            f"- **Budget:** {case.budget or '—'}; ran {_steps_text(record)} iterations "
+            f"(seed {record.get('seed')}, device {record.get('device')}).",
+            f"- **Reference:** {case.reference or '—'}. Run's reference: {record.get('reference', '—')}.",
+            f"- **Measured:** relative L2 = **{fmt_error(record['rel_l2'])}**"
+            + "".join(f"; {k}: {fmt_error(v)}" for k, v in (record.get("rel_l2_by_output") or {}).items()
+                      if len(record.get("rel_l2_by_output") or {}) > 1)
+            + f", final loss {record.get('final_loss', float('nan')):.3e}, training wall time "
+              f"{fmt_time(record.get('wall_time_s'))}.",
+            f"- **Target:** {('rel. L2 ≤ ' + fmt_error(case.target)) if case.target is not None else 'none'}"
+            f"{' — ' + case.target_text if case.target_text else ''}. Result: **{_status(case, record)}**.",
+            f"- **Machine:** {machine_text(record)}; {record.get('machine', '')}; Python {record.get('python', '?')}, "
+            f"torch {record.get('torch', '?')}, sciml {record.get('sciml_version', '?')}; run {record.get('date', '?')}"
+            + _load_text(record) + ".",
+            f"- **Problem parameters:** {params}.",
+            f"- **Resolved solver settings:** "
+            + ", ".join(f"{k}={v!r}" for k, v in (record.get("settings") or {}).items()) + ".",
+            f"- **Regenerate:** `{record.get('command', 'sciml validate ' + name)}`.",
+            "",
+        ]
+        if case.published:
+            lines += ["| published rel. L2 | method and setting | source |", "|---|---|---|"]
+            lines += [f"| {fmt_error(p.value)} | {_cell(p.what)} | [{ref_number(p.citation)}] {_cell(p.short)} |"
+                      for p in case.published]
+            lines.append("")
+        figs = record.get("figures") or {}
+        if figs.get("comparison"):
+            lines += [f"![{name}: reference, prediction and error]({figs['comparison']})", ""]
+        if figs.get("history"):
+            lines += [f"![{name}: training loss vs step]({figs['history']})", ""]
+    return "\n".join(lines)
+
+
+def write_report(out: Path) -> Path:
+    path = out / REPORT
+    path.write_text(render_report(out))
+    return path
+
+
+# -- command line ------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sciml validate",
+        description="Run validation cases (problem × solver × budget against a reference) and regenerate "
+                    "REPORT.md from all stored results.")
+    p.add_argument("cases", nargs="*", metavar="CASE", help="case names (default: all registered cases)")
+    p.add_argument("--out", default=str(HERE), help=f"output folder (default: {HERE})")
+    p.add_argument("--list", action="store_true", help="list the registered cases and exit")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: regenerate REPORT.md from the stored results (and the history figures "
+                        "from runs/ where those are still there)")
+    p.add_argument("--no-progress", action="store_true", help="hide the training progress bar")
+    return p
+
+
+def _list() -> None:
+    for name in registry.names():
+        c = registry.get(name)
+        target = "no target" if c.target is None else f"target rel. L2 <= {c.target:g}"
+        print(f"{name:24s} {c.problem}/{c.solver}; {c.budget or 'default budget'}; {target}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the named cases (all by default) and regenerate the report. Returns 0 when every case ran
+    and met its target, 1 when one failed its target or raised, 130 when interrupted."""
+    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.list:
+        _list()
+        return 0
+    chosen = [registry.get(name).name for name in (args.cases or registry.names())]  # unknown names fail here
+    chosen = list(dict.fromkeys(chosen))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / ".gitignore").exists():
+        (out / ".gitignore").write_text(IGNORE)
+    code = 0
+    if not args.report_only:
+        for k, name in enumerate(chosen, 1):
+            case = registry.get(name)
+            tag = f"[{k}/{len(chosen)}] {name}"
+            print(f"{tag}: start — {case.problem}/{case.solver}, {case.budget or 'default budget'}", flush=True)
+            t0 = time.perf_counter()
+            try:
+                record = run_case(case, out, progress=not args.no_progress)
+            except KeyboardInterrupt:
+                print(f"{tag}: interrupted; its stored result is unchanged", flush=True)
+                code = 130
+                break
+            except Exception as err:  # one broken case must not stop the others
+                print(f"{tag}: FAILED after {fmt_time(time.perf_counter() - t0)}: {type(err).__name__}: {err}",
+                      flush=True)
+                code = 1
+                continue
+            if record.get("interrupted"):
+                print(f"{tag}: interrupted after {fmt_time(record['wall_time_s'])}; its stored result is "
+                      f"unchanged (the partial run is in {out / 'runs' / name})", flush=True)
+                code = 130
+                break
+            status = _status(case, record)
+            target = "" if case.target is None else f" (target ≤ {fmt_error(case.target)})"
+            print(f"{tag}: done — rel. L2 = {fmt_error(record['rel_l2'])}{target}: {status}; "
+                  f"trained in {fmt_time(record['wall_time_s'])}", flush=True)
+            if status == "FAIL":
+                code = max(code, 1)
+    if args.report_only:
+        redraw_history_figures(out)
+    path = write_report(out)
+    print(f"report: {path}", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
