@@ -77,9 +77,11 @@ def cmd_list(argv: Sequence[str]) -> int:
 
 def cmd_bench(argv: Sequence[str]) -> int:
     benches = {"residual": "sciml.benchmarks.residual"}
-    p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks.")
+    p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks; "
+                                "`sciml bench NAME --help` lists a benchmark's options.")
     p.add_argument("name", choices=sorted(benches))
-    args, rest = p.parse_known_args(argv)
+    args, rest = p.parse_known_args(argv[:1])
+    rest = list(argv[1:])
     module = __import__(benches[args.name], fromlist=["main"])
     return module.main(rest) or 0
 

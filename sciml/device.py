@@ -28,6 +28,13 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     return device
 
 
+def set_default_device(device: torch.device) -> None:
+    """Make ``device`` torch's default. For the CPU this removes the default-device mode instead of
+    setting one: ``torch.set_default_device("cpu")`` installs a TorchFunctionMode that every torch call
+    then goes through in Python, a cost a CPU process without it never pays."""
+    torch.set_default_device(None if device.type == "cpu" else device)
+
+
 def describe(device: torch.device) -> str:
     """A human-readable name of the device, e.g. for reports."""
     if device.type == "cuda":

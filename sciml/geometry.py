@@ -15,6 +15,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .device import set_default_device
+
 
 @lru_cache(maxsize=1)
 def dde():
@@ -25,8 +27,7 @@ def dde():
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         import deepxde.geometry as geometry
     if torch.get_default_device() != device:
-        # None removes the device mode entirely, which every torch call would otherwise go through.
-        torch.set_default_device(None if device.type == "cpu" else device)
+        set_default_device(device)
     torch.set_default_dtype(dtype)
     return geometry
 

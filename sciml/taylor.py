@@ -3,9 +3,10 @@
 A *jet* is a list of K tensors of shape (N, w) for N points and w features: slot 0 holds the
 values, the next ``len(plan.first)`` slots the first derivatives by the plan's inputs, the rest the second
 derivatives for the plan's index pairs (see :class:`sciml.fields.Plan`). Every layer maps a jet to a
-jet with ordinary tensor operations — one matrix product per linear layer for all slots at once — so
-the whole computation is a single forward graph: no nested backward passes, and it compiles with
-``torch.compile``.
+jet with ordinary tensor operations — one matrix product per slot and linear layer, pointwise chain
+rules for activations — so the whole computation is a single forward graph: no nested backward
+passes, and it compiles with ``torch.compile``. (Stacking the slots into one matrix product was
+measured slower on the CPU, eager and compiled: the concatenation costs more than it saves.)
 
 Chain rules used (z the pre-activation, s = σ(z), subscripts are derivatives by inputs i, j)::
 
@@ -41,7 +42,7 @@ def input_jet(x: Tensor, plan: Plan) -> Jet:
 
 
 def linear(jet: Jet, weight: Tensor, bias: Tensor | None) -> Jet:
-    """Jet of ``h @ weight.T + bias``: one matrix product for all slots; the bias enters the value only."""
+    """Jet of ``h @ weight.T + bias``; the bias enters the value slot only."""
     wt = weight.T
     first = torch.addmm(bias, jet[0], wt) if bias is not None else jet[0] @ wt
     return [first] + [h @ wt for h in jet[1:]]

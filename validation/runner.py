@@ -371,7 +371,7 @@ def render_report(out: Path) -> str:
             f"torch {record.get('torch', '?')}, sciml {record.get('sciml_version', '?')}; run {record.get('date', '?')}"
             + _load_text(record) + ".",
             f"- **Problem parameters:** {params}.",
-            f"- **Resolved solver settings:** "
+            "- **Resolved solver settings:** "
             + ", ".join(f"{k}={v!r}" for k, v in (record.get("settings") or {}).items()) + ".",
             f"- **Regenerate:** `{record.get('command', 'sciml validate ' + name)}`.",
             "",
