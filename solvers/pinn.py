@@ -120,19 +120,21 @@ class PINN(Solver):
             self.interior = self._sample_interior()
         if s["rar_every"] and step % s["rar_every"] == 0:
             candidates = self._to_device(PointSet(torch.as_tensor(
-                geometry.sample(self.geom, s["rar_candidates"]))))
-            with torch.no_grad() if self.engine == "taylor" else torch.enable_grad():
-                f = self.fields(candidates.x, self.plans[0], self._candidate_jets(candidates.x))
-                r = self._residuals(f)
-                score = sum(v.detach() ** 2 for v in r.values())
-            worst = candidates.x[torch.topk(score, s["rar_points"]).indices]
+                geometry.sample(self.geom, s["rar_candidates"])))).x
+            score = sum(v ** 2 for v in self.residuals(candidates).values())
+            worst = candidates[torch.topk(score, s["rar_points"]).indices]
             self.rar_points = worst if self.rar_points is None else torch.cat([self.rar_points, worst])
         self._prepare()
 
-    def _candidate_jets(self, x):
-        if self.engine != "taylor" or self.model.constraint is None:
-            return None
-        return self.model.constraint.jets(x, self.plans[0], self.problem.inputs, self.problem.outputs)
+    def residuals(self, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The PDE residual(s) of the current model at ``points`` (N, d), detached: name -> (N,)."""
+        x = torch.as_tensor(points).to(self.device, self.dtype)
+        plan = self.plans[0]
+        jets = None
+        if self.engine == "taylor" and self.model.constraint is not None:
+            jets = self.model.constraint.jets(x, plan, self.problem.inputs, self.problem.outputs)
+        with torch.no_grad() if self.engine == "taylor" else torch.enable_grad():
+            return {k: v.detach() for k, v in self._residuals(self.fields(x, plan, jets)).items()}
 
     def _get_extra(self) -> dict:
         return {"interior": self.interior.x, "rar": self.rar_points}

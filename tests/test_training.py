@@ -107,3 +107,15 @@ def test_lbfgs_converges_on_a_quadratic():
 def test_bad_config_is_a_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_residual_based_refinement_adds_the_worst_points():
+    solver = PINN(Burgers(), width=12, depth=2, n_interior=300, iterations=11, lbfgs_iterations=0, rar_every=10, rar_points=40,
+                  rar_candidates=2000, compile=False, progress=False, device="cpu")
+    solver.train()
+    points = solver.interior_with_rar().x
+    assert points.shape == (340, 2)
+    added, sampled = points[300:], points[:300]
+    r_added = solver.residuals(added)["residual"].square().mean()
+    r_sampled = solver.residuals(sampled)["residual"].square().mean()
+    assert r_added > 5 * r_sampled
