@@ -110,12 +110,14 @@ def test_bad_config_is_a_clear_error(kwargs, message):
 
 
 def test_residual_based_refinement_adds_the_worst_points():
-    solver = PINN(Burgers(), width=12, depth=2, n_interior=300, iterations=11, lbfgs_iterations=0, rar_every=10, rar_points=40,
-                  rar_candidates=2000, compile=False, progress=False, device="cpu")
+    solver = PINN(Burgers(), width=12, depth=2, n_interior=300, iterations=11, lbfgs_iterations=0, rar_every=10,
+                  rar_points=40, rar_candidates=2000, compile=False, progress=False, device="cpu")
     solver.train()
     points = solver.interior_with_rar().x
     assert points.shape == (340, 2)
     added, sampled = points[300:], points[:300]
-    r_added = solver.residuals(added)["residual"].square().mean()
-    r_sampled = solver.residuals(sampled)["residual"].square().mean()
-    assert r_added > 5 * r_sampled
+    r_added = solver.residuals(added)["residual"].abs()
+    r_sampled = solver.residuals(sampled)["residual"].abs()
+    # the 40 added were the worst 2% of 2000 candidates one Adam step ago: still above the 90th
+    # percentile of the uniformly sampled points
+    assert r_added.min() > torch.quantile(r_sampled, 0.9)
