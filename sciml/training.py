@@ -13,6 +13,7 @@ import math
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -277,8 +278,9 @@ class Trainer:
         done = self.state.step + (c.iterations if self.state.phase == "lbfgs" else 0)
         if self.state.phase == "done":
             return self.state
+        interactive = sys.stderr.isatty()  # in logs, a line every 10 s instead of a redraw every 0.1 s
         bar = tqdm(total=total, initial=min(done, total), desc=self.description, disable=not c.progress,
-                   dynamic_ncols=True, leave=True)
+                   dynamic_ncols=True, leave=True, mininterval=0.1 if interactive else 10.0)
         handler = None
         if threading.current_thread() is threading.main_thread():
             handler = signal.signal(signal.SIGINT, self._on_sigint)

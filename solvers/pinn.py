@@ -103,13 +103,16 @@ class PINN(Solver):
     def _prepare(self) -> None:
         """Plans and constraint jets of every point set, for the taylor engine."""
         self.sets = [self.interior_with_rar()] + self.condition_sets
-        self.constraint_jets = [None] * len(self.sets)
-        if self.engine == "taylor" and self.model.constraint is not None:
-            p = self.problem
-            self.constraint_jets = [self.model.constraint.jets(ps.x, plan, p.inputs, p.outputs)
-                                    for ps, plan in zip(self.sets, self.plans)]
+        self.constraint_jets = [self._constraint_jets(ps.x, plan) for ps, plan in zip(self.sets, self.plans)]
+
+    def _constraint_jets(self, x: torch.Tensor, plan: Plan):
+        """The hard constraint's jets at ``x`` when the taylor engine needs them, else None."""
+        if self.engine != "taylor" or self.model.constraint is None:
+            return None
+        return self.model.constraint.jets(x, plan, self.problem.inputs, self.problem.outputs)
 
     def interior_with_rar(self) -> PointSet:
+        """The interior collocation points, with the points residual-based refinement added."""
         if self.rar_points is None:
             return self.interior
         return PointSet(torch.cat([self.interior.x, self.rar_points]))
@@ -130,11 +133,9 @@ class PINN(Solver):
         """The PDE residual(s) of the current model at ``points`` (N, d), detached: name -> (N,)."""
         x = torch.as_tensor(points).to(self.device, self.dtype)
         plan = self.plans[0]
-        jets = None
-        if self.engine == "taylor" and self.model.constraint is not None:
-            jets = self.model.constraint.jets(x, plan, self.problem.inputs, self.problem.outputs)
         with torch.no_grad() if self.engine == "taylor" else torch.enable_grad():
-            return {k: v.detach() for k, v in self._residuals(self.fields(x, plan, jets)).items()}
+            f = self.fields(x, plan, self._constraint_jets(x, plan))
+            return {k: v.detach() for k, v in self._residuals(f).items()}
 
     def _get_extra(self) -> dict:
         return {"interior": self.interior.x, "rar": self.rar_points}
@@ -181,8 +182,9 @@ class PINN(Solver):
     def _use_compile(self) -> bool:
         c = self.settings["compile"]
         if c == "auto":
-            # Compiling costs ~5-25 s once and halves the taylor step on a 2-core CPU
-            # (`sciml bench residual`), so it pays off from a few thousand steps on.
+            # Compiling costs ~1-20 s once (less with a warm Inductor cache) and makes the taylor
+            # step ~1.6x faster on a 2-core CPU (`sciml bench residual`): it pays off from a few
+            # thousand steps on.
             steps = self.config.iterations + self.config.lbfgs_iterations
             return self.engine == "taylor" and steps >= COMPILE_MIN_STEPS
         if c and self.engine != "taylor":
