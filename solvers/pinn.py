@@ -133,9 +133,9 @@ class PINN(Solver):
         """The PDE residual(s) of the current model at ``points`` (N, d), detached: name -> (N,)."""
         x = torch.as_tensor(points).to(self.device, self.dtype)
         plan = self.plans[0]
+        jets = self._constraint_jets(x, plan)  # by autograd on x: outside no_grad
         with torch.no_grad() if self.engine == "taylor" else torch.enable_grad():
-            f = self.fields(x, plan, self._constraint_jets(x, plan))
-            return {k: v.detach() for k, v in self._residuals(f).items()}
+            return {k: v.detach() for k, v in self._residuals(self.fields(x, plan, jets)).items()}
 
     def _get_extra(self) -> dict:
         return {"interior": self.interior.x, "rar": self.rar_points}
