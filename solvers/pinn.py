@@ -217,13 +217,18 @@ class PINN(Solver):
         self.rar_points = None
         self.condition_sets = [self._to_device(c.sample(self.geom, getattr(c, "n_points", s["n_boundary"])))
                                for c in self.conditions]
-        self.plans = [discover_plan(lambda f: self._residuals(f), self.model, self.interior.x, p.inputs,
-                                    p.outputs, p.spatial)]
+        residual_names: set[str] = set()
+
+        def record(f):
+            r = self._residuals(f)
+            residual_names.update(r)
+            return r
+
+        self.plans = [discover_plan(record, self.model, self.interior.x, p.inputs, p.outputs, p.spatial)]
         for cond, ps in zip(self.conditions, self.condition_sets):
-            self.plans.append(discover_plan(lambda f, c=cond, a=ps.aux: c.residual(f, {k: v[:4] for k, v in a.items()}),
+            self.plans.append(discover_plan(lambda f, c=cond, a=ps.aux: c.residual(f, {k: v[: f.n] for k, v in a.items()}),
                                             self.model, ps.x, p.inputs, p.outputs, p.spatial))
-        names = set(self._residuals(AutogradFields(self.model, self.interior.x[:2], p.inputs, p.outputs)))
-        names |= {c.name for c in self.conditions}
+        names = residual_names | {c.name for c in self.conditions}
         self.weights = dict(s["weights"] or {})
         unknown = set(self.weights) - names
         if unknown:
