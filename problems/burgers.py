@@ -39,7 +39,7 @@ class Burgers(Problem):
     }
     solver_defaults = {
         "width": 32, "depth": 4, "n_interior": 8000, "iterations": 3000, "lbfgs_iterations": 4000,
-        "resample_every": 0,
+        "resample_every": 0, "eval_every": 250,
     }
 
     def geometry(self):
