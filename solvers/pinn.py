@@ -12,7 +12,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from sciml import geometry
@@ -20,6 +19,7 @@ from sciml.conditions import PointSet
 from sciml.device import resolve_device
 from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
 from sciml.networks import MLP, Network
+from sciml.problem import relative_l2
 from sciml.solver import Result, Solver
 from sciml.training import TrainConfig, Trainer, seed_everything
 
@@ -41,7 +41,8 @@ class PINN(Solver):
     Optimisation: ``iterations`` Adam steps (10000), ``lr`` (1e-3), ``schedule``, ``decay_rate``,
     ``decay_steps``, ``lbfgs_iterations`` (0) in chunks of ``lbfgs_chunk`` (50), ``weights`` {term: weight}.
     Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
-    ``compile`` ("auto": compile the taylor loss where it pays off — on CUDA; True/False force it),
+    ``compile`` ("auto": compile the taylor loss for runs of at least ``COMPILE_MIN_STEPS`` steps;
+    True/False force it),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
     (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).
     """
@@ -247,13 +248,14 @@ class PINN(Solver):
         reference = self.problem.reference() if s["eval_every"] else None
         callbacks = list(callbacks or [])
         if reference is not None:
+            ref_x = torch.as_tensor(reference.points, dtype=self.dtype, device=self.device)
+
             def evaluate(trainer, record):
                 if record["phase"] == "adam" and record["step"] % s["eval_every"]:
                     return
                 with torch.no_grad():
-                    x = torch.as_tensor(reference.points, dtype=self.dtype, device=self.device)
-                    pred = self.model(x).double().cpu().numpy()
-                record["rel_l2"] = float(np.linalg.norm(pred - reference.values) / np.linalg.norm(reference.values))
+                    pred = self.model(ref_x).double().cpu().numpy()
+                record["rel_l2"] = relative_l2(pred, reference.values)
             callbacks.append(evaluate)
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
         trainer = Trainer(self.model, self.loss, self.config, checkpoint=checkpoint, get_extra=self._get_extra,
