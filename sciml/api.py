@@ -10,6 +10,7 @@ from typing import Any
 
 from . import registry
 from .device import describe
+from .distributed import is_main
 from .problem import Reference
 from .solver import Result
 
@@ -55,7 +56,7 @@ def run(problem: str, solver: str = "pinn", *, iterations: int | None = None, de
     params, settings = split_kwargs(problem_cls, solver_cls, kwargs)
     trainer = solver_cls(problem_cls(**params), device=device, seed=seed, **settings)
     result = trainer.train(out=out, resume=resume)
-    if out is not None:
+    if out is not None and is_main():  # under torchrun only rank 0 writes
         write_outputs(result, out)
     return result
 

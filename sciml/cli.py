@@ -56,6 +56,10 @@ def cmd_run(argv: Sequence[str]) -> int:
     import json
     from pathlib import Path
 
+    from .distributed import is_main
+
+    if not is_main():  # under torchrun, rank 0 reports
+        return 130 if result.interrupted else 0
     summary = json.loads((Path(out) / "metrics.json").read_text())
     state = "interrupted" if result.interrupted else "done"
     print(f"{state}: {args.problem}/{args.solver} rel. L2 = {summary['rel_l2']:.3e} "

@@ -120,7 +120,9 @@ class Trainer:
 
     ``get_extra``/``set_extra`` save and restore the solver's own state (collocation points, ...)
     with each checkpoint; ``resample(step)`` is called every ``resample_every`` Adam steps;
-    ``callbacks`` are called as ``callback(trainer, record)`` after each step or L-BFGS chunk.
+    ``callbacks`` are called as ``callback(trainer, record)`` after each step or L-BFGS chunk;
+    ``after_backward()`` after every backward pass, before the optimiser uses the gradients (e.g. to
+    sum them over processes, :mod:`sciml.distributed`).
     """
 
     def __init__(self, module: nn.Module, loss_fn: LossFn, config: TrainConfig, *,
@@ -129,12 +131,14 @@ class Trainer:
                  set_extra: Callable[[Any], None] | None = None,
                  resample: Callable[[int], None] | None = None,
                  callbacks: list[Callable[["Trainer", dict], None]] | None = None,
+                 after_backward: Callable[[], None] | None = None,
                  description: str = "training"):
         self.module, self.loss_fn, self.config = module, loss_fn, config
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.get_extra, self.set_extra = get_extra, set_extra
         self.resample = resample
         self.callbacks = list(callbacks or [])
+        self.after_backward = after_backward
         self.description = description
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.state = TrainState()
@@ -236,6 +240,11 @@ class Trainer:
             callback(self, record)
         return record
 
+    def _backward(self, total: Tensor) -> None:
+        total.backward()
+        if self.after_backward is not None:
+            self.after_backward()
+
     def _adam_step(self) -> tuple[float, dict[str, float]]:
         c = self.config
         if self.resample and c.resample_every and self.state.step and self.state.step % c.resample_every == 0:
@@ -245,7 +254,7 @@ class Trainer:
         loss = total.item()
         values = {k: v.item() for k, v in terms.items()}
         self._check(loss, values)
-        total.backward()
+        self._backward(total)
         self.adam.step()
         self.scheduler.step()
         return loss, values
@@ -255,7 +264,7 @@ class Trainer:
         def closure():
             self.lbfgs.zero_grad(set_to_none=True)
             total, _ = self._evaluate()
-            total.backward()
+            self._backward(total)
             return total
 
         before = self.lbfgs.state[self.params[0]].get("n_iter", 0) if self.lbfgs.state else 0

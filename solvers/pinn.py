@@ -6,6 +6,7 @@ problem's soft conditions, with the problem's hard constraint (if any) built int
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -14,7 +15,7 @@ from typing import Any
 
 import torch
 
-from sciml import geometry
+from sciml import distributed, geometry
 from sciml.conditions import PointSet
 from sciml.device import resolve_device
 from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
@@ -103,7 +104,7 @@ class PINN(Solver):
 
     def _prepare(self) -> None:
         """Plans and constraint jets of every point set, for the taylor engine."""
-        self.sets = [self.interior_with_rar()] + self.condition_sets
+        self.sets = [self._local(self.interior_with_rar())] + self.condition_sets
         self.constraint_jets = [self._constraint_jets(ps.x, plan) for ps, plan in zip(self.sets, self.plans)]
 
     def _constraint_jets(self, x: torch.Tensor, plan: Plan):
@@ -111,6 +112,24 @@ class PINN(Solver):
         if self.engine != "taylor" or self.model.constraint is None:
             return None
         return self.model.constraint.jets(x, plan, self.problem.inputs, self.problem.outputs)
+
+    def _local(self, points: PointSet) -> PointSet:
+        """This process's share of the collocation points (all of them when training alone)."""
+        self.point_share = 1.0
+        if self.group is None:
+            return points
+        n = points.x.shape[0]
+        if n < self.group.size:
+            raise ValueError(f"{n} collocation points cannot be split across {self.group.size} processes")
+        mine = points.x[self.group.share(n)]
+        self.point_share = mine.shape[0] / n
+        return PointSet(mine)
+
+    def _contributions(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """This process's part of each loss term, for :meth:`sciml.distributed.Group.sum_terms`: the
+        residual means weighted by its share of the points, the (replicated) conditions by 1/size."""
+        return {k: v * (self.point_share if k in self.residual_names else 1.0 / self.group.size)
+                for k, v in terms.items()}
 
     def interior_with_rar(self) -> PointSet:
         """The interior collocation points, with the points residual-based refinement added."""
@@ -171,14 +190,16 @@ class PINN(Solver):
         """The weighted loss terms at the current points."""
         args = (tuple(ps.x for ps in self.sets), tuple(ps.aux for ps in self.sets), tuple(self.constraint_jets))
         if self._loss_fn is self._loss_terms or self.settings["compile"] is True:
-            return self._loss_fn(*args)
-        try:
-            return self._loss_fn(*args)
-        except Exception as err:  # compile="auto" must never cost a run: fall back to eager
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
-                          "continuing without compilation")
-            self._loss_fn = self._loss_terms
-            return self._loss_fn(*args)
+            terms = self._loss_fn(*args)
+        else:
+            try:
+                terms = self._loss_fn(*args)
+            except Exception as err:  # compile="auto" must never cost a run: fall back to eager
+                warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
+                              "continuing without compilation")
+                self._loss_fn = self._loss_terms
+                terms = self._loss_fn(*args)
+        return terms if self.group is None else self.group.sum_terms(self._contributions(terms))
 
     def _use_compile(self) -> bool:
         c = self.settings["compile"]
@@ -211,6 +232,7 @@ class PINN(Solver):
         """Seed, build the model, sample points, record derivative plans, choose the loss path."""
         s, p = self.settings, self.problem
         seed_everything(s["seed"])
+        self.group, self.device = distributed.join(self.device)
         self.model = self.build_model()
         self.geom = p.geometry()
         self.conditions = p.conditions()
@@ -229,6 +251,7 @@ class PINN(Solver):
         for cond, ps in zip(self.conditions, self.condition_sets):
             self.plans.append(discover_plan(lambda f, c=cond, a=ps.aux: c.residual(f, {k: v[: f.n] for k, v in a.items()}),
                                             self.model, ps.x, p.inputs, p.outputs, p.spatial))
+        self.residual_names = residual_names
         names = residual_names | {c.name for c in self.conditions}
         self.weights = dict(s["weights"] or {})
         unknown = set(self.weights) - names
@@ -258,9 +281,14 @@ class PINN(Solver):
                 record["rel_l2"] = relative_l2(pred, reference.values)
             callbacks.append(evaluate)
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
-        trainer = Trainer(self.model, self.loss, self.config, checkpoint=checkpoint, get_extra=self._get_extra,
-                          set_extra=self._set_extra, resample=self._resample, callbacks=callbacks,
+        main = self.group is None or self.group.main  # only one process writes checkpoints and shows progress
+        config = self.config if main else dataclasses.replace(self.config, progress=False)
+        after_backward = None if self.group is None else lambda: self.group.sum_gradients(trainer.params)
+        trainer = Trainer(self.model, self.loss, config, checkpoint=checkpoint if main else None,
+                          get_extra=self._get_extra, set_extra=self._set_extra, resample=self._resample,
+                          callbacks=callbacks, after_backward=after_backward,
                           description=f"{self.problem.name}/{self.name}")
+        self.trainer = trainer
         if resume:
             if checkpoint is None:
                 raise ValueError("resume=True needs the output directory that holds the checkpoint")
