@@ -2,5 +2,6 @@
 ``sciml.problems`` entry-point group in pyproject.toml."""
 
 from .burgers import Burgers
+from .poisson import Poisson
 
-__all__ = ["Burgers"]
+__all__ = ["Burgers", "Poisson"]

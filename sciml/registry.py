@@ -11,8 +11,8 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 _BUILTIN = {
-    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers"},
-    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN"},
+    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers", "poisson": "sciml.problems.poisson:Poisson"},
+    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN", "multidomain": "sciml.solvers.multidomain:MultiDomainPINN"},
 }
 
 

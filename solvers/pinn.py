@@ -166,12 +166,12 @@ class PINN(Solver):
         self._prepare()
 
     # -- loss ------------------------------------------------------------------------------------
-    def fields(self, x: torch.Tensor, plan: Plan, constraint_jets=None) -> Fields:
-        """Fields of the current model at points ``x`` (N, d) with the chosen engine."""
-        p = self.problem
+    def fields(self, x: torch.Tensor, plan: Plan, constraint_jets=None, model: Network | None = None) -> Fields:
+        """Fields of ``model`` (default: the current model) at points ``x`` (N, d) with the chosen engine."""
+        p, model = self.problem, self.model if model is None else model
         if self.engine == "taylor":
-            return TaylorFields(self.model.jet(x, plan, constraint_jets), plan, x, p.inputs, p.outputs, p.spatial)
-        return AutogradFields(self.model, x, p.inputs, p.outputs, p.spatial)
+            return TaylorFields(model.jet(x, plan, constraint_jets), plan, x, p.inputs, p.outputs, p.spatial)
+        return AutogradFields(model, x, p.inputs, p.outputs, p.spatial)
 
     def _residuals(self, f: Fields) -> dict[str, torch.Tensor]:
         r = self.problem.residual(f)
