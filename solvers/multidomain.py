@@ -145,6 +145,14 @@ class SubdomainNetwork(nn.Module):
         return out
 
 
+def _inside(geom, pts: np.ndarray) -> np.ndarray:
+    """Mask (N,) of points (N, d) in a DeepXDE geometry (space-time: space part and time interval)."""
+    if hasattr(geom, "timedomain"):
+        t = pts[:, -1]
+        return geom.geometry.inside(pts[:, :-1]) & (t >= geom.timedomain.t0) & (t <= geom.timedomain.t1)
+    return geom.inside(pts)
+
+
 def _half(value: Tensor) -> Tensor:
     """Half the value with the full gradient: one side's share of a term two subdomains share."""
     return value - 0.5 * value.detach()
@@ -222,7 +230,7 @@ class MultiDomainPINN(PINN):
         sets = []
         for face in self.layout.interfaces:
             pts = np.random.uniform(face.lower, face.upper, size=(self.settings["n_interface"], len(face.lower)))
-            pts = pts[self.geom.inside(pts)]
+            pts = pts[_inside(self.geom, pts)]
             if len(pts) == 0:
                 raise ValueError(f"the interface between subdomains {face.a} and {face.b} lies outside the domain")
             sets.append(self._to_device(PointSet(torch.as_tensor(pts))))
