@@ -2,7 +2,7 @@
 
     -(u_xx + u_yy) = 2 (k pi)^2 sin(k pi x) sin(k pi y),   (x, y) in [0, 1]^2,   u = 0 on the boundary,
 
-whose exact solution is u = sin(k pi x) sin(k pi y) for any k > 0 (for non-integer k the boundary
+(the residual is this equation divided by 2 (k pi)^2), whose exact solution is u = sin(k pi x) sin(k pi y) for any k > 0 (for non-integer k the boundary
 value on x = 1 and y = 1 is sin(k pi) sin(k pi y), imposed exactly by the hard constraint). The source
 frequency k is the parameter the interface-condition bandit varies (:mod:`sciml.solvers.interface_selection`).
 The multi-domain solver's default split cuts it into 2 x 2 subdomains at x = 0.5 and y = 0.5.
@@ -42,9 +42,10 @@ class Poisson(Problem):
         return torch.sin(w * x[:, 0]) * torch.sin(w * x[:, 1])
 
     def residual(self, f):
+        # Divided by the source amplitude 2 (k pi)^2, so the residual is O(1) for every frequency and
+        # the balance between residual and interface/boundary terms does not change with k.
         w = self.frequency * math.pi
-        source = 2 * w * w * torch.sin(w * f["x"]) * torch.sin(w * f["y"])
-        return -f.laplacian("u") - source
+        return -f.laplacian("u") / (2 * w * w) - torch.sin(w * f["x"]) * torch.sin(w * f["y"])
 
     def constraint(self):
         # u = g(x, y) + x (1 - x) y (1 - y) N: g is the exact solution's bilinear boundary blend, which

@@ -76,9 +76,9 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "poisson": Family(
-        "poisson", "frequency", train=(1.0, 2.0, 3.0, 4.0), test=(1.5, 2.5, 3.5),
-        settings=dict(width=16, depth=2, n_interior=800, n_interface=40, iterations=400, lbfgs_iterations=200,
-                      interface_weight=10.0, device="cpu")),
+        "poisson", "frequency", train=(0.5, 1.0, 1.5, 2.0), test=(0.75, 1.25, 1.75),
+        settings=dict(width=16, depth=2, n_interior=500, n_interface=24, iterations=300, lbfgs_iterations=200,
+                      device="cpu")),
     "burgers": Family(
         "burgers", "nu", train=(0.005, 0.01, 0.02, 0.04), test=(0.0075, 0.015, 0.03), scale="log",
         settings=dict(width=16, depth=3, n_interior=2000, n_interface=60, iterations=500, lbfgs_iterations=300,

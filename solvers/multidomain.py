@@ -243,11 +243,25 @@ class MultiDomainPINN(PINN):
             self.interface_plan = Plan.from_keys(self.plans[0].keys() + [(i,) for i in range(d)])
         rank = 0 if self.group is None else self.group.rank
         self.mine = [k for k in range(len(self.layout)) if self.owner(k) == rank]
+        # One point set per own subdomain: its collocation points, then its sides of the interfaces, so
+        # that its network is evaluated once per step. ``blocks`` says which rows are which.
         x = self.interior_with_rar().x
         where = self.layout.locate(x)
-        interior = [PointSet(x[where == k]) for k in self.mine]
-        self.sets = interior + self.condition_sets + self.interface_sets
-        plans = ([self.plans[0]] * len(interior) + self.plans[1:] + [self.interface_plan] * len(self.interface_sets))
+        combined, self.blocks = [], []
+        for k in self.mine:
+            parts = [x[where == k]]
+            start, faces = parts[0].shape[0], []
+            for j, face in enumerate(self.layout.interfaces):
+                for side in (0, 1):
+                    if (face.a, face.b)[side] == k:
+                        n = self.interface_sets[j].x.shape[0]
+                        faces.append((j, side, start, start + n))
+                        parts.append(self.interface_sets[j].x)
+                        start += n
+            combined.append(PointSet(torch.cat(parts)))
+            self.blocks.append((parts[0].shape[0], faces))
+        self.sets = combined + self.condition_sets
+        plans = [self.interface_plan] * len(combined) + self.plans[1:]
         self.constraint_jets = [self._constraint_jets(ps.x, plan) for ps, plan in zip(self.sets, plans)]
 
     # -- loss ------------------------------------------------------------------------------------
@@ -256,37 +270,31 @@ class MultiDomainPINN(PINN):
         trainer = getattr(self, "trainer", None)
         return self.lbfgs_interface if trainer is not None and trainer.state.phase == "lbfgs" else self.interface
 
-    def _interface_values(self, k: int, x: Tensor, cj) -> Tensor:
-        """Subdomain k's network at interface points x: [u | residuals | ∇u] per point, (N, q)."""
-        f = self.fields(x, self.interface_plan, cj, model=self.model.nets[k])
-        r = self._residuals(f)
-        grads = [f.d(o, i) for i in self.problem.inputs for o in self.problem.outputs]
-        u = [f[o] for o in self.problem.outputs]
-        return torch.stack(u + [r[name] for name in sorted(r)] + grads, dim=1)
-
     def _loss_terms(self, xs, auxes, cjs) -> dict[str, Tensor]:
         p, w = self.problem, self.weights
-        n_own, n_cond = len(self.mine), len(self.conditions)
+        n_own = len(self.mine)
         terms: dict[str, Tensor] = {}
-        for j, k in enumerate(self.mine):
-            if xs[j].shape[0] == 0:
-                continue
-            for name, v in self._residuals(self.fields(xs[j], self.plans[0], cjs[j], model=self.model.nets[k])).items():
-                terms[name] = terms.get(name, 0.0) + w.get(name, 1.0) * (v ** 2).mean()
+        own = {}  # (interface, side) -> this process's [u | residuals | ∇u] there, (N, q)
+        for i, k in enumerate(self.mine):
+            n_interior, faces = self.blocks[i]
+            f = self.fields(xs[i], self.interface_plan, cjs[i], model=self.model.nets[k])
+            r = self._residuals(f)
+            if n_interior:
+                for name, v in r.items():
+                    terms[name] = terms.get(name, 0.0) + w.get(name, 1.0) * (v[:n_interior] ** 2).mean()
+            if faces:
+                values = torch.stack([f[o] for o in p.outputs] + [r[name] for name in sorted(r)]
+                                     + [f.d(o, i) for i in p.inputs for o in p.outputs], dim=1)
+                for j, side, start, stop in faces:
+                    own[j, side] = values[start:stop]
         for name in sorted(self.residual_names):  # the same names, in the same order, on every process
             terms[name] = terms.pop(name, xs[0].new_zeros(()))
         for cond, x, aux, plan, cj in zip(self.conditions, xs[n_own:], auxes[n_own:], self.plans[1:], cjs[n_own:]):
             r = cond.residual(self.fields(x, plan, cj), aux)
             terms[cond.name] = w.get(cond.name, cond.weight) * (r ** 2).mean()
 
-        # Each process evaluates its own sides of the interfaces, then all sides are exchanged.
-        first = n_own + n_cond
-        own = {}
-        for j, face in enumerate(self.layout.interfaces):
-            for side, k in enumerate((face.a, face.b)):
-                if k in self.mine:
-                    own[j, side] = self._interface_values(k, xs[first + j], cjs[first + j])
-        sizes = [xs[first + j].shape[0] for j in range(len(self.layout.interfaces))]
+        # Each process has evaluated its own sides of the interfaces; all sides are exchanged.
+        sizes = [s.x.shape[0] for s in self.interface_sets]
         if self.group is None:
             table = {key: v.detach() for key, v in own.items()}
         else:
