@@ -177,3 +177,48 @@ register(Case(
     target=5e-3,
     target_text="acceptance bound of the project for Burgers at the `sciml run burgers` defaults",
 ))
+
+
+# -- issue 6: multi-domain PINNs (XPINN / cPINN) ---------------------------------------------------
+# The Burgers pair runs the multi-domain solver and the single-domain PINN side by side with the same
+# total parameter count (3,498 against 3,499), collocation points and iterations;
+# `python -m sciml.validation.multidomain compare` tabulates them in validation/MULTIDOMAIN.md.
+
+BURGERS_EXACT = "exact Cole-Hopf solution (bundled data/burgers_cole_hopf.npz), every point of its (t, x) grid"
+MULTIDOMAIN_BURGERS_BUDGET = dict(n_interior=8000, iterations=3000, lbfgs_iterations=3000)
+
+register(Case(
+    name="poisson-multidomain",
+    problem="poisson",
+    solver="multidomain",
+    params={"frequency": 2.0},
+    settings={"interface": ("solution", "flux")},
+    budget="4 subdomains (2 x 2), 4 x (32 x 3) tanh networks, 2,000 points, 2,000 Adam + 1,000 L-BFGS",
+    reference="analytic solution u = sin(2 pi x) sin(2 pi y) on a 101 x 101 grid",
+    target=1e-2,
+    target_text="acceptance bound of the project for the 4-subdomain Poisson problem",
+))
+
+register(Case(
+    name="burgers-multidomain",
+    problem="burgers",
+    solver="multidomain",
+    settings={"widths": [10, 12, 16, 27], "depths": [2, 3, 3, 4], "splits": {"x": [-0.5], "t": [0.25]},
+              "interface": ("solution", "flux"), "n_interface": 200, "eval_every": 250, **MULTIDOMAIN_BURGERS_BUDGET},
+    budget="4 space-time subdomains (cut at x = -0.5 and t = 0.25), tanh networks 10x2, 12x3, 16x3 and 27x4 "
+           "(3,498 parameters; the largest where the front forms), 8,000 points, 3,000 Adam + 3,000 L-BFGS",
+    reference=BURGERS_EXACT,
+    target=5e-3,
+    target_text="the Burgers bound of the project; the issue's target is to be no worse than burgers-pinn-matched",
+))
+
+register(Case(
+    name="burgers-pinn-matched",
+    problem="burgers",
+    solver="pinn",
+    settings={"width": 33, "depth": 4, "eval_every": 250, **MULTIDOMAIN_BURGERS_BUDGET},
+    budget="single 33 x 4 tanh network (3,499 parameters), 8,000 points, 3,000 Adam + 3,000 L-BFGS",
+    reference=BURGERS_EXACT,
+    target=5e-3,
+    target_text="the Burgers bound of the project (the single-domain side of the multi-domain comparison)",
+))
