@@ -40,6 +40,8 @@ class Burgers(Problem):
     solver_defaults = {
         "width": 32, "depth": 4, "n_interior": 8000, "iterations": 3000, "lbfgs_iterations": 4000,
         "resample_every": 0, "eval_every": 250,
+        # multidomain: keep the cuts off the front at x = 0 (an interface on it fails, rel. L2 ~0.3)
+        "splits": {"x": [-0.5], "t": [0.25]},
     }
 
     def geometry(self):

@@ -24,8 +24,10 @@ def test_layout_cuts_the_box_into_subdomains_with_their_interfaces():
     assert layout.locate(x).tolist() == [0, 1, 2, 3, 2]  # C order over (x, y); a cut point goes above
     faces = {(f.a, f.b, f.axis, f.position) for f in layout.interfaces}
     assert faces == {(0, 1, 1, 0.5), (2, 3, 1, 0.5), (0, 2, 0, 0.5), (1, 3, 0, 0.5)}
-    burgers = MultiDomainPINN(Burgers(), **SMALL).layout  # space-time: x cut at 0, t at 0.5
-    assert [list(c) for c in burgers.cuts] == [[0.0], [0.5]]
+    burgers = MultiDomainPINN(Burgers(), **SMALL).layout  # space-time, as Burgers suggests
+    assert [list(c) for c in burgers.cuts] == [[-0.5], [0.25]]
+    middle = MultiDomainPINN(Burgers(), splits=None, **SMALL).layout  # the default: every input at its middle
+    assert [list(c) for c in middle.cuts] == [[0.0], [0.5]]
 
 
 def test_stitched_prediction_uses_each_subdomains_network():
