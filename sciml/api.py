@@ -76,21 +76,20 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
         "final_loss": last.get("loss"), "device": str(result.device), "device_name": describe(result.device),
         "seed": s.get("seed"), "interrupted": result.interrupted, "params": result.problem.params,
         "settings": s, "reference": ref.source, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "sciml_version": __version__,
+        "sciml_version": __version__, "extra_metrics": result.solver.extra_metrics(result),
     }
 
 
 def write_outputs(result: Result, out: Path) -> dict[str, Any]:
     """Write metrics.json, the result, the comparison figure and the VTU fields into ``out``."""
     from .io import write_fields
-    from .plotting import plot_comparison
 
     result.save(out)
     ref = result.problem.reference()
     summary = metrics(result, ref)
     pred = result.predict(ref.points)
-    plot_comparison(result.problem, ref, pred, out / "comparison.png",
-                    title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
+    result.problem.plot(ref, pred, out / "comparison.png",
+                        title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
     write_fields(out / "fields.vtu", result.problem, ref, pred)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

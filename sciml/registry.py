@@ -11,8 +11,12 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 _BUILTIN = {
-    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers"},
-    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN"},
+    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers", "lorenz": "sciml.problems.lorenz:Lorenz",
+                       "pendulum": "sciml.problems.pendulum:Pendulum",
+                       "pendulum-control": "sciml.problems.pendulum:PendulumControl"},
+    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN", "neural-ode": "sciml.solvers.neural_ode:NeuralODE",
+                      "hypersolver": "sciml.solvers.hypersolver:HyperSolver",
+                      "controller": "sciml.solvers.controller:Controller"},
 }
 
 
