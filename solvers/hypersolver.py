@@ -88,7 +88,7 @@ class HyperSolver(Solver):
 
     name = "hypersolver"
     defaults: dict[str, Any] = {
-        "base": "euler", "width": 64, "depth": 3, "activation": "tanh", "n_samples": 8192,
+        "base": "euler", "width": 32, "depth": 2, "activation": "tanh", "n_samples": 8192,
         "dt_min": 0.002, "dt_max": 0.03, "step_size": 0.01, "iterations": 3000, "lr": 3e-3,
         "schedule": "cosine", "seed": 0, "device": None, "checkpoint_every": 1000, "progress": True,
     }

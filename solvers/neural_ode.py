@@ -32,22 +32,23 @@ from sciml.training import TrainConfig, Trainer, seed_everything
 
 
 class NeuralField(nn.Module):
-    """f(t, x) = [problem.rhs(t, x; physical parameters) if hybrid] + net(features(x))."""
+    """f(t, x) = [problem.rhs(t, x; physical parameters) if hybrid] + net(features(x)); a hybrid
+    field of ``width`` 0 has no network: the physics alone, its parameters fitted (grey box)."""
 
     def __init__(self, problem: ODEProblem, width: int, depth: int, activation: str, hybrid: bool,
                  learn: dict[str, float]):
         super().__init__()
         self.problem, self.hybrid = problem, hybrid
         n_in = problem.features(torch.zeros(1, problem.dim, dtype=torch.float64)).shape[-1]
-        self.net = ScaledMLP(n_in, problem.dim, width, depth, activation)
+        self.net = ScaledMLP(n_in, problem.dim, width, depth, activation) if width else None
         self.physical = nn.ParameterDict({k: nn.Parameter(torch.tensor(float(v), dtype=torch.float64))
                                           for k, v in learn.items()})
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        out = self.net(self.problem.features(x))
-        if self.hybrid:
-            out = out + self.problem.rhs(t, x, None, dict(self.physical))
-        return out
+        if not self.hybrid:
+            return self.net(self.problem.features(x))
+        out = self.problem.rhs(t, x, None, dict(self.physical))
+        return out if self.net is None else out + self.net(self.problem.features(x))
 
 
 class NeuralODEModel(nn.Module):
@@ -109,6 +110,9 @@ class NeuralODE(Solver):
             raise ValueError("learn names physical parameters, which only the hybrid model has: set hybrid=True")
         if not 0 < s["window"] <= s["span"]:
             raise ValueError(f"need 0 < window <= span, got window={s['window']!r}, span={s['span']!r}")
+        if int(s["width"]) != s["width"] or s["width"] < (0 if s["hybrid"] else 1):
+            raise ValueError(f"width must be a positive integer (0 allowed with hybrid=True: physics only), "
+                             f"got {s['width']!r}")
         if s["device"] not in (None, "auto", "cpu"):
             raise ValueError(f"neural-ode runs on the CPU in float64, got device {s['device']!r}")
         self.device = torch.device("cpu")
@@ -179,11 +183,12 @@ class NeuralODE(Solver):
         flat = self.states.reshape(-1, self.problem.dim)
         self.data_scale = flat.std(0)
         slope = (self.states[:, 1:] - self.states[:, :-1]) / (self.times[:, 1:] - self.times[:, :-1])[..., None]
-        field = self.model.field
-        field.net.fit(self.problem.features(flat), slope.reshape(-1, self.problem.dim))
-        if s["hybrid"]:  # the correction starts small: the physics carries the field at first
-            with torch.no_grad():
-                field.net.mlp.linears[-1].weight.mul_(0.01)
+        net = self.model.field.net
+        if net is not None:
+            net.fit(self.problem.features(flat), slope.reshape(-1, self.problem.dim))
+            if s["hybrid"]:  # the correction starts small: the physics carries the field at first
+                with torch.no_grad():
+                    net.mlp.linears[-1].weight.mul_(0.01)
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
         trainer = Trainer(self.model, self.loss, self.config, checkpoint=checkpoint, callbacks=callbacks,
                           description=f"{self.problem.name}/{self.name}")
