@@ -12,7 +12,6 @@ Whatever trained it, a controller is evaluated with dopri5 at tight tolerance.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ from torch import Tensor, nn
 from sciml.dynamics import ScaledMLP
 from sciml.integrate import odeint
 from sciml.odeproblem import ODEProblem, integrate_points
-from sciml.solver import Result, Solver
-from sciml.training import TrainConfig, Trainer, seed_everything
+from sciml.odesolver import ODESolver
+from sciml.solver import Result
+from sciml.training import seed_everything
 
 from .hypersolver import HyperNet, HyperSolver
 
@@ -86,7 +86,7 @@ class ControllerModel(nn.Module):
         return self.problem.observe(x)
 
 
-class Controller(Solver):
+class Controller(ODESolver):
     """Neural feedback controller trained through dopri5, Euler or HyperEuler (Berto et al. 2022).
 
     Settings: ``method`` ("dopri5", "euler", "hypereuler"); ``step_size`` of Euler/HyperEuler [s];
@@ -111,17 +111,12 @@ class Controller(Solver):
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if not isinstance(problem, ODEProblem) or not problem.controls or not hasattr(problem, "running_cost"):
+        if not problem.controls or not hasattr(problem, "running_cost"):
             raise TypeError(f"the controller needs a controlled ODE problem with a running cost, got {problem.name!r}")
         if s["method"] not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {s['method']!r}")
         if not s["step_size"] > 0:
             raise ValueError(f"step_size must be > 0, got {s['step_size']!r}")
-        if s["device"] not in (None, "auto", "cpu"):
-            raise ValueError(f"the controller trains on the CPU in float64, got device {s['device']!r}")
-        self.device = torch.device("cpu")
-        self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
-                                  checkpoint_every=s["checkpoint_every"], progress=s["progress"])
 
     def hypersolver(self) -> HyperSolver:
         s = self.settings
@@ -162,18 +157,8 @@ class Controller(Solver):
             batch = pool[torch.randint(len(pool), (s["batch"],))]
             return {"cost": self.model.cost(batch, p.horizon, **how).mean()}
 
-        checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
-        trainer = Trainer(self.model, loss, self.config, checkpoint=checkpoint, callbacks=callbacks,
-                          description=f"{p.name}/{self.name}[{s['method']}]")
-        if resume:
-            if checkpoint is None:
-                raise ValueError("resume=True needs the output directory that holds the checkpoint")
-            trainer.load(checkpoint)
-        started = time.perf_counter()
-        state = trainer.run()
-        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started,
-                   "hypersolver_train_s": hyper_s}
-        return Result(self, self.model, state.history, timings, self.device, state.interrupted)
+        return self.fit(self.model, loss, out, resume, callbacks, f"{p.name}/{self.name}[{s['method']}]",
+                        hypersolver_train_s=hyper_s)
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """Control cost on the held-out initial states by dopri5 (tight) and by the training

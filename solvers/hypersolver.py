@@ -13,7 +13,6 @@ rtol = 1e-10 in float64 (:meth:`sciml.odeproblem.ODEProblem.flow`).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,9 @@ from sciml.dynamics import ScaledMLP
 from sciml.integrate import ORDER, odeint, step
 from sciml.odeproblem import ODEProblem, integrate_points
 from sciml.problem import relative_l2
-from sciml.solver import Result, Solver
-from sciml.training import TrainConfig, Trainer, seed_everything
+from sciml.odesolver import ODESolver
+from sciml.solver import Result
+from sciml.training import seed_everything
 
 
 class HyperNet(nn.Module):
@@ -76,7 +76,7 @@ class HyperModel(nn.Module):
         return self.hyper.problem.observe(x)
 
 
-class HyperSolver(Solver):
+class HyperSolver(ODESolver):
     """Hypersolver: a fixed-step base method with a learned local-error correction (Poli et al. 2020).
 
     Settings: ``base`` ("euler": HyperEuler, "midpoint": HyperMidpoint, "rk4": HyperRK4);
@@ -96,19 +96,12 @@ class HyperSolver(Solver):
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if not isinstance(problem, ODEProblem):
-            raise TypeError(f"the hypersolver needs an ODE problem, got {type(problem).__name__}")
         if s["base"] not in ORDER:
             raise ValueError(f"base must be one of {list(ORDER)}, got {s['base']!r}")
         if not 0 < s["dt_min"] < s["dt_max"]:
             raise ValueError(f"need 0 < dt_min < dt_max, got dt_min={s['dt_min']!r}, dt_max={s['dt_max']!r}")
         if not s["step_size"] > 0:
             raise ValueError(f"step_size must be > 0, got {s['step_size']!r}")
-        if s["device"] not in (None, "auto", "cpu"):
-            raise ValueError(f"the hypersolver runs on the CPU in float64, got device {s['device']!r}")
-        self.device = torch.device("cpu")
-        self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
-                                  checkpoint_every=s["checkpoint_every"], progress=s["progress"])
 
     def build_model(self) -> HyperModel:
         s = self.settings
@@ -136,17 +129,7 @@ class HyperSolver(Solver):
         def loss():
             return {"residual": (((hyper(x, u, dt) - target) / scale) ** 2).mean()}
 
-        checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
-        trainer = Trainer(self.model, loss, self.config, checkpoint=checkpoint, callbacks=callbacks,
-                          description=f"{self.problem.name}/hyper{s['base']}")
-        if resume:
-            if checkpoint is None:
-                raise ValueError("resume=True needs the output directory that holds the checkpoint")
-            trainer.load(checkpoint)
-        started = time.perf_counter()
-        state = trainer.run()
-        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started}
-        return Result(self, self.model, state.history, timings, self.device, state.interrupted)
+        return self.fit(self.model, loss, out, resume, callbacks, f"{self.problem.name}/hyper{s['base']}")
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """The plain base method's error at the same step size on the same reference, and the ratio."""

@@ -27,8 +27,9 @@ from sciml.dynamics import ScaledMLP
 from sciml.integrate import ADAPTIVE, METHODS, odeint, local_error
 from sciml.odeproblem import ODEProblem, integrate_points
 from sciml.problem import relative_l2
-from sciml.solver import Result, Solver
-from sciml.training import TrainConfig, Trainer, seed_everything
+from sciml.odesolver import ODESolver
+from sciml.solver import Result
+from sciml.training import seed_everything
 
 
 class NeuralField(nn.Module):
@@ -67,7 +68,7 @@ class NeuralODEModel(nn.Module):
         return self.field.problem.observe(integrate_points(self.solve, points))
 
 
-class NeuralODE(Solver):
+class NeuralODE(ODESolver):
     """Neural ODE learned from irregularly sampled trajectories (Chen et al. 2018), optionally hybrid.
 
     Data: ``n_trajectories`` trajectories from the problem's initial-state distribution, each
@@ -94,8 +95,6 @@ class NeuralODE(Solver):
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if not isinstance(problem, ODEProblem):
-            raise TypeError(f"neural-ode needs an ODE problem, got {type(problem).__name__}")
         if s["method"] not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {s['method']!r}")
         if s["regularise"] < 0 or not math.isfinite(s["regularise"]):
@@ -113,11 +112,6 @@ class NeuralODE(Solver):
         if int(s["width"]) != s["width"] or s["width"] < (0 if s["hybrid"] else 1):
             raise ValueError(f"width must be a positive integer (0 allowed with hybrid=True: physics only), "
                              f"got {s['width']!r}")
-        if s["device"] not in (None, "auto", "cpu"):
-            raise ValueError(f"neural-ode runs on the CPU in float64, got device {s['device']!r}")
-        self.device = torch.device("cpu")
-        self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
-                                  checkpoint_every=s["checkpoint_every"], progress=s["progress"])
         self.train_nfe: list[int] = []
 
     def integration_options(self) -> dict[str, Any]:
@@ -189,17 +183,7 @@ class NeuralODE(Solver):
             if s["hybrid"]:  # the correction starts small: the physics carries the field at first
                 with torch.no_grad():
                     net.mlp.linears[-1].weight.mul_(0.01)
-        checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
-        trainer = Trainer(self.model, self.loss, self.config, checkpoint=checkpoint, callbacks=callbacks,
-                          description=f"{self.problem.name}/{self.name}")
-        if resume:
-            if checkpoint is None:
-                raise ValueError("resume=True needs the output directory that holds the checkpoint")
-            trainer.load(checkpoint)
-        started = time.perf_counter()
-        state = trainer.run()
-        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started}
-        return Result(self, self.model, state.history, timings, self.device, state.interrupted)
+        return self.fit(self.model, self.loss, out, resume, callbacks, f"{self.problem.name}/{self.name}")
 
     # -- evaluation --------------------------------------------------------------------------------
     def extra_metrics(self, result: Result) -> dict[str, Any]:
