@@ -177,6 +177,7 @@ def main(argv: list[str]) -> int:
         hypers = {label: hypersolver(problem, base, args.iterations, cache) for label, base in HYPER.items()}
         rows += study(problem, hypers, args.ics, args.repeats)
         summary[problem] = summarise(rows, problem, hypers["hypereuler"].settings["step_size"])
+        summary[problem]["hypersolver_adam_steps"] = {k: r.settings["iterations"] for k, r in hypers.items()}
     load_after = os.getloadavg()[0]
 
     print(f"\n{'problem':9s} {'method':14s} {'dt / rtol':>10s} {'rel. L2 error':>14s} {'NFE f':>8s} {'NFE g':>7s} "

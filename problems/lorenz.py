@@ -29,7 +29,7 @@ class Lorenz(ODEProblem):
     }
     solver_defaults = {
         # neural-ode: short windows of irregular observations (chaos forbids long ones)
-        "n_trajectories": 64, "n_observations": 200, "span": 2.0, "window": 0.2, "iterations": 1200,
+        "n_trajectories": 64, "n_observations": 200, "span": 2.0, "window": 0.2, "iterations": 600,
         "width": 128, "depth": 3, "rtol": 1e-5, "atol": 1e-6,
         # hypersolver: step sizes sampled and used
         "dt_min": 0.002, "dt_max": 0.03, "step_size": 0.01,
