@@ -36,14 +36,15 @@ RTOLS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 HYPER = {"hypereuler": "euler", "hypermidpoint": "midpoint"}
 
 
-def hypersolver(problem: str, base: str, iterations: int, cache: Path | None) -> Any:
-    """The trained hypersolver result: from ``cache/PROBLEM-BASE`` if there, else trained (and saved)."""
+def hypersolver(problem: str, base: str, iterations: int, cache: Path | None, **net: int) -> Any:
+    """The trained hypersolver result: from ``cache/PROBLEM-BASE`` if there, else trained (and saved);
+    ``net`` (width, depth) overrides the problem's suggested network size."""
     where = cache / f"{problem}-hyper{base}" if cache else None
     if where is not None and (where / "result.pt").is_file():
         print(f"  reloading {where}", flush=True)
         return sciml.load(where)
     print(f"  training hyper{base} on {problem} ({iterations} Adam steps)", flush=True)
-    return sciml.run(problem, "hypersolver", base=base, iterations=iterations, out=where, progress=False)
+    return sciml.run(problem, "hypersolver", base=base, iterations=iterations, out=where, progress=False, **net)
 
 
 def configurations(problem: str, hypers: dict[str, Any]) -> list[tuple[str, float, Any]]:
@@ -159,6 +160,8 @@ def main(argv: list[str]) -> int:
                    help="folder of trained hypersolvers, reused when present (default: runs/bench-hypersolver)")
     p.add_argument("--out", default="benchmarks/results", help="figure and JSON go here (default: benchmarks/results)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    p.add_argument("--width", type=int, default=None, help="width of g (default: the problem's suggestion)")
+    p.add_argument("--depth", type=int, default=None, help="hidden layers of g (default: the problem's suggestion)")
     args = p.parse_args(argv)
     problems = [s.strip() for s in args.problems.split(",") if s.strip()]
     bad = set(problems) - set(STEPS)
@@ -174,10 +177,12 @@ def main(argv: list[str]) -> int:
     rows, summary = [], {}
     for problem in problems:
         print(f"{problem}:", flush=True)
-        hypers = {label: hypersolver(problem, base, args.iterations, cache) for label, base in HYPER.items()}
+        net = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v is not None}
+        hypers = {label: hypersolver(problem, base, args.iterations, cache, **net) for label, base in HYPER.items()}
         rows += study(problem, hypers, args.ics, args.repeats)
         summary[problem] = summarise(rows, problem, hypers["hypereuler"].settings["step_size"])
         summary[problem]["hypersolver_adam_steps"] = {k: r.settings["iterations"] for k, r in hypers.items()}
+        summary[problem]["hypersolver_network"] = {k: f"{r.settings['width']}x{r.settings['depth']}" for k, r in hypers.items()}
     load_after = os.getloadavg()[0]
 
     print(f"\n{'problem':9s} {'method':14s} {'dt / rtol':>10s} {'rel. L2 error':>14s} {'NFE f':>8s} {'NFE g':>7s} "
