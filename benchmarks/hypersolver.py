@@ -38,7 +38,7 @@ HYPER = {"hypereuler": "euler", "hypermidpoint": "midpoint"}
 
 def hypersolver(problem: str, base: str, iterations: int, cache: Path | None, **net: int) -> Any:
     """The trained hypersolver result: from ``cache/PROBLEM-BASE`` if there, else trained (and saved);
-    ``net`` (width, depth) overrides the problem's suggested network size."""
+    ``net`` (width, depth, dt_max) overrides the problem's suggestions."""
     where = cache / f"{problem}-hyper{base}" if cache else None
     if where is not None and (where / "result.pt").is_file():
         print(f"  reloading {where}", flush=True)
@@ -47,12 +47,12 @@ def hypersolver(problem: str, base: str, iterations: int, cache: Path | None, **
     return sciml.run(problem, "hypersolver", base=base, iterations=iterations, out=where, progress=False, **net)
 
 
-def configurations(problem: str, hypers: dict[str, Any]) -> list[tuple[str, float, Any]]:
+def configurations(problem: str, hypers: dict[str, Any], steps: tuple[float, ...]) -> list[tuple[str, float, Any]]:
     """(method label, step size or rtol, solve(x0, t, stats)) for every point of the study."""
     p = registry.problem(problem)()
     field = p.field()
     configs = []
-    for dt in STEPS[problem]:
+    for dt in steps:
         for method in ("euler", "midpoint", "rk4"):
             configs.append((method, dt, lambda x0, t, st, m=method, h=dt: odeint(field, x0, t, m, step_size=h, stats=st)))
         for label, result in hypers.items():
@@ -64,13 +64,13 @@ def configurations(problem: str, hypers: dict[str, Any]) -> list[tuple[str, floa
     return configs
 
 
-def study(problem: str, hypers: dict[str, Any], n_ics: int, repeats: int) -> list[dict[str, Any]]:
+def study(problem: str, hypers: dict[str, Any], n_ics: int, repeats: int, steps: tuple[float, ...]) -> list[dict[str, Any]]:
     p = registry.problem(problem)()
     x0 = p.held_out(n_ics)
     t = torch.linspace(0.0, p.horizon, 11, dtype=torch.float64)
     ref = p.trajectories(x0, t).numpy()
     rows = []
-    configs = configurations(problem, hypers)
+    configs = configurations(problem, hypers, steps)
     times: list[list[float]] = [[] for _ in configs]
     with torch.no_grad():
         for k, (label, knob, solve) in enumerate(configs):
@@ -101,10 +101,10 @@ def interpolate_time(dopri: list[dict[str, Any]], error: float) -> float | None:
     return None
 
 
-def summarise(rows: list[dict[str, Any]], problem: str, trained_step: float) -> dict[str, Any]:
+def summarise(rows: list[dict[str, Any]], problem: str, trained_step: float, steps: tuple[float, ...]) -> dict[str, Any]:
     mine = [r for r in rows if r["problem"] == problem]
     err = {(r["method"], r.get("step_size")): r["error"] for r in mine}
-    reduction = {dt: err[("euler", dt)] / err[("hypereuler", dt)] for dt in STEPS[problem]}
+    reduction = {dt: err[("euler", dt)] / err[("hypereuler", dt)] for dt in steps}
     dopri = [r for r in mine if r["method"] == "dopri5"]
     best = None
     for r in mine:
@@ -113,7 +113,7 @@ def summarise(rows: list[dict[str, Any]], problem: str, trained_step: float) -> 
             if w is not None and (best is None or w / r["wall_s"] > best["speedup"]):
                 best = {"speedup": w / r["wall_s"], "method": r["method"], "step_size": r["step_size"],
                         "error": r["error"], "wall_s": r["wall_s"], "dopri5_wall_s_interpolated": w}
-    return {"hypereuler_error_reduction_vs_euler": reduction[trained_step], "trained_step_size": trained_step,
+    return {"hypereuler_error_reduction_vs_euler": reduction.get(trained_step), "trained_step_size": trained_step,
             "error_reduction_by_step_size": {str(k): v for k, v in reduction.items()},
             "speedup_vs_dopri5_at_equal_error": best["speedup"] if best else None, "best_equal_error_point": best}
 
@@ -162,6 +162,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--width", type=int, default=None, help="width of g (default: the problem's suggestion)")
     p.add_argument("--depth", type=int, default=None, help="hidden layers of g (default: the problem's suggestion)")
+    p.add_argument("--dt-max", type=float, default=None, help="largest step size g is trained on (default: the problem's)")
+    p.add_argument("--steps", default=None, help="comma-separated step sizes (default: the problem's four, see STEPS)")
     args = p.parse_args(argv)
     problems = [s.strip() for s in args.problems.split(",") if s.strip()]
     bad = set(problems) - set(STEPS)
@@ -177,10 +179,11 @@ def main(argv: list[str]) -> int:
     rows, summary = [], {}
     for problem in problems:
         print(f"{problem}:", flush=True)
-        net = {k: v for k, v in (("width", args.width), ("depth", args.depth)) if v is not None}
+        net = {k: v for k, v in (("width", args.width), ("depth", args.depth), ("dt_max", args.dt_max)) if v is not None}
+        steps = tuple(float(v) for v in args.steps.split(",")) if args.steps else STEPS[problem]
         hypers = {label: hypersolver(problem, base, args.iterations, cache, **net) for label, base in HYPER.items()}
-        rows += study(problem, hypers, args.ics, args.repeats)
-        summary[problem] = summarise(rows, problem, hypers["hypereuler"].settings["step_size"])
+        rows += study(problem, hypers, args.ics, args.repeats, steps)
+        summary[problem] = summarise(rows, problem, hypers["hypereuler"].settings["step_size"], steps)
         summary[problem]["hypersolver_adam_steps"] = {k: r.settings["iterations"] for k, r in hypers.items()}
         summary[problem]["hypersolver_network"] = {k: f"{r.settings['width']}x{r.settings['depth']}" for k, r in hypers.items()}
     load_after = os.getloadavg()[0]
@@ -195,8 +198,9 @@ def main(argv: list[str]) -> int:
     print(f"\nfigure: {fig}")
     for problem, s in summary.items():
         b = s["best_equal_error_point"]
-        print(f"{problem}: HyperEuler error {s['hypereuler_error_reduction_vs_euler']:.1f}x lower than Euler at "
-              f"dt = {s['trained_step_size']:g}; " + (
+        reduction = s["hypereuler_error_reduction_vs_euler"]
+        print(f"{problem}: HyperEuler error " + (f"{reduction:.1f}x lower than Euler at dt = {s['trained_step_size']:g}; "
+                                                  if reduction else "not compared at the trained step size; ") + (
                   f"{b['method']} at dt = {b['step_size']:g} (error {b['error']:.2e}) is {b['speedup']:.1f}x faster than "
                   f"dopri5 at the same error" if b else "no hypersolver point lies within dopri5's error range"))
     info = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,

@@ -36,17 +36,18 @@ def split_kwargs(problem_cls, solver_cls, kwargs: dict[str, Any]) -> tuple[dict,
     return params, settings
 
 
-def run(problem: str, solver: str = "pinn", *, iterations: int | None = None, device: str | None = None,
+def run(problem: str, solver: str | None = None, *, iterations: int | None = None, device: str | None = None,
         seed: int = 0, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Result:
     """Train ``problem`` with ``solver`` and, if ``out`` is given, write its outputs there.
 
+    ``solver`` defaults to the problem's ``default_solver`` (``pinn`` for PDE problems).
     Keyword arguments are the problem's parameters (``nu=0.005``) and the solver's settings
     (``width=64``). ``iterations`` is the number of Adam steps (the problem's default budget when
     None). ``out`` receives ``metrics.json``, ``result.pt``, ``checkpoint.pt``, ``history.json``,
     ``comparison.png`` and ``fields.vtu``; ``resume=True`` continues from ``out/checkpoint.pt``.
     """
     problem_cls = registry.problem(problem)
-    solver_cls = registry.solver(solver)
+    solver_cls = registry.solver(solver or problem_cls.default_solver)
     if iterations is not None:
         if int(iterations) != iterations or iterations <= 0:
             raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
