@@ -37,17 +37,18 @@ def split_kwargs(problem_cls, solver_cls, kwargs: dict[str, Any]) -> tuple[dict,
     return params, settings
 
 
-def run(problem: str, solver: str = "pinn", *, iterations: int | None = None, device: str | None = None,
+def run(problem: str, solver: str | None = None, *, iterations: int | None = None, device: str | None = None,
         seed: int = 0, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Result:
     """Train ``problem`` with ``solver`` and, if ``out`` is given, write its outputs there.
 
+    ``solver`` defaults to the problem's ``default_solver`` (``pinn`` for PDE problems).
     Keyword arguments are the problem's parameters (``nu=0.005``) and the solver's settings
     (``width=64``). ``iterations`` is the number of Adam steps (the problem's default budget when
     None). ``out`` receives ``metrics.json``, ``result.pt``, ``checkpoint.pt``, ``history.json``,
     ``comparison.png`` and ``fields.vtu``; ``resume=True`` continues from ``out/checkpoint.pt``.
     """
     problem_cls = registry.problem(problem)
-    solver_cls = registry.solver(solver)
+    solver_cls = registry.solver(solver or problem_cls.default_solver)
     if iterations is not None:
         if int(iterations) != iterations or iterations <= 0:
             raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
@@ -77,21 +78,20 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
         "final_loss": last.get("loss"), "device": str(result.device), "device_name": describe(result.device),
         "seed": s.get("seed"), "interrupted": result.interrupted, "params": result.problem.params,
         "settings": s, "reference": ref.source, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "sciml_version": __version__,
+        "sciml_version": __version__, "extra_metrics": result.solver.extra_metrics(result),
     }
 
 
 def write_outputs(result: Result, out: Path) -> dict[str, Any]:
     """Write metrics.json, the result, the comparison figure and the VTU fields into ``out``."""
     from .io import write_fields
-    from .plotting import plot_comparison
 
     result.save(out)
     ref = result.problem.reference()
     summary = metrics(result, ref)
     pred = result.predict(ref.points)
-    plot_comparison(result.problem, ref, pred, out / "comparison.png",
-                    title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
+    result.problem.plot(ref, pred, out / "comparison.png",
+                        title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
     write_fields(out / "fields.vtu", result.problem, ref, pred)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

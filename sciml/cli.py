@@ -25,7 +25,7 @@ def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.")
     p.add_argument("problem", help=f"problem name, one of: {', '.join(registry.names('sciml.problems'))}")
-    p.add_argument("--solver", default="pinn", help="solver name (default: pinn)")
+    p.add_argument("--solver", default=None, help="solver name (default: the problem's own, pinn for PDEs)")
     p.add_argument("--iterations", type=int, default=None, help="Adam steps (default: the problem's budget)")
     p.add_argument("--lbfgs-iterations", type=int, default=None, help="L-BFGS iterations after Adam")
     p.add_argument("--device", default=None, help="'auto' (default: CUDA if present), 'cpu', 'cuda', 'cuda:N'")
@@ -45,6 +45,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     problem_cls = registry.problem(first.problem)
     args = _run_parser(problem_cls).parse_args(argv)
     params = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
+    args.solver = args.solver or problem_cls.default_solver
     settings = {"progress": not args.no_progress}
     if args.lbfgs_iterations is not None:
         if args.lbfgs_iterations < 0:
@@ -80,7 +81,8 @@ def cmd_list(argv: Sequence[str]) -> int:
 
 
 def cmd_bench(argv: Sequence[str]) -> int:
-    benches = {"residual": "sciml.benchmarks.residual"}
+    benches = {"residual": "sciml.benchmarks.residual", "hypersolver": "sciml.benchmarks.hypersolver",
+               "control": "sciml.benchmarks.control"}
     p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks; "
                                 "`sciml bench NAME --help` lists a benchmark's options.")
     p.add_argument("name", choices=sorted(benches))
@@ -106,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "  list                 problems and solvers\n"
               "  run PROBLEM [...]    train and write metrics.json, figure, VTU (sciml run PROBLEM --help)\n"
               "  validate [CASE ...]  run validation cases and regenerate validation/REPORT.md\n"
-              "  bench residual       training-step speed: our residual core vs DeepXDE")
+              "  bench residual       training-step speed: our residual core vs DeepXDE\n"
+              "  bench hypersolver    error vs wall time and NFE: hypersolvers vs Euler/midpoint/RK4/dopri5\n"
+              "  bench control        pendulum-control training step through dopri5, Euler, HyperEuler")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nsciml: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
             return 2

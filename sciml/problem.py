@@ -102,6 +102,8 @@ class Problem:
     parameters: ClassVar[dict[str, Parameter]] = {}
     solver_defaults: ClassVar[dict[str, Any]] = {}
     """Solver settings that suit this problem (network size, budget), used by ``sciml run``."""
+    default_solver: ClassVar[str] = "pinn"
+    """The solver ``sciml run NAME`` uses when no ``--solver`` is given."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -148,6 +150,12 @@ class Problem:
     def reference(self) -> Reference:
         """A trusted solution to validate against."""
         raise NotImplementedError
+
+    def plot(self, reference: Reference, prediction: np.ndarray, path, title: str = ""):
+        """The comparison figure of a prediction (M, n_out) at the reference points, written to ``path``."""
+        from .plotting import plot_comparison
+
+        return plot_comparison(self, reference, prediction, path, title=title)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

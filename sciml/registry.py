@@ -11,8 +11,20 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 _BUILTIN = {
-    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers", "poisson": "sciml.problems.poisson:Poisson"},
-    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN", "multidomain": "sciml.solvers.multidomain:MultiDomainPINN"},
+    "sciml.problems": {
+        "burgers": "sciml.problems.burgers:Burgers",
+        "poisson": "sciml.problems.poisson:Poisson",
+        "lorenz": "sciml.problems.lorenz:Lorenz",
+        "pendulum": "sciml.problems.pendulum:Pendulum",
+        "pendulum-control": "sciml.problems.pendulum:PendulumControl",
+    },
+    "sciml.solvers": {
+        "pinn": "sciml.solvers.pinn:PINN",
+        "multidomain": "sciml.solvers.multidomain:MultiDomainPINN",
+        "neural-ode": "sciml.solvers.neural_ode:NeuralODE",
+        "hypersolver": "sciml.solvers.hypersolver:HyperSolver",
+        "controller": "sciml.solvers.controller:Controller",
+    },
 }
 
 

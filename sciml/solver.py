@@ -37,6 +37,11 @@ class Solver:
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> "Result":  # pragma: no cover
         raise NotImplementedError
 
+    def extra_metrics(self, result: "Result") -> dict[str, Any]:
+        """Figures beyond the error against the reference that this solver reports (name -> number),
+        stored in metrics.json and the validation report; none by default."""
+        return {}
+
 
 class Result:
     """A trained model with its problem, settings, loss history and timings.

@@ -222,3 +222,91 @@ register(Case(
     target=5e-3,
     target_text="the Burgers bound of the project (the single-domain side of the multi-domain comparison)",
 ))
+
+# -- issue 5: Neural ODEs and hypersolvers ----------------------------------------------------------
+
+POLI_2020 = ("M. Poli, S. Massaroli, A. Yamashita, H. Asama, J. Park, \"Hypersolvers: Toward Fast Continuous-Depth "
+             "Models\", Advances in Neural Information Processing Systems 33 (NeurIPS 2020)")
+BERTO_2022 = ("F. Berto, S. Massaroli, M. Poli, J. Park, \"Neural Solvers for Fast and Accurate Numerical Optimal "
+              "Control\", International Conference on Learning Representations (ICLR 2022)")
+PAL_2021 = ("A. Pal, Y. Ma, V. Shah, C. Rackauckas, \"Opening the Blackbox: Accelerating Neural Differential "
+            "Equations by Regularizing Internal Solver Heuristics\", Proceedings of the 38th International Conference "
+            "on Machine Learning, PMLR 139:8325-8335 (2021)")
+ODE_REFERENCE = ("64 held-out trajectories (initial conditions from a seed no training run uses) integrated by "
+                 "torchdiffeq's dopri5 at rtol 1e-10, atol 1e-12 in float64; the error is the relative L2 over every "
+                 "state at every output time")
+
+for _problem, _horizon, _dt in (("lorenz", "1 time unit", 0.01), ("pendulum", "5 s", 0.05)):
+    for _base in ("euler",):
+        register(Case(
+            name=f"{_problem}-hyper{_base}",
+            problem=_problem,
+            solver="hypersolver",
+            settings={"base": _base},
+            budget="3,000 full-batch Adam steps on 8,192 sampled (state, step size) residuals",
+            reference=f"{ODE_REFERENCE}, over {_horizon}; Hyper{_base.capitalize()} at step size {_dt:g}. "
+                      f"Other figures: the plain {_base} method's error at the same step size and the ratio",
+            target=None,
+            target_text=(f"issue 5 asks for HyperEuler at least 10x below Euler at the same step size: compare "
+                         f"`{_base}_rel_l2` / rel. L2 = `error_reduction` (method: {POLI_2020})"),
+        ))
+
+register(Case(
+    name="lorenz-neural-ode",
+    problem="lorenz",
+    solver="neural-ode",
+    budget="600 Adam steps, 32 windows of ~0.2 time units of irregular observations per step, dopri5 rtol 1e-5",
+    reference=(f"{ODE_REFERENCE}, over 1 time unit (the rollout error); other figures: one-step-ahead error "
+               "(dt = 0.01) and the function evaluations of dopri5 for the rollout"),
+    target_text="reported, no bound: compare NFE and errors with lorenz-neural-ode-regularised",
+))
+
+for _suffix, _weight, _text in (
+        ("regularised", 0.01, "issue 5 asks for fewer function evaluations than lorenz-neural-ode at equal accuracy"),
+        ("regularised-weak", 0.003, "a weaker regulariser than lorenz-neural-ode-regularised: the NFE / accuracy trade-off")):
+    register(Case(
+        name=f"lorenz-neural-ode-{_suffix}",
+        problem="lorenz",
+        solver="neural-ode",
+        settings={"regularise": _weight},
+        budget=f"as lorenz-neural-ode, plus {_weight:g} x Pal et al.'s accumulated local error estimate R_E in the loss",
+        reference=f"{ODE_REFERENCE}, over 1 time unit; other figures as in lorenz-neural-ode (method: {PAL_2021})",
+        target_text=_text,
+    ))
+
+register(Case(
+    name="pendulum-neural-ode-hybrid",
+    problem="pendulum",
+    solver="neural-ode",
+    settings={"hybrid": True, "learn": ["damping", "length"], "initial_guess": {"damping": 0.1, "length": 1.5},
+              "iterations": 300, "window": 0.5},
+    budget="300 Adam steps on windows of ~0.5 s; known pendulum physics with damping and length trainable (started at 0.1 N m s/rad "
+           "and 1.5 m; truth 0.3 and 1.0) plus a neural correction",
+    reference=f"{ODE_REFERENCE}, over 5 s; other figures include the identified damping and length",
+    target_text="reported, no bound",
+))
+
+for _method in ("dopri5", "euler", "hypereuler"):
+    register(Case(
+        name=f"pendulum-control-{_method}",
+        problem="pendulum-control",
+        solver="controller",
+        settings={"method": _method},
+        budget=f"400 Adam steps (lr 1e-2, cosine) on batches of 64 initial states, differentiating through {_method}",
+        reference=("the upright position: height -cos(theta) = 1 over the last second of the 4 s horizon from 64 "
+                   "held-out initial states, the closed loop integrated by dopri5 at rtol 1e-8; other figures: the "
+                   "time-averaged control cost evaluated with dopri5 and the fraction of states brought upright"),
+        target_text=(f"issue 5 asks for HyperEuler-trained control cost within 20% of the dopri5-trained one "
+                     f"(method: {BERTO_2022})"),
+    ))
+
+register(Case(
+    name="pendulum-control-hypereuler-dt0.1",
+    problem="pendulum-control",
+    solver="controller",
+    settings={"method": "hypereuler", "step_size": 0.1},
+    budget="as pendulum-control-hypereuler, with twice the step size (0.1 s, the top of the hypersolver's training range)",
+    reference=("as pendulum-control-hypereuler: the upright position over the last second, closed loop by dopri5; "
+               "other figures: the control cost evaluated with dopri5"),
+    target_text=f"issue 5 asks for HyperEuler training at least 5x faster than dopri5 at a cost within 20% (method: {BERTO_2022})",
+))

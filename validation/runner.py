@@ -371,6 +371,11 @@ def render_report(out: Path) -> str:
             f"torch {record.get('torch', '?')}, sciml {record.get('sciml_version', '?')}; run {record.get('date', '?')}"
             + _load_text(record) + ".",
             f"- **Problem parameters:** {params}.",
+        ]
+        if record.get("extra_metrics"):
+            lines.append("- **Other measured figures:** " + ", ".join(
+                f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in record["extra_metrics"].items()) + ".")
+        lines += [
             "- **Resolved solver settings:** "
             + ", ".join(f"{k}={v!r}" for k, v in (record.get("settings") or {}).items()) + ".",
             f"- **Regenerate:** `{record.get('command', 'sciml validate ' + name)}`.",

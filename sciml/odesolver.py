@@ -1,0 +1,49 @@
+"""What the ODE solvers (neural-ode, hypersolver, controller) share: the checks of an ODE problem
+and a CPU/float64 device, and training through :class:`sciml.training.Trainer` (checkpoints,
+resume, divergence guard, Ctrl-C) into a :class:`sciml.solver.Result`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .odeproblem import ODEProblem
+from .solver import Result, Solver
+from .training import TrainConfig, Trainer
+
+
+class ODESolver(Solver):
+    """Base of solvers of :class:`ODEProblem` s; they run on the CPU in float64 (small networks,
+    long sequential solves: the GPU does not pay off). ``defaults`` must hold ``iterations``,
+    ``lr``, ``schedule``, ``device``, ``checkpoint_every`` and ``progress``."""
+
+    def __init__(self, problem, **settings):
+        super().__init__(problem, **settings)
+        s = self.settings
+        if not isinstance(problem, ODEProblem):
+            raise TypeError(f"solver {self.name!r} needs an ODE problem, got {type(problem).__name__}")
+        if s["device"] not in (None, "auto", "cpu"):
+            raise ValueError(f"solver {self.name!r} runs on the CPU in float64, got device {s['device']!r}")
+        self.device = torch.device("cpu")
+        self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
+                                  checkpoint_every=s["checkpoint_every"], progress=s["progress"])
+
+    def fit(self, model: nn.Module, loss: Callable[[], dict[str, Tensor]], out, resume: bool, callbacks,
+            description: str, **timings: float) -> Result:
+        """Minimise ``loss`` over ``model``'s trainable parameters with the Trainer; checkpoints go
+        to ``out/checkpoint.pt`` and ``resume`` continues from there. ``timings`` are added to the
+        result's (e.g. time spent before training)."""
+        checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
+        trainer = Trainer(model, loss, self.config, checkpoint=checkpoint, callbacks=callbacks, description=description)
+        if resume:
+            if checkpoint is None:
+                raise ValueError("resume=True needs the output directory that holds the checkpoint")
+            trainer.load(checkpoint)
+        started = time.perf_counter()
+        state = trainer.run()
+        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started, **timings}
+        return Result(self, model, state.history, timings, self.device, state.interrupted)
