@@ -11,7 +11,13 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 _BUILTIN = {
-    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers"},
+    "sciml.problems": {
+        "burgers": "sciml.problems.burgers:Burgers",
+        "kovasznay": "sciml.problems.navier_stokes:Kovasznay",
+        "lid-driven-cavity": "sciml.problems.navier_stokes:LidDrivenCavity",
+        "taylor-green": "sciml.problems.navier_stokes:TaylorGreen",
+        "cylinder": "sciml.problems.navier_stokes:Cylinder",
+    },
     "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN"},
 }
 

@@ -54,6 +54,9 @@ class Case:
     :func:`sciml.run`); empty means the defaults that ``sciml run PROBLEM`` uses. ``budget`` says in
     words what that costs; ``reference`` what the measured error is against. ``target`` is the
     acceptance bound on the relative L2 error (``None``: no bound), explained by ``target_text``.
+    ``bounds`` are acceptance intervals ``{metric: (low, high)}`` on other entries of the run's
+    ``metrics.json`` (a problem's own figures of merit, e.g. a drag coefficient); a case passes when
+    the target and every bound hold.
     """
 
     name: str
@@ -66,6 +69,7 @@ class Case:
     published: tuple[Published, ...] = ()
     target: float | None = None
     target_text: str = ""
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME.match(self.name):
@@ -85,6 +89,11 @@ class Case:
         object.__setattr__(self, "published", published)
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "settings", dict(self.settings))
+        bounds = {k: tuple(float(b) for b in v) for k, v in self.bounds.items()}
+        bad = {k: v for k, v in bounds.items() if len(v) != 2 or not v[0] <= v[1]}
+        if bad:
+            raise ValueError(f"case {self.name!r}: bounds must be (low, high) with low <= high, got {bad}")
+        object.__setattr__(self, "bounds", bounds)
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`sciml.run`: parameters and settings together."""

@@ -42,6 +42,15 @@ from scipy.interpolate import RectBivariateSpline
 from scipy.sparse.linalg import spsolve
 
 
+LID_PROFILES = {
+    "uniform": lambda x: x * 0 + 1.0,
+    "regularised": lambda x: 16 * x ** 2 * (1 - x) ** 2,
+}
+"""Lid speed / U as a function of x / L (NumPy or torch): uniform as in Ghia et al. (1982), or the
+regularised profile 16 x² (1 - x)², which vanishes with its slope at both corners (Shen 1991, "Hopf
+bifurcation of the unsteady regularized driven cavity flow", J. Comput. Phys. 95, 228-245)."""
+
+
 @dataclass
 class CavityFlow:
     """A converged cavity solution on the n × n node grid ``x = y = linspace(0, 1, n)``.
@@ -89,10 +98,11 @@ def _operators(n: int):
     return h, dx.tocsr(), dy.tocsr(), lap.tocsr()
 
 
-def _wall_rows(n: int, h: float):
+def _wall_rows(n: int, h: float, lid: str):
     """Sparse W (n², n²) and vector c (n²,) with ω_wall = W ψ + c at the wall nodes (zero elsewhere).
 
-    Corner nodes get no equation (their values enter no interior stencil); U = 1 on the lid.
+    Corner nodes get no equation (their values enter no interior stencil); the lid moves with
+    ``LID_PROFILES[lid]``.
     """
     idx = np.arange(n * n).reshape(n, n)
     rows, cols, vals = [], [], []
@@ -102,7 +112,8 @@ def _wall_rows(n: int, h: float):
     # tangential speed with the sign that makes ψ fall into the fluid (the lid: u = ψ_y = 1).
     walls = [
         (idx[inner, 0], idx[inner, 1], idx[inner, 2], 0.0),              # bottom y = 0
-        (idx[inner, n - 1], idx[inner, n - 2], idx[inner, n - 3], 1.0),  # lid y = 1: ψ_y = u = 1
+        (idx[inner, n - 1], idx[inner, n - 2], idx[inner, n - 3],          # lid y = 1: ψ_y = u
+         LID_PROFILES[lid](np.linspace(0.0, 1.0, n)[inner])),
         (idx[0, inner], idx[1, inner], idx[2, inner], 0.0),              # left x = 0
         (idx[n - 1, inner], idx[n - 2, inner], idx[n - 3, inner], 0.0),  # right x = 1
     ]
@@ -116,8 +127,9 @@ def _wall_rows(n: int, h: float):
 
 
 def solve_cavity(re: float, n: int = 129, initial: CavityFlow | None = None, tol: float = 1e-10,
-                 max_iterations: int = 30) -> CavityFlow:
-    """Steady cavity flow at Reynolds number ``re`` on an ``n`` × ``n`` node grid.
+                 max_iterations: int = 30, lid: str = "uniform") -> CavityFlow:
+    """Steady cavity flow at Reynolds number ``re`` on an ``n`` × ``n`` node grid, lid profile ``lid``
+    (a key of :data:`LID_PROFILES`).
 
     Newton's method on the coupled (ψ, ω) system until the max-norm of the update is below ``tol``.
     ``initial`` (a solution on the same grid, e.g. at a lower Re) is the starting guess; without it
@@ -125,12 +137,14 @@ def solve_cavity(re: float, n: int = 129, initial: CavityFlow | None = None, tol
     Newton does not converge in ``max_iterations``.
     """
     re, n = _check(re, n)
+    if lid not in LID_PROFILES:
+        raise ValueError(f"lid must be one of {list(LID_PROFILES)}, got {lid!r}")
     if initial is None and re > 100:
         steps = [r for r in (100.0, 400.0, 1000.0, 2500.0, 5000.0) if r < re]
         for r in steps:
-            initial = solve_cavity(r, n, initial, tol, max_iterations)
+            initial = solve_cavity(r, n, initial, tol, max_iterations, lid)
     h, dx, dy, lap = _operators(n)
-    w, c = _wall_rows(n, h)
+    w, c = _wall_rows(n, h, lid)
     big = n * n
     interior = np.zeros((n, n), bool)
     interior[1:-1, 1:-1] = True
@@ -173,7 +187,7 @@ def solve_cavity(re: float, n: int = 129, initial: CavityFlow | None = None, tol
     u = (dy @ psi).reshape(n, n)
     v = -(dx @ psi).reshape(n, n)
     u[:, 0], u[:, -1], u[0, :], u[-1, :] = 0.0, 0.0, 0.0, 0.0
-    u[1:-1, -1] = 1.0
+    u[1:-1, -1] = LID_PROFILES[lid](np.linspace(0.0, 1.0, n)[1:-1])
     v[:, 0], v[:, -1], v[0, :], v[-1, :] = 0.0, 0.0, 0.0, 0.0
     return CavityFlow(re, np.linspace(0.0, 1.0, n), psi2, om2, u, v, it, change)
 
