@@ -151,12 +151,11 @@ class Kovasznay(NavierStokes2D):
         return dde().Rectangle(list(self.LOWER), list(self.UPPER))
 
     def velocity_boundary(self, x):
-        (x0, y0), (x1, y1) = self.LOWER, self.UPPER
-        px, py = x[:, 0], x[:, 1]
-        phis = [px - x0, x1 - px, py - y0, y1 - py]
-        traces = [self.exact(torch.full_like(px, x0), py), self.exact(torch.full_like(px, x1), py),
-                  self.exact(px, torch.full_like(py, y0)), self.exact(px, torch.full_like(py, y1))]
-        return (adf.union(*phis), adf.blend(phis, [t[0] for t in traces]), adf.blend(phis, [t[1] for t in traces]))
+        # Coons patch of the exact velocity on the four sides, times a smooth distance: both smooth at
+        # the corners, so the network's part of the solution is smooth too.
+        lo, hi = self.LOWER, self.UPPER
+        return (adf.box(x, lo, hi), adf.coons(x, lo, hi, lambda z: self.exact(z[:, 0], z[:, 1])[0]),
+                adf.coons(x, lo, hi, lambda z: self.exact(z[:, 0], z[:, 1])[1]))
 
     def reference(self) -> Reference:
         xs = np.linspace(self.LOWER[0], self.UPPER[0], 151)
@@ -345,16 +344,13 @@ class TaylorGreen(NavierStokes2D):
         return g.GeometryXTime(g.Rectangle([0.0, 0.0], [side, side]), g.TimeDomain(0.0, self.duration))
 
     def velocity_boundary(self, x):
-        side = 2 * math.pi * self.length
-        px, py, t = x[:, 0], x[:, 1], x[:, 2]
-        phis = [px, side - px, py, side - py]
-        zero, full = torch.zeros_like(px), torch.full_like(px, side)
-        ends = [(zero, py), (full, py), (px, zero), (px, full)]
-        data = []
-        for k in range(2):  # ĝ = initial field + blend of (boundary trace at t - boundary trace at 0)
-            change = [self.exact(a, b, t)[k] - self.exact(a, b, zero)[k] for a, b in ends]
-            data.append(self.exact(px, py, zero)[k] + adf.blend(phis, change))
-        return adf.union(*phis) * t / self.duration, data[0], data[1]
+        # ĝ = initial field + Coons patch of (boundary trace at t - boundary trace at t = 0).
+        lo, hi = (0.0, 0.0), (2 * math.pi * self.length,) * 2
+        start = torch.cat([x[:, :2], torch.zeros_like(x[:, 2:])], dim=1)
+        data = [self.exact(*start.unbind(1))[k] + adf.coons(
+                    x, lo, hi, lambda z, k=k: self.exact(*z.unbind(1))[k] - self.exact(z[:, 0], z[:, 1], 0 * z[:, 2])[k])
+                for k in range(2)]
+        return adf.box(x, lo, hi) * x[:, 2] / self.duration, data[0], data[1]
 
     def conditions(self):
         if self.enforce == "hard":

@@ -119,3 +119,43 @@ def blend(phis: Sequence[Tensor], values: Sequence[Tensor]) -> Tensor:
     count = sum(on).clamp_min(1)
     mean = sum(m * g for m, g in zip(on, values)) / count
     return torch.where(corner, mean, sum(w * g for w, g in zip(weights, values)) / total)
+
+
+def box(x: Tensor, lower: Sequence[float], upper: Sequence[float]) -> Tensor:
+    """Smooth distance-like function (N,) of the whole boundary of the box [lower, upper] (2-D):
+    Π_k (x_k - lower_k)(upper_k - x_k) / (upper_k - lower_k). Unlike :func:`rectangle` (R-equivalence,
+    exactly normalised but with kinks at the corners) it is a polynomial: smooth at the corners, so a
+    smooth solution minus smooth boundary data divided by it stays smooth."""
+    px, py = _xy(x)
+    (x0, y0), (x1, y1) = lower, upper
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"box needs upper > lower, got lower={tuple(lower)}, upper={tuple(upper)}")
+    return (px - x0) * (x1 - px) / (x1 - x0) * (py - y0) * (y1 - py) / (y1 - y0)
+
+
+def coons(x: Tensor, lower: Sequence[float], upper: Sequence[float], trace) -> Tensor:
+    """Coons-patch (bilinearly blended transfinite) interpolation (N,) of boundary data on the box
+    [lower, upper]: equals ``trace`` on all four sides and is as smooth as the data.
+
+    ``trace(points)`` gives the data (M,) at points (M, 2 or more) on the boundary; it is called with
+    the projections of ``x`` on each side (other columns, e.g. time, unchanged) and at the corners.
+    The data must be continuous at the corners (use :func:`blend` for a jump such as a uniform lid).
+    W. J. Gordon, C. A. Hall, "Construction of curvilinear co-ordinate systems and applications to
+    mesh generation", Int. J. Numer. Meth. Eng. 7, 461-477 (1973).
+    """
+    px, py = _xy(x)
+    (x0, y0), (x1, y1) = lower, upper
+    s, t = (px - x0) / (x1 - x0), (py - y0) / (y1 - y0)
+
+    def at(cx=None, cy=None):
+        z = x.clone()
+        if cx is not None:
+            z[:, 0] = cx
+        if cy is not None:
+            z[:, 1] = cy
+        return trace(z)
+
+    sides = (1 - s) * at(cx=x0) + s * at(cx=x1) + (1 - t) * at(cy=y0) + t * at(cy=y1)
+    corners = ((1 - s) * (1 - t) * at(x0, y0) + s * (1 - t) * at(x1, y0)
+               + (1 - s) * t * at(x0, y1) + s * t * at(x1, y1))
+    return sides - corners

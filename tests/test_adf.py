@@ -74,3 +74,26 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         adf.line(torch.zeros(3), (0, 0), (1, 0))
     assert math.isfinite(adf.union(pts([1.0])[:, 0], m=2).item())
+
+
+def test_coons_patch_reproduces_boundary_data_and_bilinear_functions():
+    g = torch.Generator().manual_seed(0)
+    lo, hi = (-0.5, 0.0), (1.0, 2.0)
+
+    def smooth(z):
+        return torch.sin(2 * z[:, 0]) * torch.exp(z[:, 1]) + z[:, 0] ** 3
+
+    s = torch.rand(10, generator=g, dtype=torch.float64)
+    sides = torch.cat([torch.stack([-0.5 + 1.5 * s, torch.zeros_like(s)], 1),
+                       torch.stack([-0.5 + 1.5 * s, torch.full_like(s, 2.0)], 1),
+                       torch.stack([torch.full_like(s, -0.5), 2 * s], 1),
+                       torch.stack([torch.full_like(s, 1.0), 2 * s], 1)])
+    torch.testing.assert_close(adf.coons(sides, lo, hi, smooth), smooth(sides), atol=1e-14, rtol=0)
+    inside = torch.rand(20, 2, generator=g, dtype=torch.float64) * torch.tensor([1.5, 2.0]) + torch.tensor([-0.5, 0.0])
+    # A Coons patch is exact for functions bilinear plus anything additive in x or y alone.
+    def additive(z):
+        return z[:, 0] * z[:, 1] + torch.cos(z[:, 0]) + z[:, 1] ** 3
+    torch.testing.assert_close(adf.coons(inside, lo, hi, additive), additive(inside), atol=1e-13, rtol=0)
+    assert (adf.coons(inside, lo, hi, smooth) - smooth(inside)).abs().max() > 1e-3  # not exact in general
+    box = adf.box(torch.cat([sides, inside]), lo, hi)
+    assert box[:40].abs().max() < 1e-15 and (box[40:] > 0).all()
