@@ -153,3 +153,18 @@ def test_cylinder_forces_from_stress_integral():
     m = p.metrics(predict)
     assert m["pressure_difference"] == pytest.approx(a * (0.15 - 0.25))
     assert m["drag_coefficient"] == pytest.approx(2 * fx / (1.5 * 0.2 ** 2 * 0.1))
+
+
+def test_cavity_corner_weight():
+    """Residuals are weighted by min(1, (r/δ)²) near the top corners of a uniform lid only."""
+    x = torch.tensor([[0.01, 0.99], [0.5, 0.5], [0.98, 0.97]], dtype=torch.float64)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    plain = LidDrivenCavity(corner_radius=0.0).residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
+    weighted = LidDrivenCavity(corner_radius=0.05).residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
+    expected = torch.tensor([(0.01 ** 2 + 0.01 ** 2) / 0.05 ** 2, 1.0, (0.02 ** 2 + 0.03 ** 2) / 0.05 ** 2],
+                            dtype=torch.float64)
+    for key in plain:
+        torch.testing.assert_close(weighted[key], plain[key] * expected)
+    smooth = LidDrivenCavity(lid="regularised").residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
+    torch.testing.assert_close(smooth["continuity"], plain["continuity"])
