@@ -333,7 +333,7 @@ class TaylorGreen(NavierStokes2D):
         "density": Parameter(1.0, unit="kg/m^3", doc="density rho", **POSITIVE),
         "enforce": ENFORCE,
     }
-    solver_defaults = {"width": 50, "depth": 4, "n_interior": 4000, "iterations": 2000, "lbfgs_iterations": 2000,
+    solver_defaults = {"width": 50, "depth": 4, "n_interior": 4000, "iterations": 2000, "lbfgs_iterations": 500,
                        "eval_every": 250}
 
     @property
@@ -455,8 +455,8 @@ class Cylinder(NavierStokes2D):
         "density": Parameter(1.0, unit="kg/m^3", doc="density rho", **POSITIVE),
         "enforce": ENFORCE,
     }
-    solver_defaults = {"width": 50, "depth": 5, "n_interior": 5000, "iterations": 3000, "lbfgs_iterations": 2000,
-                       "resample_every": 100, "eval_every": 0}
+    solver_defaults = {"width": 50, "depth": 4, "n_interior": 4000, "iterations": 2000, "lbfgs_iterations": 1000,
+                       "resample_every": 100, "eval_every": 0, "weights": {"continuity": 10.0}}
     LENGTH, HEIGHT, CENTRE, RADIUS = 2.2, 0.41, (0.2, 0.2), 0.05
 
     @property
@@ -479,8 +479,8 @@ class Cylinder(NavierStokes2D):
         g = dde()
         disk = g.Disk(list(self.CENTRE), self.RADIUS)
         channel = g.Rectangle([0.0, 0.0], [self.LENGTH, self.HEIGHT]) - disk
-        near = g.Rectangle([0.1, 0.1], [0.6, 0.3]) - disk
-        return _Refined(channel, near, 0.4)
+        near = g.Rectangle([0.0, 0.0], [0.6, self.HEIGHT]) - disk  # the inlet and the cylinder's surroundings
+        return _Refined(channel, near, 0.5)
 
     def inflow(self, y):
         return 4 * self.max_inflow * y * (self.HEIGHT - y) / self.HEIGHT ** 2
