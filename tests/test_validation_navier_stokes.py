@@ -45,6 +45,7 @@ def test_bounds_and_problem_figures_reach_the_report(tmp_path, tiny_cylinder_cas
     report = render_report(out)
     assert f"| drag_coefficient | {stored['drag_coefficient']:.5g} | [-1e+09, 1e+09] | pass |" in report
     assert "| [5.412, 5.747] | FAIL |" in report
+    assert f"| lift_coefficient | {stored['lift_coefficient']:.5g} | — (reported, no bound) | — |" in report
     assert "(figures/tiny-cylinder-fields.png)" in report
 
 

@@ -304,15 +304,21 @@ def _status(case: registry.Case, record: dict[str, Any]) -> str:
 
 
 def _bounds_lines(case: registry.Case, record: dict[str, Any]) -> list[str]:
-    """Report lines for the case's bounds on other metrics (a problem's own figures of merit)."""
-    if not case.bounds:
+    """Report lines for the problem's own metrics (``problem_metrics``) and the case's bounds on them."""
+    names = list(dict.fromkeys(list(record.get("problem_metrics") or []) + list(case.bounds)))
+    if not names:
         return []
     lines = ["| metric | measured | acceptance interval | result |", "|---|---|---|---|"]
-    for metric, (low, high) in case.bounds.items():
+    for metric in names:
         value = record.get(metric)
         shown = f"{value:.5g}" if isinstance(value, (int, float)) else "—"
-        verdict = "pass" if _within(record, metric, (low, high)) else "FAIL"
-        lines.append(f"| {_cell(metric)} | {shown} | [{low:.5g}, {high:.5g}] | {verdict} |")
+        if metric in case.bounds:
+            low, high = case.bounds[metric]
+            interval = f"[{low:.5g}, {high:.5g}]"
+            verdict = "pass" if _within(record, metric, (low, high)) else "FAIL"
+        else:
+            interval, verdict = "— (reported, no bound)", "—"
+        lines.append(f"| {_cell(metric)} | {shown} | {interval} | {verdict} |")
     return lines + [""]
 
 
