@@ -9,8 +9,8 @@ constraint scales the network's O(1) outputs by U (velocity) and ρU² (pressure
 and one loss serve any choice of units.
 
 Boundary conditions are exact by approximate distance functions (:mod:`sciml.adf`): velocity
-``u = g + (φ/L) U N`` with ``g`` the transfinite blend of the boundary data and ``φ`` the composed
-distance to the boundary pieces where velocity is prescribed. ``enforce="soft"`` penalises the same
+``u = g + (φ/L) U N`` with ``g`` an extension of the boundary data (transfinite blend, or a Coons patch
+on boxes) and ``φ`` the composed distance to the boundary pieces where velocity is prescribed. ``enforce="soft"`` penalises the same
 conditions instead (the comparison the reference paper makes).
 
 Problems: :class:`Kovasznay`, :class:`LidDrivenCavity`, :class:`TaylorGreen`, :class:`Cylinder`.
