@@ -1,5 +1,6 @@
-"""Bundled reference solutions. Each ``NAME.npz`` has a ``NAME.md`` beside it giving its provenance,
-the command that regenerates it and its sha256 checksum, which :func:`load` verifies."""
+"""Bundled reference solutions. Each ``NAME.npz`` (or ``NAME.vtu``, ``NAME.csv``) has a ``NAME.md``
+beside it giving its provenance, the command that regenerates it (or the table it is copied from)
+and its sha256 checksum, which :func:`load` and :func:`path` verify."""
 
 from __future__ import annotations
 
@@ -25,14 +26,19 @@ def recorded_checksum(name: str) -> str:
     return match.group(1)
 
 
+def path(name: str, suffix: str = "npz") -> Path:
+    """The bundled file ``NAME.SUFFIX``, after checking its sha256 against ``NAME.md``."""
+    found = HERE / f"{name}.{suffix}"
+    if not found.exists():
+        known = sorted(p.name for p in HERE.iterdir() if p.suffix in (".npz", ".vtu", ".csv"))
+        raise FileNotFoundError(f"no bundled data set {name!r} ({suffix}); bundled: {known}")
+    if checksum(found) != recorded_checksum(name):
+        raise ValueError(f"{found} does not match the checksum in {name}.md: regenerate it with the "
+                         "command given there")
+    return found
+
+
 def load(name: str) -> dict[str, np.ndarray]:
     """Arrays of the bundled ``NAME.npz``, after checking its sha256 against ``NAME.md``."""
-    path = HERE / f"{name}.npz"
-    if not path.exists():
-        known = sorted(p.stem for p in HERE.glob("*.npz"))
-        raise FileNotFoundError(f"no bundled data set {name!r}; bundled: {known}")
-    if checksum(path) != recorded_checksum(name):
-        raise ValueError(f"{path} does not match the checksum in {name}.md: regenerate it with the "
-                         "command given there")
-    with np.load(path) as data:
+    with np.load(path(name, "npz")) as data:
         return {k: data[k] for k in data.files}

@@ -45,7 +45,8 @@ def run(problem: str, solver: str | None = None, *, iterations: int | None = Non
     Keyword arguments are the problem's parameters (``nu=0.005``) and the solver's settings
     (``width=64``). ``iterations`` is the number of Adam steps (the problem's default budget when
     None). ``out`` receives ``metrics.json``, ``result.pt``, ``checkpoint.pt``, ``history.json``,
-    ``comparison.png`` and ``fields.vtu``; ``resume=True`` continues from ``out/checkpoint.pt``.
+    ``comparison.png``, ``fields.vtu`` and the problem's own figures (``Problem.figures``);
+    ``resume=True`` continues from ``out/checkpoint.pt``.
     """
     problem_cls = registry.problem(problem)
     solver_cls = registry.solver(solver or problem_cls.default_solver)
@@ -63,23 +64,29 @@ def run(problem: str, solver: str | None = None, *, iterations: int | None = Non
 
 
 def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any]:
-    """The run's summary: errors against the reference, time, budget, device and settings."""
+    """The run's summary: errors against the reference (None where the problem has no reference
+    field), the problem's own metrics, time, budget, device and settings."""
     from . import __version__
 
     ref = reference if reference is not None else result.problem.reference()
-    errors = result.errors(ref)
+    errors = result.errors(ref) if ref is not None else {"rel_l2": None, "rel_l2_by_output": {}}
     last = result.history[-1] if result.history else {}
     s = result.settings
-    return {
+    extra = result.problem.metrics(result.predict)
+    summary = {
         "problem": result.problem.name, "solver": result.solver.name,
         "rel_l2": errors["rel_l2"], "rel_l2_by_output": errors["rel_l2_by_output"],
         "wall_time_s": result.timings["train_s"],
         "iterations": {"adam": s.get("iterations"), "lbfgs": s.get("lbfgs_iterations")},
         "final_loss": last.get("loss"), "device": str(result.device), "device_name": describe(result.device),
         "seed": s.get("seed"), "interrupted": result.interrupted, "params": result.problem.params,
-        "settings": s, "reference": ref.source, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "sciml_version": __version__, "extra_metrics": result.solver.extra_metrics(result),
+        "settings": s, "reference": None if ref is None else ref.source, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "sciml_version": __version__, "extra_metrics": result.solver.extra_metrics(result), "problem_metrics": sorted(extra),
     }
+    clash = set(extra) & set(summary)
+    if clash:
+        raise ValueError(f"problem metrics {sorted(clash)} clash with the standard metrics.json keys")
+    return {**summary, **extra}
 
 
 def write_outputs(result: Result, out: Path) -> dict[str, Any]:
@@ -89,9 +96,11 @@ def write_outputs(result: Result, out: Path) -> dict[str, Any]:
     result.save(out)
     ref = result.problem.reference()
     summary = metrics(result, ref)
-    pred = result.predict(ref.points)
-    result.problem.plot(ref, pred, out / "comparison.png",
-                        title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
-    write_fields(out / "fields.vtu", result.problem, ref, pred)
+    if ref is not None:
+        pred = result.predict(ref.points)
+        result.problem.plot(ref, pred, out / "comparison.png",
+                            title=f"{result.problem.name} / {result.solver.name}: rel. L2 = {summary['rel_l2']:.2e}")
+        write_fields(out / "fields.vtu", result.problem, ref, pred)
+    summary["extra_figures"] = [Path(p).name for p in result.problem.figures(result.predict, out)]
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

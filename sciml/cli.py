@@ -63,7 +63,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         return 130 if result.interrupted else 0
     summary = json.loads((Path(out) / "metrics.json").read_text())
     state = "interrupted" if result.interrupted else "done"
-    print(f"{state}: {args.problem}/{args.solver} rel. L2 = {summary['rel_l2']:.3e} "
+    error = "—" if summary["rel_l2"] is None else f"{summary['rel_l2']:.3e}"
+    extra = "".join(f", {k} = {summary[k]:.5g}" for k in summary["problem_metrics"])
+    print(f"{state}: {args.problem}/{args.solver} rel. L2 = {error}{extra} "
           f"in {summary['wall_time_s']:.1f} s on {summary['device']}; results in {out}/")
     return 130 if result.interrupted else 0
 

@@ -182,7 +182,7 @@ class AutogradFields(Fields):
         if (out, key) not in self._grads:
             value = self._derivative(out, key)
             (g,) = torch.autograd.grad(value, self.x, torch.ones_like(value),
-                                       create_graph=self.create_graph, allow_unused=True)
+                                       create_graph=self.create_graph, retain_graph=True, allow_unused=True)
             self._grads[(out, key)] = torch.zeros_like(self.x) if g is None else g
         return self._grads[(out, key)]
 

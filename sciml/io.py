@@ -37,9 +37,11 @@ def write_fields(path: str | Path, problem: Problem, reference: Reference, predi
     shape = reference.grid_shape
     cells = _grid_cells(shape) if shape and len(shape) in (2, 3) else [("vertex", np.arange(len(pts))[:, None])]
     data = {}
+    cols = reference.columns(problem.outputs)
     for k, name in enumerate(problem.outputs):
         data[f"{name}_pred"] = prediction[:, k]
-        data[f"{name}_ref"] = reference.values[:, k]
-        data[f"{name}_abs_error"] = np.abs(prediction[:, k] - reference.values[:, k])
+        if k in cols:
+            data[f"{name}_ref"] = reference.values[:, cols.index(k)]
+            data[f"{name}_abs_error"] = np.abs(prediction[:, k] - data[f"{name}_ref"])
     meshio.write(path, meshio.Mesh(coords, cells, point_data=data))
     return path

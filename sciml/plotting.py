@@ -21,17 +21,25 @@ def _label(problem: Problem, name: str) -> str:
 def plot_comparison(problem: Problem, reference: Reference, prediction: np.ndarray, path: str | Path,
                     title: str = "") -> Path:
     """One row per output: reference, prediction, |error| on the reference grid (2-D grids), plus
-    profiles at a few values of the slowest axis (e.g. times) comparing reference and prediction."""
+    profiles at a few values of the slowest axis (e.g. times) comparing reference and prediction.
+    A 3-D grid is shown at the last value of its slowest axis (e.g. the final time)."""
     path = Path(path)
     shape = reference.grid_shape
+    if shape is not None and len(shape) == 3:  # e.g. (t, x, y): the last slice of the slowest axis
+        (slow, axis), *rest = reference.grid.items()
+        last = slice((shape[0] - 1) * shape[1] * shape[2], None)
+        plane = Reference(reference.points[last], reference.values[last], reference.source, grid=dict(rest),
+                          outputs=reference.outputs)
+        return plot_comparison(problem, plane, prediction[last], path, f"{title} ({slow} = {axis[-1]:g})")
     if shape is None or len(shape) != 2:
-        raise ValueError("plot_comparison needs a reference on a 2-D grid")
+        raise ValueError("plot_comparison needs a reference on a 2-D grid (or a 3-D grid, shown at its last slice)")
     (slow, a_slow), (fast, a_fast) = reference.grid.items()
-    n_out = len(problem.outputs)
-    fig, axes = plt.subplots(n_out, 4, figsize=(17, 3.6 * n_out), squeeze=False)
-    for k, name in enumerate(problem.outputs):
+    cols = reference.columns(problem.outputs)
+    fig, axes = plt.subplots(len(cols), 4, figsize=(17, 3.6 * len(cols)), squeeze=False)
+    for k, col in enumerate(cols):
+        name = problem.outputs[col]
         ref = reference.values[:, k].reshape(shape)
-        pred = prediction[:, k].reshape(shape)
+        pred = prediction[:, col].reshape(shape)
         err = np.abs(pred - ref)
         vmin, vmax = ref.min(), ref.max()
         panels = [(ref, f"reference {name}", "RdBu_r", vmin, vmax), (pred, f"prediction {name}", "RdBu_r", vmin, vmax),

@@ -66,13 +66,24 @@ class Reference:
 
     When the points form a tensor-product grid, ``grid`` holds the axes (name -> 1-D array) in the
     order the points are raveled (C order, first axis slowest) so figures and VTU files can use it.
-    ``source`` says where the values come from.
+    ``source`` says where the values come from. ``outputs`` names the problem outputs that ``values``
+    holds, in column order, when it holds only some of them (a CFD velocity field without pressure);
+    None means all of them.
     """
 
     points: np.ndarray
     values: np.ndarray
     source: str
     grid: dict[str, np.ndarray] | None = None
+    outputs: tuple[str, ...] | None = None
+
+    def columns(self, problem_outputs: tuple[str, ...]) -> list[int]:
+        """Column of each of the reference's outputs in the problem's output order."""
+        names = problem_outputs if self.outputs is None else self.outputs
+        missing = [n for n in names if n not in problem_outputs]
+        if missing:
+            raise ValueError(f"reference outputs {missing} are not outputs of the problem {problem_outputs}")
+        return [problem_outputs.index(n) for n in names]
 
     @property
     def grid_shape(self) -> tuple[int, ...] | None:
@@ -147,8 +158,9 @@ class Problem:
         """Output transform that satisfies conditions exactly, or None."""
         return None
 
-    def reference(self) -> Reference:
-        """A trusted solution to validate against."""
+    def reference(self) -> Reference | None:
+        """A trusted solution to validate against (None: no reference field; the problem's
+        :meth:`metrics` then carry its validation, e.g. a benchmark's drag coefficient)."""
         raise NotImplementedError
 
     def plot(self, reference: Reference, prediction: np.ndarray, path, title: str = ""):
@@ -156,6 +168,16 @@ class Problem:
         from .plotting import plot_comparison
 
         return plot_comparison(self, reference, prediction, path, title=title)
+
+    def metrics(self, predict) -> dict[str, float]:
+        """Problem-specific figures of merit of a trained model (e.g. a drag coefficient), added to
+        ``metrics.json``; ``predict`` maps points (N, d) to outputs (N, n_out) (NumPy). None by default."""
+        return {}
+
+    def figures(self, predict, out) -> list:
+        """Problem-specific figures of a trained model written into the folder ``out`` (a Path);
+        returns their paths. None by default."""
+        return []
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

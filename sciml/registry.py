@@ -17,6 +17,10 @@ _BUILTIN = {
         "lorenz": "sciml.problems.lorenz:Lorenz",
         "pendulum": "sciml.problems.pendulum:Pendulum",
         "pendulum-control": "sciml.problems.pendulum:PendulumControl",
+        "kovasznay": "sciml.problems.navier_stokes:Kovasznay",
+        "lid-driven-cavity": "sciml.problems.navier_stokes:LidDrivenCavity",
+        "taylor-green": "sciml.problems.navier_stokes:TaylorGreen",
+        "cylinder": "sciml.problems.navier_stokes:Cylinder",
     },
     "sciml.solvers": {
         "pinn": "sciml.solvers.pinn:PINN",

@@ -82,8 +82,9 @@ class Result:
     def errors(self, reference=None) -> dict[str, Any]:
         """Relative L2 error against the problem's reference, overall and by output."""
         ref = reference if reference is not None else self.problem.reference()
-        pred = self.predict(ref.points)
-        by_output = {name: relative_l2(pred[:, k], ref.values[:, k]) for k, name in enumerate(self.problem.outputs)}
+        cols = ref.columns(self.problem.outputs)
+        pred = self.predict(ref.points)[:, cols]
+        by_output = {self.problem.outputs[c]: relative_l2(pred[:, k], ref.values[:, k]) for k, c in enumerate(cols)}
         return {"rel_l2": relative_l2(pred, ref.values), "rel_l2_by_output": by_output}
 
     def spec(self) -> dict[str, Any]:

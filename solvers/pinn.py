@@ -272,12 +272,13 @@ class PINN(Solver):
         callbacks = list(callbacks or [])
         if reference is not None:
             ref_x = torch.as_tensor(reference.points, dtype=self.dtype, device=self.device)
+            cols = reference.columns(self.problem.outputs)
 
             def evaluate(trainer, record):
                 if record["phase"] == "adam" and record["step"] % s["eval_every"]:
                     return
                 with torch.no_grad():
-                    pred = self.model(ref_x).double().cpu().numpy()
+                    pred = self.model(ref_x)[:, cols].double().cpu().numpy()
                 record["rel_l2"] = relative_l2(pred, reference.values)
             callbacks.append(evaluate)
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None

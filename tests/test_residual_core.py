@@ -174,3 +174,13 @@ def test_partial_plans(first, second):
     ref = _torch_derivatives(net, x)
     for key in plan.keys():
         assert _max_rel(_by_name(f, 0, key), ref[(0, key)]) < TOL
+
+
+def test_first_derivatives_of_several_outputs_without_create_graph():
+    """create_graph=False (first derivatives only, e.g. hard-constraint jets of a multi-output
+    transform): every output's gradient comes out, not only the first one's."""
+    x = torch.rand(5, 2, dtype=torch.float64)
+    f = AutogradFields(lambda z: torch.stack([z[:, 0] ** 2 * z[:, 1], torch.sin(z[:, 1])], dim=1), x, ("x", "y"),
+                       ("a", "b"), create_graph=False)
+    torch.testing.assert_close(f.d("a", "x"), 2 * x[:, 0] * x[:, 1])
+    torch.testing.assert_close(f.d("b", "y"), torch.cos(x[:, 1]))

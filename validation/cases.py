@@ -54,6 +54,9 @@ class Case:
     :func:`sciml.run`); empty means the defaults that ``sciml run PROBLEM`` uses. ``budget`` says in
     words what that costs; ``reference`` what the measured error is against. ``target`` is the
     acceptance bound on the relative L2 error (``None``: no bound), explained by ``target_text``.
+    ``bounds`` are acceptance intervals ``{metric: (low, high)}`` on other entries of the run's
+    ``metrics.json`` (a problem's own figures of merit, e.g. a drag coefficient); a case passes when
+    the target and every bound hold.
     """
 
     name: str
@@ -66,6 +69,7 @@ class Case:
     published: tuple[Published, ...] = ()
     target: float | None = None
     target_text: str = ""
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME.match(self.name):
@@ -85,6 +89,11 @@ class Case:
         object.__setattr__(self, "published", published)
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "settings", dict(self.settings))
+        bounds = {k: tuple(float(b) for b in v) for k, v in self.bounds.items()}
+        bad = {k: v for k, v in bounds.items() if len(v) != 2 or not v[0] <= v[1]}
+        if bad:
+            raise ValueError(f"case {self.name!r}: bounds must be (low, high) with low <= high, got {bad}")
+        object.__setattr__(self, "bounds", bounds)
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`sciml.run`: parameters and settings together."""
@@ -310,3 +319,64 @@ register(Case(
                "other figures: the control cost evaluated with dopri5"),
     target_text=f"issue 5 asks for HyperEuler training at least 5x faster than dopri5 at a cost within 20% (method: {BERTO_2022})",
 ))
+
+# -- issue 4: Navier-Stokes, data-free PINNs with hard boundary conditions ---------------------------
+from sciml.problems.navier_stokes import SCHAEFER_TUREK_2D1  # noqa: E402
+
+GHIA_1982 = ("U. Ghia, K. N. Ghia, C. T. Shin, \"High-Re solutions for incompressible flow using the Navier-Stokes "
+             "equations and a multigrid method\", J. Comput. Phys. 48, 387-411 (1982), Tables I and II")
+CAVITY_REFERENCE = ("our finite-difference solution (sciml.classical.cavity: stream function-vorticity, second-order "
+                    "central differences, Newton; 161 x 161 nodes), bundled as data/lid_driven_cavity_re{re}.vtu "
+                    "(provenance, regeneration command, checksum and its deviation from Ghia et al. 1982 in the .md "
+                    "beside it); velocity (u, v) over all grid nodes. The centreline figure adds Ghia et al.'s "
+                    "table points")
+
+register(Case(
+    name="kovasznay-pinn", problem="kovasznay", solver="pinn",
+    budget="defaults of `sciml run kovasznay`: 2,000 Adam + 3,000 L-BFGS, 2,000 collocation points, 4 x 50 tanh",
+    reference="Kovasznay (1948) exact solution at Re = 20 on a 151 x 201 grid of [-0.5, 1] x [-0.5, 1.5]; velocity (u, v)",
+    target=1e-3, target_text="issue 4: relative L2 of (u, v) <= 1e-3, data-free, velocity boundary conditions exact"))
+
+register(Case(
+    name="lid-driven-cavity-re100-pinn", problem="lid-driven-cavity", solver="pinn",
+    budget="defaults of `sciml run lid-driven-cavity`",
+    reference=CAVITY_REFERENCE.format(re=100),
+    target=3e-2, target_text=("issue 4: relative L2 of velocity vs our CFD <= 3e-2, and the centreline velocities "
+                              "within 0.03 (lid-speed units) of Ghia et al. (1982) at every table point"),
+    bounds={"ghia_max_deviation": (0.0, 0.03)}))
+
+register(Case(
+    name="lid-driven-cavity-re400-pinn", problem="lid-driven-cavity", solver="pinn", params={"re": 400.0},
+    budget="defaults of `sciml run lid-driven-cavity --re 400`",
+    reference=CAVITY_REFERENCE.format(re=400),
+    target=1e-1, target_text="issue 4: relative L2 of velocity vs our CFD <= 1e-1 (report whatever the budget reaches)"))
+
+register(Case(
+    name="taylor-green-pinn", problem="taylor-green", solver="pinn",
+    budget="defaults of `sciml run taylor-green`",
+    reference=("Taylor & Green (1937) exact decaying vortex, nu = 0.1 m^2/s, U = 1 m/s, L = 1 m, on 11 times in "
+               "[0, 1] s x 65 x 65 points of [0, 2 pi]^2; velocity (u, v) over the whole time window"),
+    target=1e-2, target_text="issue 4: relative L2 over the time window <= 1e-2, initial condition exact"))
+
+register(Case(
+    name="cylinder-pinn", problem="cylinder", solver="pinn",
+    budget="defaults of `sciml run cylinder`",
+    reference=("Schäfer & Turek (1996) DFG benchmark 2D-1 (Re = 20): C_D = 5.57953523384, C_L = 0.010618948146, "
+               "Δp = 0.11752016697 Pa (FEATFLOW fine-grid values; published bounds C_D in [5.57, 5.59], "
+               "C_L in [0.0104, 0.0110], Δp in [0.1172, 0.1176]); M. Schäfer, S. Turek, \"Benchmark computations "
+               "of laminar flow around a cylinder\", Notes on Numerical Fluid Mechanics 52, 547-566 (1996). "
+               "Computed from the trained network: surface integral of the stress with the cylinder's normals, and "
+               "the pressure at (0.15, 0.2) and (0.25, 0.2)"),
+    target_text="issue 4: C_D within 3% of 5.5795 and Δp within 5% of 0.1175 (no reference field: no rel. L2)",
+    bounds={"drag_coefficient": (0.97 * SCHAEFER_TUREK_2D1["drag_coefficient"],
+                                 1.03 * SCHAEFER_TUREK_2D1["drag_coefficient"]),
+            "pressure_difference": (0.95 * SCHAEFER_TUREK_2D1["pressure_difference"],
+                                    1.05 * SCHAEFER_TUREK_2D1["pressure_difference"])}))
+
+register(Case(
+    name="lid-driven-cavity-re100-pinn-long", problem="lid-driven-cavity", solver="pinn",
+    settings={"iterations": 10000, "lbfgs_iterations": 5000},
+    budget="longer than the `sciml run` defaults: 10,000 Adam + 5,000 L-BFGS (same network and points)",
+    reference=CAVITY_REFERENCE.format(re=100),
+    target=3e-2, target_text="issue 4 (Re 100 row) with a longer budget than the defaults",
+    bounds={"ghia_max_deviation": (0.0, 0.03)}))

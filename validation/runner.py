@@ -183,15 +183,22 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
 
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    comparison = figures / f"{case.name}-comparison.png"
-    shutil.copyfile(run_dir / "comparison.png", comparison)
+    shown = {}
+    if (run_dir / "comparison.png").is_file():  # problems without a reference field have none
+        shown["comparison"] = (figures / f"{case.name}-comparison.png").relative_to(out).as_posix()
+        shutil.copyfile(run_dir / "comparison.png", out / shown["comparison"])
     hist_png = history_figure(case.name, case, history, metrics, out)
+    extra = {}
+    for fname in metrics.get("extra_figures", []):  # the problem's own figures (Problem.figures)
+        target = figures / f"{case.name}-{fname}"
+        shutil.copyfile(run_dir / fname, target)
+        extra[Path(fname).stem] = target.relative_to(out).as_posix()
     series = history_series(history)
 
     record = dict(metrics)
     record.update({
         "case": case.to_dict(),
-        "passed": None if case.target is None else bool(metrics["rel_l2"] <= case.target),
+        "passed": _passed(case, metrics),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),
@@ -200,8 +207,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "steps_run": {"adam": series["adam"], "lbfgs": series["lbfgs"]},
         "command": f"sciml validate {case.name}",
         "run_dir": run_dir.relative_to(out).as_posix(),
-        "figures": {"comparison": comparison.relative_to(out).as_posix(),
-                    "history": hist_png.relative_to(out).as_posix()},
+        "figures": {**shown, "history": hist_png.relative_to(out).as_posix(), **extra},
         "load_average": {"start": load_start, "end": load_end},
         "interrupted": False,
     })
@@ -277,12 +283,43 @@ def _describe(record: dict[str, Any]) -> tuple[registry.Case, str]:
     return current, ""
 
 
+def _within(record: dict[str, Any], metric: str, bound: tuple[float, float]) -> bool:
+    value = record.get(metric)
+    return isinstance(value, (int, float)) and bound[0] <= value <= bound[1]
+
+
+def _passed(case: registry.Case, record: dict[str, Any]) -> bool | None:
+    """Whether the target and every bound hold (None when the case sets neither)."""
+    if case.target is None and not case.bounds:
+        return None
+    ok = case.target is None or (record.get("rel_l2") is not None and record["rel_l2"] <= case.target)
+    return ok and all(_within(record, k, b) for k, b in case.bounds.items())
+
+
 def _status(case: registry.Case, record: dict[str, Any]) -> str:
     if record.get("interrupted"):
         return "interrupted"
-    if case.target is None:
-        return "no target"
-    return "pass" if record["rel_l2"] <= case.target else "FAIL"
+    passed = _passed(case, record)
+    return "no target" if passed is None else "pass" if passed else "FAIL"
+
+
+def _bounds_lines(case: registry.Case, record: dict[str, Any]) -> list[str]:
+    """Report lines for the problem's own metrics (``problem_metrics``) and the case's bounds on them."""
+    names = list(dict.fromkeys(list(record.get("problem_metrics") or []) + list(case.bounds)))
+    if not names:
+        return []
+    lines = ["| metric | measured | acceptance interval | result |", "|---|---|---|---|"]
+    for metric in names:
+        value = record.get(metric)
+        shown = f"{value:.5g}" if isinstance(value, (int, float)) else "—"
+        if metric in case.bounds:
+            low, high = case.bounds[metric]
+            interval = f"[{low:.5g}, {high:.5g}]"
+            verdict = "pass" if _within(record, metric, (low, high)) else "FAIL"
+        else:
+            interval, verdict = "— (reported, no bound)", "—"
+        lines.append(f"| {_cell(metric)} | {shown} | {interval} | {verdict} |")
+    return lines + [""]
 
 
 def _steps_text(record: dict[str, Any]) -> str:
@@ -335,6 +372,8 @@ def render_report(out: Path) -> str:
     ]
     for record, case, note in described:
         target = "—" if case.target is None else f"≤ {fmt_error(case.target)}"
+        if case.bounds:
+            target += "; " + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in case.bounds.items())
         status = _status(case, record) + (f" ({note})" if note else "")
         published = "<br>".join(f"{fmt_error(p.value)} — {p.short or p.what} [{ref_number(p.citation)}]"
                                 for p in case.published) or "—"
@@ -381,6 +420,7 @@ def render_report(out: Path) -> str:
             f"- **Regenerate:** `{record.get('command', 'sciml validate ' + name)}`.",
             "",
         ]
+        lines += _bounds_lines(case, record)
         if case.published:
             lines += ["| published rel. L2 | method and setting | source |", "|---|---|---|"]
             lines += [f"| {fmt_error(p.value)} | {_cell(p.what)} | [{ref_number(p.citation)}] {_cell(p.short)} |"
@@ -391,6 +431,7 @@ def render_report(out: Path) -> str:
             lines += [f"![{name}: reference, prediction and error]({figs['comparison']})", ""]
         if figs.get("history"):
             lines += [f"![{name}: training loss vs step]({figs['history']})", ""]
+        lines += [f"![{name}: {key}]({rel})\n" for key, rel in figs.items() if key not in ("comparison", "history")]
     return "\n".join(lines)
 
 

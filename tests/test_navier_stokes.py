@@ -1,0 +1,170 @@
+"""Navier-Stokes problems: residual against exact solutions, exact (hard) conditions, units, metrics."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sciml.fields import AutogradFields
+from sciml.problems.navier_stokes import Cylinder, Kovasznay, LidDrivenCavity, TaylorGreen
+from sciml.classical.cavity import bundled
+
+
+def _fields(problem, fn, x):
+    """Fields of the function ``fn`` (columns u, v, p) at points x (float64)."""
+    model = lambda z: torch.stack(fn(z), dim=1)  # noqa: E731
+    return AutogradFields(model, x, problem.inputs, problem.outputs, problem.spatial)
+
+
+def _max_residual(problem, fn, x):
+    return max(r.abs().max().item() for r in problem.residual(_fields(problem, fn, x)).values())
+
+
+def test_exact_solutions_have_zero_residual():
+    g = torch.Generator().manual_seed(0)
+    kov = Kovasznay()
+    x = torch.rand(200, 2, generator=g, dtype=torch.float64) * torch.tensor([1.5, 2.0]) - 0.5
+    assert _max_residual(kov, lambda z: kov.exact(z[:, 0], z[:, 1]), x) < 1e-11
+    tg = TaylorGreen(nu=0.05, velocity=2.0, length=0.5, duration=3.0)
+    xt = torch.rand(200, 3, generator=g, dtype=torch.float64) * torch.tensor([math.pi, math.pi, 3.0])
+    assert _max_residual(tg, lambda z: tg.exact(z[:, 0], z[:, 1], z[:, 2]), xt) < 1e-11
+    # A wrong viscosity leaves a residual: the test can fail.
+    tg_wrong = TaylorGreen(nu=0.06, velocity=2.0, length=0.5, duration=3.0)
+    assert _max_residual(tg_wrong, lambda z: tg.exact(z[:, 0], z[:, 1], z[:, 2]), xt) > 1e-3
+
+
+def test_residual_is_nondimensional():
+    """A field û(x̂) of the unit cavity and its dimensional copy U û(x/L), ρU² p̂(x/L) give the same
+    (nondimensionalised) residuals."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).double()
+    unit = LidDrivenCavity(re=100)
+    phys = LidDrivenCavity(re=100, length=2.0, lid_velocity=3.0, density=1.2)
+    scale = torch.tensor([3.0, 3.0, 1.2 * 9.0], dtype=torch.float64)
+    xhat = torch.rand(50, 2, dtype=torch.float64)
+    r_unit = unit.residual(AutogradFields(net, xhat, unit.inputs, unit.outputs))
+    r_phys = phys.residual(AutogradFields(lambda z: net(z / 2.0) * scale, xhat * 2.0, phys.inputs, phys.outputs))
+    for key in r_unit:
+        torch.testing.assert_close(r_phys[key], r_unit[key], rtol=1e-10, atol=1e-12)
+    assert phys.nu == pytest.approx(3.0 * 2.0 / 100)
+
+
+def _constrained(problem, x):
+    torch.manual_seed(1)
+    body = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    return problem.constraint()(x, body(x))
+
+
+@pytest.mark.parametrize("lid", ["uniform", "regularised"])
+def test_cavity_velocity_conditions_are_exact(lid):
+    p = LidDrivenCavity(re=100, lid=lid, length=2.0, lid_velocity=0.5)
+    s = torch.linspace(0.01, 1.99, 9, dtype=torch.float64)
+    zero, two = torch.zeros_like(s), torch.full_like(s, 2.0)
+    lid_pts = torch.stack([s, two], 1)
+    walls = torch.cat([torch.stack([zero, s], 1), torch.stack([two, s], 1), torch.stack([s, zero], 1)])
+    top = _constrained(p, lid_pts)
+    speed = 0.5 * (torch.ones_like(s) if lid == "uniform" else 16 * (s / 2) ** 2 * (1 - s / 2) ** 2)
+    torch.testing.assert_close(top[:, 0], speed, rtol=0, atol=1e-14)
+    assert top[:, 1].abs().max() == 0
+    assert _constrained(p, walls)[:, :2].abs().max() < 1e-14
+    inside = _constrained(p, torch.tensor([[1.0, 1.0]], dtype=torch.float64))
+    assert inside[0, :2].abs().min() > 0  # the network is free inside
+
+
+def test_kovasznay_and_taylor_green_conditions_are_exact():
+    kov = Kovasznay()
+    s = torch.linspace(-0.5, 1.0, 7, dtype=torch.float64)
+    edge = torch.stack([s, torch.full_like(s, 1.5)], 1)
+    out = _constrained(kov, edge)
+    u, v, _ = kov.exact(edge[:, 0], edge[:, 1])
+    torch.testing.assert_close(out[:, 0], u, atol=1e-14, rtol=0)
+    torch.testing.assert_close(out[:, 1], v, atol=1e-14, rtol=0)
+    tg = TaylorGreen()
+    g = torch.Generator().manual_seed(2)
+    x0 = torch.rand(20, 3, generator=g, dtype=torch.float64) * 2 * math.pi
+    x0[:, 2] = 0.0  # the initial condition, everywhere in space
+    xb = torch.rand(20, 3, generator=g, dtype=torch.float64) * 2 * math.pi
+    xb[:, 0], xb[:, 2] = 2 * math.pi, 0.7  # the right side at a later time
+    for pts in (x0, xb):
+        out = _constrained(tg, pts)
+        u, v, _ = tg.exact(pts[:, 0], pts[:, 1], pts[:, 2])
+        torch.testing.assert_close(out[:, 0], u, atol=1e-13, rtol=0)
+        torch.testing.assert_close(out[:, 1], v, atol=1e-13, rtol=0)
+
+
+def test_soft_variant_penalises_the_same_conditions():
+    p = LidDrivenCavity(enforce="soft")
+    assert p.constraint() is None
+    names = [c.name for c in p.conditions()]
+    assert names == ["boundary_u", "boundary_v"]
+    assert [c.name for c in TaylorGreen(enforce="soft").conditions()] == [
+        "boundary_u", "boundary_v", "initial_u", "initial_v"]
+
+
+def test_cavity_reference_and_ghia_metrics():
+    """The CFD field itself, used as the prediction, meets the Ghia bound; the problem's metric sees it."""
+    from scipy.interpolate import RectBivariateSpline
+
+    p = LidDrivenCavity(re=400, length=2.0, lid_velocity=0.5)
+    ref = p.reference()
+    assert ref.outputs == ("u", "v") and ref.points.max() == pytest.approx(2.0)
+    flow = bundled(400)
+    splines = [RectBivariateSpline(flow.x, flow.x, f) for f in (flow.u, flow.v)]
+
+    def predict(points):
+        xi, yi = points[:, 0] / 2.0, points[:, 1] / 2.0
+        return np.stack([0.5 * s(xi, yi, grid=False) for s in splines] + [np.zeros(len(points))], axis=1)
+
+    np.testing.assert_allclose(predict(ref.points)[:, :2], ref.values, atol=1e-12)
+    m = p.metrics(predict)
+    assert m["ghia_max_deviation"] <= 0.01
+    wrong = p.metrics(lambda pts: predict(pts) * 1.1)
+    assert wrong["ghia_max_deviation"] > 0.03
+
+
+def test_cylinder_velocity_conditions_are_exact():
+    p = Cylinder()
+    y = torch.linspace(0.0, 0.41, 9, dtype=torch.float64)
+    inlet = _constrained(p, torch.stack([torch.zeros_like(y), y], 1))
+    torch.testing.assert_close(inlet[:, 0], 4 * 0.3 * y * (0.41 - y) / 0.41 ** 2, atol=1e-14, rtol=0)
+    theta = torch.linspace(0, 2 * math.pi, 13, dtype=torch.float64)
+    circle = torch.stack([0.2 + 0.05 * torch.cos(theta), 0.2 + 0.05 * torch.sin(theta)], 1)
+    x = torch.linspace(0.1, 2.2, 7, dtype=torch.float64)
+    walls = torch.cat([torch.stack([x, torch.zeros_like(x)], 1), torch.stack([x, torch.full_like(x, 0.41)], 1)])
+    for pts in (circle, walls):
+        assert _constrained(p, pts)[:, :2].abs().max() < 1e-12
+    assert p.re == pytest.approx(20.0)
+
+
+def test_cylinder_forces_from_stress_integral():
+    """Known fields: p = a x gives F = -a π R² e_x; u = c (r² - R²) e_x gives F_x = 6 π ρ ν c R² (the
+    viscous part of ∮ σ n ds); the probes read p for the pressure difference."""
+    p = Cylinder(nu=2e-3, density=1.5)
+    a, c, (xc, yc), r = 3.0, 7.0, p.CENTRE, p.RADIUS
+
+    def predict(pts):
+        r2 = (pts[:, 0] - xc) ** 2 + (pts[:, 1] - yc) ** 2
+        return np.stack([c * (r2 - r ** 2), 0 * r2, a * pts[:, 0]], axis=1)
+
+    fx, fy = p.forces(predict)
+    assert fx == pytest.approx(-a * math.pi * r ** 2 + 6 * math.pi * 1.5 * 2e-3 * c * r ** 2, rel=1e-6)
+    assert abs(fy) < 1e-12
+    m = p.metrics(predict)
+    assert m["pressure_difference"] == pytest.approx(a * (0.15 - 0.25))
+    assert m["drag_coefficient"] == pytest.approx(2 * fx / (1.5 * 0.2 ** 2 * 0.1))
+
+
+def test_cavity_corner_weight():
+    """Residuals are weighted by min(1, (r/δ)²) near the top corners of a uniform lid only."""
+    x = torch.tensor([[0.01, 0.99], [0.5, 0.5], [0.98, 0.97]], dtype=torch.float64)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    plain = LidDrivenCavity(corner_radius=0.0).residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
+    weighted = LidDrivenCavity(corner_radius=0.05).residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
+    expected = torch.tensor([(0.01 ** 2 + 0.01 ** 2) / 0.05 ** 2, 1.0, (0.02 ** 2 + 0.03 ** 2) / 0.05 ** 2],
+                            dtype=torch.float64)
+    for key in plain:
+        torch.testing.assert_close(weighted[key], plain[key] * expected)
+    smooth = LidDrivenCavity(lid="regularised").residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
+    torch.testing.assert_close(smooth["continuity"], plain["continuity"])
