@@ -7,7 +7,16 @@ import torch
 
 from sciml import adf
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """These tests compare to 1e-10; float64 for tensors made inside adf, restored afterwards so no
+    other test module inherits it."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 def pts(*xy):
