@@ -11,8 +11,13 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 _BUILTIN = {
-    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers"},
-    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN"},
+    "sciml.problems": {"burgers": "sciml.problems.burgers:Burgers",
+                       "convection": "sciml.problems.convection:Convection",
+                       "convection-diffusion": "sciml.problems.convection:ConvectionDiffusion",
+                       "allen-cahn": "sciml.problems.allen_cahn:AllenCahn"},
+    "sciml.solvers": {"pinn": "sciml.solvers.pinn:PINN",
+                      "causal": "sciml.solvers.causal:CausalPINN",
+                      "lagrangian": "sciml.solvers.lagrangian:LagrangianPINN"},
 }
 
 
