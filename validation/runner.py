@@ -187,6 +187,8 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     shutil.copyfile(run_dir / "comparison.png", comparison)
     hist_png = history_figure(case.name, case, history, metrics, out)
     series = history_series(history)
+    own = getattr(result.solver, "figures", None)  # figures a solver draws of its own state
+    extra = own(history, figures / case.name) if own else {}
 
     record = dict(metrics)
     record.update({
@@ -201,7 +203,8 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "command": f"sciml validate {case.name}",
         "run_dir": run_dir.relative_to(out).as_posix(),
         "figures": {"comparison": comparison.relative_to(out).as_posix(),
-                    "history": hist_png.relative_to(out).as_posix()},
+                    "history": hist_png.relative_to(out).as_posix(),
+                    **{k: p.relative_to(out).as_posix() for k, p in extra.items()}},
         "load_average": {"start": load_start, "end": load_end},
         "interrupted": False,
     })
@@ -305,6 +308,27 @@ def _load_text(record: dict[str, Any]) -> str:
             f"; 1-minute load average {load['start']:g} at the start and {load['end']:g} at the end")
 
 
+def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]]) -> list[str]:
+    """Cases that name a ``compare`` row side by side: one row per label, one column per solver,
+    each cell the relative L2, its verdict and the wall time."""
+    rows: dict[str, dict[str, str]] = {}
+    solvers: list[str] = []
+    for record, case, _ in described:
+        if not case.compare:
+            continue
+        solvers += [case.solver] if case.solver not in solvers else []
+        rows.setdefault(case.compare, {})[case.solver] = (
+            f"{fmt_error(record['rel_l2'])} ({_status(case, record)}), {fmt_time(record.get('wall_time_s'))}")
+    if not rows:
+        return []
+    lines = ["", "### Side by side", "", "Relative L2 against the reference (verdict against the case's target), "
+             "training wall time; the machine and load of each run are in its section below.", "",
+             "| problem | " + " | ".join(f"`{s}`" for s in solvers) + " |", "|---" * (len(solvers) + 1) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in [label] + [cells.get(s, "—") for s in solvers]) + " |"
+              for label, cells in rows.items()]
+    return lines
+
+
 def render_report(out: Path) -> str:
     records = load_results(out)
     lines = [
@@ -343,6 +367,7 @@ def render_report(out: Path) -> str:
             f"[{case.name}](#{case.name.replace('.', '')})", case.problem, case.solver, budget,
             fmt_error(record["rel_l2"]), target, status, fmt_time(record.get("wall_time_s")),
             machine_text(record), record.get("date", "—").split(" ")[0], published)) + " |")
+    lines += comparison_table(described)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
     lines.append("")
@@ -386,6 +411,7 @@ def render_report(out: Path) -> str:
             lines += [f"![{name}: reference, prediction and error]({figs['comparison']})", ""]
         if figs.get("history"):
             lines += [f"![{name}: training loss vs step]({figs['history']})", ""]
+        lines += [f"![{name}: {key}]({path})\n" for key, path in figs.items() if key not in ("comparison", "history")]
     return "\n".join(lines)
 
 
