@@ -12,37 +12,23 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from sciml import data as bundled
 from sciml.characteristics import Transport
 from sciml.classical.allen_cahn import DIFFUSION, REACTION
-from sciml.conditions import DirichletBC
-from sciml.geometry import dde
-from sciml.networks import HardConstraint
-from sciml.problem import Parameter, Problem, Reference
+
+from .periodic import PeriodicInitialValueProblem
 
 
-class AllenCahn(Problem):
+class AllenCahn(PeriodicInitialValueProblem):
     name = "allen-cahn"
     description = "1D Allen-Cahn u_t = 1e-4 u_xx + 5u - 5u^3, periodic, u(x,0) = x^2 cos(pi x) (spectral reference)"
-    inputs = ("x", "t")
-    outputs = ("u",)
-    time = "t"
-    periodic = ("x",)
-    parameters = {
-        "enforce": Parameter("hard", doc="initial condition exact ('hard') or penalised ('soft')",
-                             choices=("hard", "soft")),
-    }
+    interval = (-1.0, 1.0)
     solver_defaults = {
-        "width": 128, "depth": 4, "n_interior": 4000, "iterations": 10000, "lr": 1e-3, "decay_steps": 1000,
-        "eval_every": 250,
+        "width": 64, "depth": 4, "n_interior": 2048, "resample_every": 100, "iterations": 10000, "lr": 1e-3,
+        "decay_steps": 1000, "eval_every": 1000,
     }
-
-    def geometry(self):
-        g = dde()
-        return g.GeometryXTime(g.Interval(-1.0, 1.0), g.TimeDomain(0.0, 1.0))
 
     @staticmethod
     def source(u):
@@ -58,24 +44,10 @@ class AllenCahn(Problem):
         """u(x, 0) = x² cos(πx) at points (N, 2) -> (N,)."""
         return x[:, 0] ** 2 * torch.cos(math.pi * x[:, 0])
 
-    def conditions(self):
-        if self.enforce == "hard":
-            return []
-        return [DirichletBC("u", self.initial, on="initial", name="initial", n_points=512)]
-
-    def constraint(self):
-        if self.enforce == "soft":
-            return None
-        return HardConstraint(particular=lambda x: self.initial(x)[:, None], distance=lambda x: x[:, 1:2])
-
     def transport(self) -> Transport:
         return Transport(velocity=torch.zeros_like, initial=self.initial, diffusion=DIFFUSION, source=self.source)
 
-    def reference(self) -> Reference:
+    def reference(self):
         grid = bundled.load("allen_cahn")
-        t, x = grid["t"], grid["x"]
-        tt, xx = np.meshgrid(t, x, indexing="ij")
-        points = np.stack([xx.ravel(), tt.ravel()], axis=1)
-        return Reference(points, grid["u"].reshape(-1, 1),
-                         "bundled data/allen_cahn.npz (Fourier spectral, 1024 modes, ETDRK4 dt = 5e-5)",
-                         grid={"t": t, "x": x})
+        return self.grid_reference(grid["t"], grid["x"], grid["u"],
+                                   "bundled data/allen_cahn.npz (Fourier spectral, 1024 modes, ETDRK4 dt = 5e-5)")

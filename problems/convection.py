@@ -15,32 +15,23 @@ import numpy as np
 import torch
 
 from sciml.characteristics import Transport
-from sciml.conditions import DirichletBC
-from sciml.geometry import dde
-from sciml.networks import HardConstraint
-from sciml.problem import Parameter, Problem, Reference
+from sciml.problem import Parameter
+
+from .periodic import PeriodicInitialValueProblem
 
 
-class Convection(Problem):
+class Convection(PeriodicInitialValueProblem):
     name = "convection"
     description = "1D linear convection u_t + beta u_x = 0, periodic, u(x,0) = sin x (exact reference)"
-    inputs = ("x", "t")
-    outputs = ("u",)
-    time = "t"
-    periodic = ("x",)
+    interval = (0.0, 2 * math.pi)
     parameters = {
         "beta": Parameter(30.0, unit="1", doc="convection speed (dimensionless)", minimum=0.0, exclusive_minimum=True),
-        "enforce": Parameter("hard", doc="initial condition exact ('hard') or penalised ('soft')",
-                             choices=("hard", "soft")),
+        **PeriodicInitialValueProblem.parameters,
     }
     solver_defaults = {
-        "width": 64, "depth": 4, "n_interior": 4000, "iterations": 6000, "lr": 2e-3, "decay_steps": 600,
-        "eval_every": 250,
+        "width": 64, "depth": 4, "n_interior": 2048, "iterations": 3000, "lr": 2e-3, "decay_steps": 1000,
+        "eval_every": 500,
     }
-
-    def geometry(self):
-        g = dde()
-        return g.GeometryXTime(g.Interval(0.0, 2 * math.pi), g.TimeDomain(0.0, 1.0))
 
     @property
     def nu(self) -> float:
@@ -56,18 +47,9 @@ class Convection(Problem):
         """u(x, 0) = sin x at points (N, 2) -> (N,)."""
         return torch.sin(x[:, 0])
 
-    def conditions(self):
-        if self.enforce == "hard":
-            return []
-        return [DirichletBC("u", self.initial, on="initial", name="initial", n_points=256)]
-
-    def constraint(self):
-        if self.enforce == "soft":
-            return None
-        # u = sin x + tanh(β t) N(x, t): exact at t = 0, and N stays O(1) (u_t = β N there, where u_t = -β cos x);
-        # the network's periodic embedding makes u periodic in x.
-        return HardConstraint(particular=lambda x: self.initial(x)[:, None],
-                              distance=lambda x: torch.tanh(self.beta * x[:, 1:2]))
+    def distance(self, x):
+        """tanh(β t): with u = sin x + tanh(β t) N, N stays O(1) (u_t = β N at t = 0, where u_t = -β cos x)."""
+        return torch.tanh(self.beta * x[:, 1:2])
 
     def transport(self) -> Transport:
         return Transport(velocity=lambda u: torch.full_like(u, self.beta), initial=self.initial, diffusion=self.nu)
@@ -76,14 +58,12 @@ class Convection(Problem):
         """u(x, t) = exp(-ν t) sin(x - β t)."""
         return np.exp(-self.nu * t) * np.sin(x - self.beta * t)
 
-    def reference(self) -> Reference:
+    def reference(self):
         t = np.linspace(0.0, 1.0, 101)
         x = 2 * np.pi * np.arange(256) / 256
         tt, xx = np.meshgrid(t, x, indexing="ij")
-        points = np.stack([xx.ravel(), tt.ravel()], axis=1)
-        return Reference(points, self.exact(xx, tt).reshape(-1, 1),
-                         f"exact solution exp(-nu t) sin(x - beta t), beta={self.beta:g}, nu={self.nu:g}",
-                         grid={"t": t, "x": x})
+        return self.grid_reference(t, x, self.exact(xx, tt),
+                                   f"exact solution exp(-nu t) sin(x - beta t), beta={self.beta:g}, nu={self.nu:g}")
 
 
 class ConvectionDiffusion(Convection):
