@@ -199,9 +199,12 @@ KRISHNAPRIYAN = (
     "modes in physics-informed neural networks\", NeurIPS 2021: the plain PINN fails on u_t + beta u_x = 0 "
     "for large beta (relative errors of order 1 at beta = 30-50).")
 
-CONVECTION_NET = {"width": 64, "depth": 4, "n_interior": 2048, "iterations": 5000, "lr": 2e-3, "decay_steps": 1000,
-                  "eval_every": 250}
-CONVECTION_SOLVER = {"pinn": {}, "causal": {"chunks": 32}, "lagrangian": {}}
+CONVECTION_NET = {"width": 64, "depth": 4, "n_interior": 2048, "iterations": 3000, "lr": 2e-3, "decay_steps": 1000,
+                  "eval_every": 500}
+CONVECTION_SOLVER = {"pinn": {}, "causal": {"chunks": 16, "windows": 5, "iterations": 600, "compile": False},
+                     "lagrangian": {}}
+CONVECTION_BUDGET = ("3,000 Adam steps (causal: 5 time-marching windows × 600), 64 × 4 tanh MLP (one per branch "
+                     "for lagrangian), periodic embedding in x, 2,048 collocation points")
 CONVECTION_TARGETS = {("causal", 50.0): (5e-2, "issue 7: causal training fixes the convection failure mode"),
                       ("lagrangian", 50.0): (1e-2, "issue 7: the Lagrangian frame fixes the convection failure mode")}
 
@@ -211,8 +214,7 @@ for beta in (10.0, 30.0, 50.0):
         register(Case(
             name=f"convection-{beta:g}-{solver}", problem="convection", solver=solver, params={"beta": beta},
             settings={**CONVECTION_NET, **extra},
-            budget="5,000 Adam steps, 64 × 4 tanh MLP (one per branch for lagrangian), periodic embedding in x, "
-                   "2,048 collocation points",
+            budget=CONVECTION_BUDGET,
             reference="exact solution sin(x - beta t) on a 256 × 101 (x, t) grid",
             target=target, target_text=why or f"reported as measured ({KRISHNAPRIYAN.split(',')[0]} et al. "
                                                "2021: a plain PINN fails at large beta)",
@@ -240,33 +242,33 @@ register(Case(
     target_text="issue 7: within 30 minutes of an unloaded 2-core machine", compare="Allen–Cahn"))
 register(Case(
     name="allen-cahn-pinn", problem="allen-cahn", solver="pinn",
-    settings={**ALLEN_CAHN_NET, "iterations": 20000},
-    budget="20,000 Adam steps, the allen-cahn-causal network (half its steps)",
+    settings={**ALLEN_CAHN_NET, "iterations": 10000},
+    budget="10,000 Adam steps, the allen-cahn-causal network (a quarter of its steps)",
     reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=None,
     target_text="reported as measured", compare="Allen–Cahn"))
 register(Case(
     name="allen-cahn-lagrangian", problem="allen-cahn", solver="lagrangian",
-    settings={**ALLEN_CAHN_NET, "iterations": 10000},
-    budget="10,000 Adam steps, two branches like the allen-cahn-causal network (characteristics are x = x0)",
+    settings={**ALLEN_CAHN_NET, "iterations": 4000},
+    budget="4,000 Adam steps, two branches like the allen-cahn-causal network (characteristics are x = x0)",
     reference=ALLEN_CAHN_REFERENCE, target=None, target_text="reported as measured", compare="Allen–Cahn"))
 
 BURGERS_REFERENCE = ("exact Cole-Hopf solution, bundled as data/burgers_cole_hopf.npz (the burgers-pinn case's "
                      "reference)")
 register(Case(
     name="burgers-causal", problem="burgers", solver="causal",
-    settings={"iterations": 10000, "lbfgs_iterations": 0, "chunks": 32},
-    budget="10,000 Adam steps (no L-BFGS: the causal weights change the objective between line-search steps), "
+    settings={"iterations": 5000, "lbfgs_iterations": 0, "chunks": 32},
+    budget="5,000 Adam steps (no L-BFGS: the causal weights change the objective between line-search steps), "
            "the burgers-pinn network",
     reference=BURGERS_REFERENCE, target=None, target_text="reported as measured", compare="Burgers"))
 register(Case(
-    name="burgers-lagrangian", problem="burgers", solver="lagrangian", settings={},
-    budget="defaults of `sciml run burgers`: 3,000 Adam + 4,000 L-BFGS, one 32 × 4 MLP per branch",
+    name="burgers-lagrangian", problem="burgers", solver="lagrangian", settings={"lbfgs_iterations": 2000},
+    budget="3,000 Adam + 2,000 L-BFGS, one 32 × 4 MLP per branch (8,000 points, as burgers-pinn)",
     reference=BURGERS_REFERENCE, target=None, target_text="reported as measured", compare="Burgers"))
 
 for solver in ("pinn", "causal", "lagrangian"):
     register(Case(
         name=f"convection-diffusion-{solver}", problem="convection-diffusion", solver=solver,
         params={"beta": 30.0, "viscosity": 0.5}, settings={**CONVECTION_NET, **CONVECTION_SOLVER[solver]},
-        budget="5,000 Adam steps, 64 × 4 tanh MLP (one per branch for lagrangian), periodic embedding in x",
+        budget=CONVECTION_BUDGET,
         reference="exact solution exp(-nu t) sin(x - beta t) on a 256 × 101 (x, t) grid",
         target=None, target_text="reported as measured", compare="convection–diffusion, β = 30, ν = 0.5"))
