@@ -18,7 +18,6 @@ or t - t_k when the problem has none).
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -233,9 +232,10 @@ class CausalPINN(PINN):
             folder = None if out is None else Path(out) / f"window-{k}"
             again = resume and folder is not None and (folder / "checkpoint.pt").is_file()
             part = super().train(out=folder, resume=again, callbacks=callbacks)
-            history += [{**copy.copy(r), "window": k, "step": r["step"] + (k * steps if r["phase"] == "adam" else 0)}
-                        for r in part.history if r["phase"] == "adam"]
-            history += [{**r, "window": k} for r in part.history if r["phase"] != "adam"]
+            for r in part.history:  # one step axis across the windows; the window is noted with the weights
+                r["causal"] = {**r.get("causal", {}), "window": k}
+            history += [{**r, "step": r["step"] + k * steps} for r in part.history if r["phase"] == "adam"]
+            history += [r for r in part.history if r["phase"] != "adam"]
             for key in timings:
                 timings[key] += part.timings[key]
             if part.interrupted:
@@ -255,7 +255,8 @@ class CausalPINN(PINN):
         import matplotlib.pyplot as plt
 
         m = self.settings["chunks"]
-        span = [(self.edges[r.get("window", 0)], self.edges[r.get("window", 0) + 1]) for r in history]
+        window = [r.get("causal", {}).get("window", 0) for r in history]
+        span = [(self.edges[k], self.edges[k + 1]) for k in window]
         logged = [(r["step"], a, b, r["causal"]["w"]) for r, (a, b) in zip(history, span)
                   if r.get("phase") == "adam" and "w" in r.get("causal", {})]
         tracked = [(r["step"], r["causal"]["min_w"], r["causal"]["epsilon"]) for r in history

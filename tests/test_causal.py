@@ -105,7 +105,7 @@ def test_causal_training_with_windows_learns_convection():
                         chunks=8, lr=3e-3, progress=False, compile=False)
     result = solver.train()
     assert result.errors()["rel_l2"] < 5e-2
-    assert {r["window"] for r in result.history} == {0, 1}
+    assert {r["causal"]["window"] for r in result.history} == {0, 1}
     assert "w" in result.history[99]["causal"] and len(result.history[99]["causal"]["w"]) == 8
 
 
