@@ -239,17 +239,16 @@ register(Case(
            "of this machine unloaded, inside the 30-minute budget with the evaluations and compiles)",
     reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=1e-2,
     target_text="issue 7: within 30 minutes of an unloaded 2-core machine", compare="Allen–Cahn"))
-register(Case(
-    name="allen-cahn-pinn", problem="allen-cahn", solver="pinn",
-    settings={**ALLEN_CAHN_NET, "iterations": 10000},
-    budget="10,000 Adam steps, the allen-cahn-causal network (a quarter of its steps)",
-    reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=1e-2,
-    target_text="the allen-cahn-causal bound (issue 7: the plain PINN is reported as measured)", compare="Allen–Cahn"))
-register(Case(
-    name="allen-cahn-lagrangian", problem="allen-cahn", solver="lagrangian",
-    settings={**ALLEN_CAHN_NET, "iterations": 4000},
-    budget="4,000 Adam steps, two branches like the allen-cahn-causal network (characteristics are x = x0)",
-    reference=ALLEN_CAHN_REFERENCE, target=1e-2, target_text="the allen-cahn-causal bound", compare="Allen–Cahn"))
+for solver, steps, budget in (
+        ("pinn", 10000, "10,000 Adam steps, the allen-cahn-causal network (a quarter of its steps)"),
+        ("lagrangian", 4000, "4,000 Adam steps, two branches like the allen-cahn-causal network "
+                             "(characteristics are x = x0)")):
+    register(Case(
+        name=f"allen-cahn-{solver}", problem="allen-cahn", solver=solver,
+        settings={**ALLEN_CAHN_NET, "iterations": steps}, budget=budget,
+        reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=1e-2,
+        target_text="the allen-cahn-causal bound (issue 7: the plain PINN is reported as measured)",
+        compare="Allen–Cahn"))
 
 BURGERS_REFERENCE = ("exact Cole-Hopf solution, bundled as data/burgers_cole_hopf.npz (the burgers-pinn case's "
                      "reference)")
