@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sciml import data as bundled
+from sciml.characteristics import Transport
 from sciml.classical.cole_hopf import reference_grid
 from sciml.conditions import DirichletBC
 from sciml.geometry import dde
@@ -85,3 +86,7 @@ class Burgers(Problem):
         tt, xx = np.meshgrid(t, x, indexing="ij")
         points = np.stack([xx.ravel(), tt.ravel()], axis=1)
         return Reference(points, grid["u"].reshape(-1, 1), source, grid={"t": t, "x": x})
+
+    def transport(self) -> Transport:
+        """Transport form u_t + u u_x = nu u_xx, for solvers that follow the characteristics."""
+        return Transport(velocity=lambda u: u, initial=self.initial, diffusion=self.nu)

@@ -181,8 +181,11 @@ class AutogradFields(Fields):
         """∇_x of the cached derivative ``key`` of output ``out``: (N, d), computed once."""
         if (out, key) not in self._grads:
             value = self._derivative(out, key)
-            (g,) = torch.autograd.grad(value, self.x, torch.ones_like(value),
-                                       create_graph=self.create_graph, retain_graph=True, allow_unused=True)
+            if not value.requires_grad:  # a constant (e.g. the derivative of a linear function)
+                g = None
+            else:
+                (g,) = torch.autograd.grad(value, self.x, torch.ones_like(value),
+                                           create_graph=self.create_graph, retain_graph=True, allow_unused=True)
             self._grads[(out, key)] = torch.zeros_like(self.x) if g is None else g
         return self._grads[(out, key)]
 

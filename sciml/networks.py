@@ -126,13 +126,15 @@ class MLP(nn.Module):
     """Fully connected network ``in_dim -> [width] * depth -> out_dim`` with Glorot-normal weights.
 
     Inputs are first mapped affinely from the box ``[lower, upper]`` to ``[-1, 1]`` (pass the
-    domain's bounding box), then optionally through :class:`FourierFeatures`.
+    domain's bounding box); the inputs listed in ``periodic`` (indices) are then replaced by
+    (cos πh, sin πh), which makes the network exactly periodic in them with the box's extent as
+    period; then optionally :class:`FourierFeatures`.
     """
 
     def __init__(self, in_dim: int, out_dim: int, width: int = 32, depth: int = 4,
                  activation: str = "tanh", lower: Sequence[float] | None = None,
                  upper: Sequence[float] | None = None, fourier_features: int = 0,
-                 fourier_scale: float = 1.0):
+                 fourier_scale: float = 1.0, periodic: Sequence[int] = ()):
         super().__init__()
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
             if int(value) != value or value <= 0:
@@ -144,8 +146,14 @@ class MLP(nn.Module):
                              f"{upper.tolist()}")
         self.register_buffer("center", (upper + lower) / 2)
         self.register_buffer("half_width", (upper - lower) / 2)
-        self.fourier = FourierFeatures(in_dim, fourier_features, fourier_scale) if fourier_features else None
-        dims = [self.fourier.out_dim if self.fourier else in_dim] + [width] * depth + [out_dim]
+        periodic = sorted(set(periodic))
+        if any(i not in range(in_dim) for i in periodic):
+            raise ValueError(f"periodic input indices must lie in 0..{in_dim - 1}, got {periodic}")
+        self.periodic = periodic
+        self.aperiodic = [i for i in range(in_dim) if i not in periodic]
+        embedded = in_dim + len(periodic)
+        self.fourier = FourierFeatures(embedded, fourier_features, fourier_scale) if fourier_features else None
+        dims = [self.fourier.out_dim if self.fourier else embedded] + [width] * depth + [out_dim]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         for layer in self.linears:
             nn.init.xavier_normal_(layer.weight)
@@ -154,6 +162,9 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = (x - self.center) / self.half_width
+        if self.periodic:
+            angle = math.pi * h[:, self.periodic]
+            h = torch.cat([h[:, self.aperiodic], torch.cos(angle), torch.sin(angle)], dim=-1)
         if self.fourier is not None:
             h = self.fourier(h)
         for layer in self.linears[:-1]:
@@ -162,6 +173,11 @@ class MLP(nn.Module):
 
     def jet(self, jet: taylor.Jet, plan: Plan) -> taylor.Jet:
         h = [(jet[0] - self.center) / self.half_width] + [z / self.half_width for z in jet[1:]]
+        if self.periodic:
+            angle = [math.pi * z[:, self.periodic] for z in h]
+            c, s = torch.cos(angle[0]), torch.sin(angle[0])
+            h = taylor.cat([[z[:, self.aperiodic] for z in h], taylor.elementwise(angle, plan, -s, -c, c),
+                            taylor.elementwise(angle, plan, c, -s, s)])
         if self.fourier is not None:
             h = self.fourier.jet(h, plan)
         for layer in self.linears[:-1]:

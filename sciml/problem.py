@@ -110,6 +110,9 @@ class Problem:
     """Units of inputs and outputs, for figures and files ("1" for dimensionless)."""
     time: ClassVar[str | None] = None
     """Name of the time input, if any; the other inputs are spatial."""
+    periodic: ClassVar[tuple[str, ...]] = ()
+    """Spatial inputs in which the domain is periodic, with its extent as period; solvers build this
+    into the network exactly (no periodic condition needs declaring)."""
     parameters: ClassVar[dict[str, Parameter]] = {}
     solver_defaults: ClassVar[dict[str, Any]] = {}
     """Solver settings that suit this problem (network size, budget), used by ``sciml run``."""

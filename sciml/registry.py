@@ -21,6 +21,9 @@ _BUILTIN = {
         "lid-driven-cavity": "sciml.problems.navier_stokes:LidDrivenCavity",
         "taylor-green": "sciml.problems.navier_stokes:TaylorGreen",
         "cylinder": "sciml.problems.navier_stokes:Cylinder",
+        "convection": "sciml.problems.convection:Convection",
+        "convection-diffusion": "sciml.problems.convection:ConvectionDiffusion",
+        "allen-cahn": "sciml.problems.allen_cahn:AllenCahn",
     },
     "sciml.solvers": {
         "pinn": "sciml.solvers.pinn:PINN",
@@ -28,6 +31,8 @@ _BUILTIN = {
         "neural-ode": "sciml.solvers.neural_ode:NeuralODE",
         "hypersolver": "sciml.solvers.hypersolver:HyperSolver",
         "controller": "sciml.solvers.controller:Controller",
+        "causal": "sciml.solvers.causal:CausalPINN",
+        "lagrangian": "sciml.solvers.lagrangian:LagrangianPINN",
     },
 }
 

@@ -82,18 +82,47 @@ class PINN(Solver):
     # -- model -----------------------------------------------------------------------------------
     def build_model(self) -> Network:
         """The network: an MLP over the domain's bounding box, wrapped with the hard constraint."""
+        return Network(self.mlp(len(self.problem.outputs)), self.problem.constraint()).to(self.device, self.dtype)
+
+    def mlp(self, out_dim: int) -> MLP:
+        """An MLP from the problem's inputs to ``out_dim`` outputs with this solver's network settings,
+        scaled to the domain's bounding box and periodic in the problem's periodic inputs."""
         s, p = self.settings, self.problem
-        lower, upper = geometry.bounds(p.geometry())
-        body = MLP(len(p.inputs), len(p.outputs), width=s["width"], depth=s["depth"], activation=s["activation"],
+        lower, upper = geometry.bounds(self.domain())
+        return MLP(len(p.inputs), out_dim, width=s["width"], depth=s["depth"], activation=s["activation"],
                    lower=lower.tolist(), upper=upper.tolist(), fourier_features=s["fourier_features"],
-                   fourier_scale=s["fourier_scale"])
-        return Network(body, p.constraint()).to(self.device, self.dtype)
+                   fourier_scale=s["fourier_scale"], periodic=[p.inputs.index(name) for name in p.periodic])
+
+    def domain(self):
+        """The domain trained on (a DeepXDE geometry): the problem's; a solver that trains on part of
+        it at a time overrides this."""
+        return self.problem.geometry()
+
+    def active_conditions(self) -> list:
+        """The soft conditions trained on: the problem's."""
+        return self.problem.conditions()
+
+    def predictor(self) -> torch.nn.Module:
+        """The module mapping the problem's inputs to its outputs, evaluated against the reference
+        during training (``eval_every``): the model here."""
+        return self.model
+
+    @property
+    def network(self) -> Network:
+        """The network the residuals differentiate: the model itself here; a solver whose model maps
+        a learned representation back to the problem's outputs overrides this."""
+        return self.model
+
+    @property
+    def network_outputs(self) -> tuple[str, ...]:
+        """Names of :attr:`network`'s outputs, as the residuals read them (the problem's outputs here)."""
+        return self.problem.outputs
 
     @property
     def engine(self) -> str:
         if self.settings["engine"] != "auto":
             return self.settings["engine"]
-        return "taylor" if self.model.supports_taylor else "autograd"
+        return "taylor" if self.network.supports_taylor else "autograd"
 
     # -- points ----------------------------------------------------------------------------------
     def _to_device(self, points: PointSet) -> PointSet:
@@ -109,9 +138,9 @@ class PINN(Solver):
 
     def _constraint_jets(self, x: torch.Tensor, plan: Plan):
         """The hard constraint's jets at ``x`` when the taylor engine needs them, else None."""
-        if self.engine != "taylor" or self.model.constraint is None:
+        if self.engine != "taylor" or self.network.constraint is None:
             return None
-        return self.model.constraint.jets(x, plan, self.problem.inputs, self.problem.outputs)
+        return self.network.constraint.jets(x, plan, self.problem.inputs, self.network_outputs)
 
     def _local(self, points: PointSet) -> PointSet:
         """This process's share of the collocation points (all of them when training alone)."""
@@ -167,20 +196,25 @@ class PINN(Solver):
 
     # -- loss ------------------------------------------------------------------------------------
     def fields(self, x: torch.Tensor, plan: Plan, constraint_jets=None, model: Network | None = None) -> Fields:
-        """Fields of ``model`` (default: the current model) at points ``x`` (N, d) with the chosen engine."""
-        p, model = self.problem, self.model if model is None else model
+        """Fields of ``model`` (default: :attr:`network`) at points ``x`` (N, d) with the chosen engine."""
+        p, outputs = self.problem, self.network_outputs
+        model = self.network if model is None else model
         if self.engine == "taylor":
-            return TaylorFields(model.jet(x, plan, constraint_jets), plan, x, p.inputs, p.outputs, p.spatial)
-        return AutogradFields(model, x, p.inputs, p.outputs, p.spatial)
+            return TaylorFields(model.jet(x, plan, constraint_jets), plan, x, p.inputs, outputs, p.spatial)
+        return AutogradFields(model, x, p.inputs, outputs, p.spatial)
 
     def _residuals(self, f: Fields) -> dict[str, torch.Tensor]:
         r = self.problem.residual(f)
         return r if isinstance(r, dict) else {"residual": r}
 
+    def _interior_terms(self, residuals: dict[str, torch.Tensor], aux: dict) -> dict[str, torch.Tensor]:
+        """Loss terms of the PDE residuals (name -> (N,)) at the interior points: weighted mean squares."""
+        return {k: self.weights.get(k, 1.0) * (v ** 2).mean() for k, v in residuals.items()}
+
     def _loss_terms(self, xs, auxes, cjs) -> dict[str, torch.Tensor]:
         weights = self.weights
         f = self.fields(xs[0], self.plans[0], cjs[0])
-        terms = {k: weights.get(k, 1.0) * (v ** 2).mean() for k, v in self._residuals(f).items()}
+        terms = self._interior_terms(self._residuals(f), auxes[0])
         for cond, x, aux, plan, cj in zip(self.conditions, xs[1:], auxes[1:], self.plans[1:], cjs[1:]):
             r = cond.residual(self.fields(x, plan, cj), aux)
             terms[cond.name] = weights.get(cond.name, cond.weight) * (r ** 2).mean()
@@ -234,8 +268,8 @@ class PINN(Solver):
         seed_everything(s["seed"])
         self.group, self.device = distributed.join(self.device)
         self.model = self.build_model()
-        self.geom = p.geometry()
-        self.conditions = p.conditions()
+        self.geom = self.domain()
+        self.conditions = self.active_conditions()
         self.interior = self._sample_interior()
         self.rar_points = None
         self.condition_sets = [self._to_device(c.sample(self.geom, getattr(c, "n_points", s["n_boundary"])))
@@ -247,10 +281,11 @@ class PINN(Solver):
             residual_names.update(r)
             return r
 
-        self.plans = [discover_plan(record, self.model, self.interior.x, p.inputs, p.outputs, p.spatial)]
+        outputs = self.network_outputs
+        self.plans = [discover_plan(record, self.network, self.interior.x, p.inputs, outputs, p.spatial)]
         for cond, ps in zip(self.conditions, self.condition_sets):
             self.plans.append(discover_plan(lambda f, c=cond, a=ps.aux: c.residual(f, {k: v[: f.n] for k, v in a.items()}),
-                                            self.model, ps.x, p.inputs, p.outputs, p.spatial))
+                                            self.network, ps.x, p.inputs, outputs, p.spatial))
         self.residual_names = residual_names
         names = residual_names | {c.name for c in self.conditions}
         self.weights = dict(s["weights"] or {})
@@ -278,7 +313,7 @@ class PINN(Solver):
                 if record["phase"] == "adam" and record["step"] % s["eval_every"]:
                     return
                 with torch.no_grad():
-                    pred = self.model(ref_x)[:, cols].double().cpu().numpy()
+                    pred = self.predictor()(ref_x)[:, cols].double().cpu().numpy()
                 record["rel_l2"] = relative_l2(pred, reference.values)
             callbacks.append(evaluate)
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None

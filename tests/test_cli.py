@@ -31,8 +31,9 @@ def test_run_help_shows_generated_parameter_flags(capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["run", "burgerz"], "unknown problem 'burgerz'; known problems: burgers"),
-    (["run", "burgers", "--solver", "magic"], "unknown solver 'magic'; known solvers: controller, hypersolver, multidomain, neural-ode, pinn"),
+    (["run", "burgerz"], "unknown problem 'burgerz'; known problems: allen-cahn, burgers, convection"),
+    (["run", "burgers", "--solver", "magic"],
+     "unknown solver 'magic'; known solvers: causal, controller, hypersolver, lagrangian, multidomain, neural-ode, pinn"),
     (["run", "burgers", "--iterations", "0"], "iterations must be a positive integer, got 0"),
     (["run", "burgers", "--iterations", "-5"], "iterations must be a positive integer, got -5"),
     (["run", "burgers", "--nu", "-0.1"], "nu must be > 0.0"),

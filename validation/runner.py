@@ -194,6 +194,9 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         shutil.copyfile(run_dir / fname, target)
         extra[Path(fname).stem] = target.relative_to(out).as_posix()
     series = history_series(history)
+    own = getattr(result.solver, "figures", None)  # figures a solver draws of its own state
+    if own:
+        extra.update({k: p.relative_to(out).as_posix() for k, p in own(history, figures / case.name).items()})
 
     record = dict(metrics)
     record.update({
@@ -342,6 +345,27 @@ def _load_text(record: dict[str, Any]) -> str:
             f"; 1-minute load average {load['start']:g} at the start and {load['end']:g} at the end")
 
 
+def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]]) -> list[str]:
+    """Cases that name a ``compare`` row side by side: one row per label, one column per solver,
+    each cell the relative L2, its verdict and the wall time."""
+    rows: dict[str, dict[str, str]] = {}
+    solvers: list[str] = []
+    for record, case, _ in described:
+        if not case.compare:
+            continue
+        solvers += [case.solver] if case.solver not in solvers else []
+        rows.setdefault(case.compare, {})[case.solver] = (
+            f"{fmt_error(record['rel_l2'])} ({_status(case, record)}), {fmt_time(record.get('wall_time_s'))}")
+    if not rows:
+        return []
+    lines = ["", "### Side by side", "", "Relative L2 against the reference (verdict against the case's target), "
+             "training wall time; the machine and load of each run are in its section below.", "",
+             "| problem | " + " | ".join(f"`{s}`" for s in solvers) + " |", "|---" * (len(solvers) + 1) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in [label] + [cells.get(s, "—") for s in solvers]) + " |"
+              for label, cells in rows.items()]
+    return lines
+
+
 def render_report(out: Path) -> str:
     records = load_results(out)
     lines = [
@@ -382,6 +406,7 @@ def render_report(out: Path) -> str:
             f"[{case.name}](#{case.name.replace('.', '')})", case.problem, case.solver, budget,
             fmt_error(record["rel_l2"]), target, status, fmt_time(record.get("wall_time_s")),
             machine_text(record), record.get("date", "—").split(" ")[0], published)) + " |")
+    lines += comparison_table(described)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
     lines.append("")
