@@ -406,12 +406,18 @@ CONVECTION_TARGETS = {"pinn": 5e-2, "causal": 5e-2, "lagrangian": 1e-2}
 """Issue 7's bounds at β = 50 (causal 5e-2, lagrangian 1e-2), applied at every β so that a failure shows as
 one; the plain PINN is held to the causal bound (the literature expects it to fail, > 0.3, at β = 50)."""
 
+CONVECTION_CAUSAL_LONGER = {50.0: 2400}
+"""Adam steps per causal window where 600 leave every window under-converged (β = 50: the wave's phase is
+right but its amplitude decays window by window; the loss is still falling steeply at step 600)."""
+
 for beta in (10.0, 30.0, 50.0):
     for solver, extra in CONVECTION_SOLVER.items():
+        longer = CONVECTION_CAUSAL_LONGER.get(beta) if solver == "causal" else None
         register(Case(
             name=f"convection-{beta:g}-{solver}", problem="convection", solver=solver, params={"beta": beta},
-            settings={**CONVECTION_NET, **extra},
-            budget=CONVECTION_BUDGET,
+            settings={**CONVECTION_NET, **extra, **({"iterations": longer} if longer else {})},
+            budget=(CONVECTION_BUDGET.replace("5 time-marching windows × 600", f"5 time-marching windows × {longer:,}")
+                    if longer else CONVECTION_BUDGET),
             reference="exact solution sin(x - beta t) on a 256 × 101 (x, t) grid",
             target=CONVECTION_TARGETS[solver],
             target_text=("issue 7's bound for this solver at beta = 50" + (
@@ -460,8 +466,9 @@ register(Case(
            "the burgers-pinn network",
     reference=BURGERS_REFERENCE, target=5e-3, target_text="the burgers-pinn bound", compare="Burgers"))
 register(Case(
-    name="burgers-lagrangian", problem="burgers", solver="lagrangian", settings={"lbfgs_iterations": 2000},
-    budget="3,000 Adam + 2,000 L-BFGS, one 32 × 4 MLP per branch (8,000 points, as burgers-pinn)",
+    name="burgers-lagrangian", problem="burgers", solver="lagrangian", settings={"lbfgs_iterations": 0},
+    budget="3,000 Adam steps, no L-BFGS (a 2,000-step L-BFGS phase, stopped after 1,000 iterations and 34 minutes, had reached a loss of 7.5e10), "
+           "one 32 × 4 MLP per branch (8,000 points, as burgers-pinn)",
     reference=BURGERS_REFERENCE, target=5e-3, target_text="the burgers-pinn bound", compare="Burgers"))
 
 for solver in ("pinn", "causal", "lagrangian"):
