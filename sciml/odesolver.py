@@ -4,7 +4,6 @@ resume, divergence guard, Ctrl-C) into a :class:`sciml.solver.Result`."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -39,11 +38,4 @@ class ODESolver(Solver):
         result's (e.g. time spent before training)."""
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
         trainer = Trainer(model, loss, self.config, checkpoint=checkpoint, callbacks=callbacks, description=description)
-        if resume:
-            if checkpoint is None:
-                raise ValueError("resume=True needs the output directory that holds the checkpoint")
-            trainer.load(checkpoint)
-        started = time.perf_counter()
-        state = trainer.run()
-        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started, **timings}
-        return Result(self, model, state.history, timings, self.device, state.interrupted)
+        return self.run_trainer(trainer, model, checkpoint, resume, **timings)

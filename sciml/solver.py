@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,20 @@ class Solver:
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> "Result":  # pragma: no cover
         raise NotImplementedError
+
+    def run_trainer(self, trainer, model: torch.nn.Module, checkpoint: Path | None, resume: bool,
+                    **timings: float) -> "Result":
+        """Run ``trainer`` (a :class:`sciml.training.Trainer` over ``model``), first continuing from
+        ``checkpoint`` when ``resume``, and wrap what it trained in a :class:`Result`. ``timings``
+        (seconds, e.g. time spent before training) are added to the result's."""
+        if resume:
+            if checkpoint is None:
+                raise ValueError("resume=True needs the output directory that holds the checkpoint")
+            trainer.load(checkpoint)
+        started = time.perf_counter()
+        state = trainer.run()
+        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started, **timings}
+        return Result(self, model, state.history, timings, self.device, state.interrupted)
 
     def extra_metrics(self, result: "Result") -> dict[str, Any]:
         """Figures beyond the error against the reference that this solver reports (name -> number),

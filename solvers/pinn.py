@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -325,11 +324,4 @@ class PINN(Solver):
                           callbacks=callbacks, after_backward=after_backward,
                           description=f"{self.problem.name}/{self.name}")
         self.trainer = trainer
-        if resume:
-            if checkpoint is None:
-                raise ValueError("resume=True needs the output directory that holds the checkpoint")
-            trainer.load(checkpoint)
-        started = time.perf_counter()
-        state = trainer.run()
-        timings = {"train_s": state.wall_time, "this_session_s": time.perf_counter() - started}
-        return Result(self, self.model, state.history, timings, self.device, state.interrupted)
+        return self.run_trainer(trainer, self.model, checkpoint, resume)
