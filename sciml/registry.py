@@ -51,6 +51,23 @@ def _group(group: str) -> dict[str, str]:
     return found
 
 
+def exports(group: str):
+    """``(__getattr__, __all__)`` for the package of a group's built-ins (``sciml.problems``,
+    ``sciml.solvers``): ``from sciml.problems import Burgers`` imports the Burgers module only, so a
+    run does not pay for importing every other problem's dependencies."""
+    modules = {}
+    for target in _BUILTIN[group].values():
+        module, _, attr = target.partition(":")
+        modules[attr] = module
+
+    def __getattr__(name: str):
+        if name not in modules:
+            raise AttributeError(f"module {group!r} has no attribute {name!r}")
+        return _load(f"{modules[name]}:{name}")
+
+    return __getattr__, sorted(modules)
+
+
 def names(group: str) -> list[str]:
     return sorted(_group(group))
 

@@ -1,12 +1,7 @@
 """Solvers: one module per method. Each class registers under its ``name`` through the
-``sciml.solvers`` entry-point group in pyproject.toml."""
+``sciml.solvers`` entry-point group in pyproject.toml; ``from sciml.solvers import PINN`` imports
+only the module that defines it."""
 
-from .causal import CausalPINN
-from .controller import Controller
-from .hypersolver import HyperSolver
-from .lagrangian import LagrangianPINN
-from .multidomain import MultiDomainPINN
-from .neural_ode import NeuralODE
-from .pinn import PINN
+from sciml.registry import exports
 
-__all__ = ["CausalPINN", "Controller", "HyperSolver", "LagrangianPINN", "MultiDomainPINN", "NeuralODE", "PINN"]
+__getattr__, __all__ = exports("sciml.solvers")
