@@ -235,7 +235,7 @@ class Network(nn.Module):
         return y if self.constraint is None else self.constraint(x, y)
 
     def jet(self, x: Tensor, plan: Plan, constraint_jets: tuple[taylor.Jet, taylor.Jet] | None = None) -> taylor.Jet:
-        y = self.body.jet(taylor.input_jet(x, plan), plan)
+        y = taylor.full(self.body.jet(taylor.input_jet(x, plan), plan))
         if self.constraint is None:
             return y
         if constraint_jets is None:

@@ -24,8 +24,9 @@ from .fields import Plan
 
 
 Jet = list[Tensor]
-"""A jet as a list of plan.size tensors, each (N, w): slot tensors are never slices of one big
-tensor, so the backward pass never scatters into zero-filled buffers."""
+"""A jet as a list of plan.size tensors, each (N, w) — or (1, w) for a slot that is the same at every
+point, such as the input coordinates' own derivatives, which then broadcasts. Slot tensors are never
+slices of one big tensor, so the backward pass never scatters into zero-filled buffers."""
 
 
 def _pair_positions(plan: Plan) -> list[tuple[int, int]]:
@@ -34,15 +35,35 @@ def _pair_positions(plan: Plan) -> list[tuple[int, int]]:
 
 
 def input_jet(x: Tensor, plan: Plan) -> Jet:
-    """Jet of the input coordinates themselves: value x, dx/dx_i = e_i, second derivatives 0."""
-    n, d = x.shape
+    """Jet of the input coordinates themselves: value x (N, d); dx/dx_i = e_i and the second
+    derivatives 0 as (1, d) rows, the same at every point. Kept as rows, the first layer's derivative
+    slots cost a (1, d) @ (d, w) product instead of an (N, d) one, and their weight gradient a sum
+    over points instead of a matrix product with a stride-0 operand (measured: 0.2 ms each)."""
+    d = x.shape[1]
     eye = torch.eye(d, dtype=x.dtype, device=x.device)
-    zeros = x.new_zeros(n, d)
-    return [x] + [eye[i].expand(n, d) for i in plan.first] + [zeros] * len(plan.second)
+    zeros = x.new_zeros(1, d)
+    return [x] + [eye[i : i + 1] for i in plan.first] + [zeros] * len(plan.second)
+
+
+def full(jet: Jet) -> Jet:
+    """The jet with every slot as (N, w): rows that broadcast are expanded (a view, no copy)."""
+    n = jet[0].shape[0]
+    return [slot.expand(n, -1) for slot in jet]
+
+
+NARROW = 4
+"""Under ``torch.compile``, a linear map to at most this many features (an output layer) is written
+as a broadcast product summed over the input features: Inductor fuses that with the neighbouring
+pointwise work, forward and backward, where a matrix product stays a separate call whose backward is
+an (N, 1) x (1, w) outer product (measured ~0.2 ms per slot for N = 2540, w = 64, one thread). In
+eager mode the matrix product is faster, and is used."""
 
 
 def linear(jet: Jet, weight: Tensor, bias: Tensor | None) -> Jet:
     """Jet of ``h @ weight.T + bias``; the bias enters the value slot only."""
+    if weight.shape[0] <= NARROW and torch.compiler.is_compiling():
+        out = [(h.unsqueeze(-2) * weight).sum(-1) for h in jet]
+        return [out[0] + bias if bias is not None else out[0]] + out[1:]
     wt = weight.T
     first = torch.addmm(bias, jet[0], wt) if bias is not None else jet[0] @ wt
     return [first] + [h @ wt for h in jet[1:]]
@@ -75,4 +96,4 @@ def add(a: Jet, b: Jet) -> Jet:
 
 def cat(jets: list[Jet]) -> Jet:
     """Jets side by side along the feature dimension."""
-    return [torch.cat(slots, dim=-1) for slots in zip(*jets)]
+    return [torch.cat(slots, dim=-1) for slots in zip(*(full(jet) for jet in jets))]
