@@ -1,15 +1,18 @@
 """``sciml bench residual``: one Burgers PINN training step, ours against DeepXDE's PyTorch backend.
 
 Both sides minimise the same soft-constrained loss on the same float32 points, starting from the
-same weights, with the same optimiser (Adam, lr 1e-3)::
+same weights, with Adam at lr 1e-3::
 
     mean(r²) on 2540 interior points   r = u_t + u u_x - nu u_xx,  nu = 0.01/pi
     + mean(u²) on 80 boundary points   x = ±1
     + mean((u + sin(pi x))²) on 160 initial points   t = 0
 
-One step is ``zero_grad; loss; backward; optimiser step``. Ours runs through the public solver
-(``PINN(...).setup(); set_points(...); loss()``) with each engine; DeepXDE's through its model's own
-training step (``Model._train_step``, what ``Model.train`` runs once per iteration). Before any timing
+One step is ``zero_grad; loss; backward; optimiser step``, each side's own training step: ours is
+:meth:`sciml.training.Trainer.adam_step` (what ``Trainer.run`` does once per Adam iteration, with the
+trainer's fused Adam, its divergence check and schedule step) over the public solver's loss
+(``PINN(...).setup(); set_points(...); loss()``), with each engine; DeepXDE's is its model's own
+training step (``Model._train_step``, what ``Model.train`` runs once per iteration, with the plain
+``torch.optim.Adam`` that ``Model.compile("adam")`` creates). Before any timing
 every contender's initial loss terms must equal DeepXDE's to ``LOSS_RTOL`` — that is the proof that
 the comparison is like for like. Contenders are timed in interleaved blocks of ``--steps`` steps
 (the order rotates every repeat); the reported figure is the median over ``--repeats`` blocks.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -36,6 +40,7 @@ import numpy as np
 import torch
 
 from sciml.device import set_default_device
+from sciml.training import Trainer
 
 NU = 0.01 / math.pi
 N_INTERIOR, N_BOUNDARY, N_INITIAL = 2540, 80, 160
@@ -147,12 +152,12 @@ def ours(label: str, width: int, depth: int, points: dict[str, np.ndarray], devi
     if sorted(names) != ["boundary", "initial"]:
         raise RuntimeError(f"expected soft conditions 'initial' and 'boundary', the solver has {names}")
     solver.set_points(torch.from_numpy(points["interior"]), [torch.from_numpy(points[n]) for n in names])
-    opt = torch.optim.Adam(solver.model.parameters(), lr=LR)
+    config = dataclasses.replace(solver.config, lr=LR, schedule="constant", resample_every=0, checkpoint_every=0,
+                                 progress=False)
+    trainer = Trainer(solver.model, solver.loss, config)
 
     def step():
-        opt.zero_grad()
-        sum(solver.loss().values()).backward()
-        opt.step()
+        trainer.adam_step()
 
     def terms():
         return {k: v.item() for k, v in solver.loss().items()}

@@ -248,7 +248,9 @@ class Trainer:
         if self.after_backward is not None:
             self.after_backward()
 
-    def _adam_step(self) -> tuple[float, dict[str, float]]:
+    def adam_step(self) -> tuple[float, dict[str, float]]:
+        """One Adam iteration, as :meth:`run` does it: resample when due, loss, divergence check,
+        backward, optimiser and schedule step. Returns the loss and its terms before the step."""
         c = self.config
         if self.resample and c.resample_every and self.state.step and self.state.step % c.resample_every == 0:
             self.resample(self.state.step)
@@ -327,7 +329,7 @@ class Trainer:
                 if s.step >= c.iterations:
                     s.phase, s.step = "lbfgs", 0
                     continue
-                loss, terms = self._adam_step()
+                loss, terms = self.adam_step()
                 s.step += 1
                 advanced = 1
             elif s.phase == "lbfgs":
