@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,22 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def source_commit() -> str | None:
+    """The git commit of the code that runs (``+dirty`` when tracked files other than the validation
+    outputs differ from it), so a stored result names the code that produced it; None outside a git
+    checkout."""
+    root = HERE.parent
+    outputs = [f":!{HERE.name}/{p}" for p in ("results", "figures", "*.md")]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *outputs],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def machine_text(result: dict[str, Any]) -> str:
@@ -203,6 +220,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "case": case.to_dict(),
         "passed": _passed(case, metrics),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": source_commit(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
