@@ -51,19 +51,8 @@ def full(jet: Jet) -> Jet:
     return [slot.expand(n, -1) for slot in jet]
 
 
-NARROW = 4
-"""Under ``torch.compile``, a linear map to at most this many features (an output layer) is written
-as a broadcast product summed over the input features: Inductor fuses that with the neighbouring
-pointwise work, forward and backward, where a matrix product stays a separate call whose backward is
-an (N, 1) x (1, w) outer product (measured ~0.2 ms per slot for N = 2540, w = 64, one thread). In
-eager mode the matrix product is faster, and is used."""
-
-
 def linear(jet: Jet, weight: Tensor, bias: Tensor | None) -> Jet:
     """Jet of ``h @ weight.T + bias``; the bias enters the value slot only."""
-    if weight.shape[0] <= NARROW and torch.compiler.is_compiling():
-        out = [(h.unsqueeze(-2) * weight).sum(-1) for h in jet]
-        return [out[0] + bias if bias is not None else out[0]] + out[1:]
     wt = weight.T
     first = torch.addmm(bias, jet[0], wt) if bias is not None else jet[0] @ wt
     return [first] + [h @ wt for h in jet[1:]]
