@@ -32,6 +32,8 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: runs/PROBLEM-SOLVER)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init", default=None, help="start from the network of a saved result (an earlier run's OUT "
+                   "folder with the same network settings), e.g. a continuation in a parameter (PINN solvers)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     if problem_cls is not None:
         _problem_flags(p, problem_cls)
@@ -51,6 +53,8 @@ def cmd_run(argv: Sequence[str]) -> int:
         if args.lbfgs_iterations < 0:
             raise ValueError(f"--lbfgs-iterations must be >= 0, got {args.lbfgs_iterations}")
         settings["lbfgs_iterations"] = args.lbfgs_iterations
+    if args.init is not None:
+        settings["init"] = args.init
     out = args.out or f"runs/{args.problem}-{args.solver}"
     result = run(args.problem, args.solver, iterations=args.iterations, device=args.device, seed=args.seed,
                  out=out, resume=args.resume, **params, **settings)

@@ -40,6 +40,9 @@ class PINN(Solver):
     ``rar_every`` Adam steps (0: off) adding the ``rar_points`` worst of ``rar_candidates``.
     Optimisation: ``iterations`` Adam steps (10000), ``lr`` (1e-3), ``schedule``, ``decay_rate``,
     ``decay_steps``, ``lbfgs_iterations`` (0) in chunks of ``lbfgs_chunk`` (50), ``weights`` {term: weight}.
+    Start: ``init`` (None: random weights; else a saved result — the folder ``sciml run --out`` or
+    :meth:`Result.save` wrote, or its ``result.pt`` — whose network weights start the training, e.g. a
+    continuation from a neighbouring parameter value; the network settings must match).
     Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
     ``compile`` ("auto": compile the taylor loss for runs of at least ``COMPILE_MIN_STEPS`` steps;
     True/False force it),
@@ -55,7 +58,7 @@ class PINN(Solver):
         "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
         "lbfgs_iterations": 0, "lbfgs_chunk": 50, "weights": None,
         "engine": "auto", "compile": "auto", "dtype": "float32", "device": None, "seed": 0,
-        "checkpoint_every": 1000, "eval_every": 0, "progress": True,
+        "checkpoint_every": 1000, "eval_every": 0, "progress": True, "init": None,
     }
 
     def __init__(self, problem, **settings):
@@ -91,6 +94,21 @@ class PINN(Solver):
         return MLP(len(p.inputs), out_dim, width=s["width"], depth=s["depth"], activation=s["activation"],
                    lower=lower.tolist(), upper=upper.tolist(), fourier_features=s["fourier_features"],
                    fourier_scale=s["fourier_scale"], periodic=[p.inputs.index(name) for name in p.periodic])
+
+    def load_initial_weights(self, path: str | Path) -> None:
+        """Set the model's weights to those of the saved result at ``path`` (its folder or ``result.pt``)."""
+        path = Path(path)
+        file = path / "result.pt" if path.is_dir() else path
+        if not file.is_file():
+            raise FileNotFoundError(f"init: no saved result at {str(path)!r} (expected a folder with result.pt "
+                                    "or the file itself)")
+        saved = torch.load(file, map_location=self.device, weights_only=False)
+        try:
+            self.model.load_state_dict(saved["model"])
+        except RuntimeError as err:
+            raise ValueError(f"init: the network saved in {str(file)!r} does not fit this solver's network "
+                             f"(width {self.settings['width']}, depth {self.settings['depth']}, "
+                             f"{self.problem.name!r} outputs): {err}") from None
 
     def domain(self):
         """The domain trained on (a DeepXDE geometry): the problem's; a solver that trains on part of
@@ -267,6 +285,8 @@ class PINN(Solver):
         seed_everything(s["seed"])
         self.group, self.device = distributed.join(self.device)
         self.model = self.build_model()
+        if s["init"] is not None:
+            self.load_initial_weights(s["init"])
         self.geom = self.domain()
         self.conditions = self.active_conditions()
         self.interior = self._sample_interior()

@@ -71,6 +71,12 @@ def test_run_writes_metrics_checkpoint_figure_and_vtu(tmp_path):
     np.testing.assert_allclose(mesh.point_data["u_pred"], loaded.predict(ref.points)[:, 0], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(mesh.point_data["u_ref"], ref.values[:, 0])
     assert mesh.points.shape == (25600, 3) and "quad" in mesh.cells_dict
+    # --init starts a new run from this one's network
+    again = tmp_path / "again"
+    assert main(["run", "burgers", "--nu", "0.02", "--device", "cpu", "--out", str(again), "--init", str(out)]
+                + FAST) == 0
+    assert json.loads((again / "metrics.json").read_text())["settings"]["init"] == str(out)
+    assert sciml.load(again).errors()["rel_l2"] < metrics["rel_l2"]
 
 
 def test_python_run_and_load_round_trip(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sciml.fields import AutogradFields
-from sciml.problems.navier_stokes import Cylinder, Kovasznay, LidDrivenCavity, TaylorGreen
+from sciml.problems.navier_stokes import Cylinder, Kovasznay, LidDrivenCavity, TaylorGreen, stokes_corner
 from sciml.classical.cavity import bundled
 
 
@@ -56,9 +56,9 @@ def _constrained(problem, x):
     return problem.constraint()(x, body(x))
 
 
-@pytest.mark.parametrize("lid", ["uniform", "regularised"])
-def test_cavity_velocity_conditions_are_exact(lid):
-    p = LidDrivenCavity(re=100, lid=lid, length=2.0, lid_velocity=0.5)
+@pytest.mark.parametrize("lid, corner_flow", [("uniform", "stokes"), ("uniform", "blend"), ("regularised", "stokes")])
+def test_cavity_velocity_conditions_are_exact(lid, corner_flow):
+    p = LidDrivenCavity(re=100, lid=lid, length=2.0, lid_velocity=0.5, corner_flow=corner_flow)
     s = torch.linspace(0.01, 1.99, 9, dtype=torch.float64)
     zero, two = torch.zeros_like(s), torch.full_like(s, 2.0)
     lid_pts = torch.stack([s, two], 1)
@@ -168,3 +168,51 @@ def test_cavity_corner_weight():
         torch.testing.assert_close(weighted[key], plain[key] * expected)
     smooth = LidDrivenCavity(lid="regularised").residual(AutogradFields(net, x, ("x", "y"), ("u", "v", "p")))
     torch.testing.assert_close(smooth["continuity"], plain["continuity"])
+
+
+def test_stokes_corner_flow():
+    """The corner flow solves Stokes (unit viscosity) exactly, meets the sliding and the fixed wall's
+    data, and depends on the direction only (velocity) or like 1/r (pressure)."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(100, 2, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
+
+    def grad(f):
+        return torch.autograd.grad(f.sum(), x, create_graph=True)[0]
+
+    us, ut, p = stokes_corner(x[:, 0], x[:, 1])
+    gs, gt, gp = grad(us), grad(ut), grad(p)
+    lap_s = grad(gs[:, 0])[:, 0] + grad(gs[:, 1])[:, 1]
+    lap_t = grad(gt[:, 0])[:, 0] + grad(gt[:, 1])[:, 1]
+    assert (gs[:, 0] + gt[:, 1]).abs().max() < 1e-12
+    assert (gp[:, 0] - lap_s).abs().max() < 1e-9 and (gp[:, 1] - lap_t).abs().max() < 1e-9
+    assert lap_s.abs().max() > 1.0  # not trivially harmonic: the pressure gradient balances it
+    d = torch.linspace(0.1, 3.0, 7, dtype=torch.float64)
+    sliding, fixed = stokes_corner(d, 0 * d), stokes_corner(0 * d, d)
+    torch.testing.assert_close(sliding[0], torch.ones_like(d), rtol=0, atol=1e-14)
+    assert sliding[1].abs().max() < 1e-14 and fixed[0].abs().max() < 1e-14 and fixed[1].abs().max() < 1e-14
+    y = x.detach()
+    near = stokes_corner(1e-3 * y[:, 0], 1e-3 * y[:, 1])
+    far = stokes_corner(y[:, 0], y[:, 1])
+    torch.testing.assert_close(near[0], far[0])
+    torch.testing.assert_close(near[1], far[1])
+    torch.testing.assert_close(near[2], 1e3 * far[2])
+    at = stokes_corner(torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
+    assert [float(v) for v in at] == [0.0, 0.0, 0.0]  # the corner point: the fixed wall's velocity
+
+
+def test_cavity_constraint_contains_the_corner_flow():
+    """Near a uniform lid's top corners the constrained field tends to the Stokes corner flow whatever
+    the network, with ``corner_flow="stokes"`` (and not with the blend)."""
+    L, U, re = 2.0, 0.5, 100.0
+    angles = torch.linspace(0.1, 1.4, 6, dtype=torch.float64)
+    r = 1e-7 * L
+    left = torch.stack([r * torch.cos(angles), L - r * torch.sin(angles)], 1)
+    right = torch.stack([L - r * torch.cos(angles), L - r * torch.sin(angles)], 1)
+    us, ut, p = stokes_corner(torch.cos(angles), torch.sin(angles))
+    stokes = _constrained(LidDrivenCavity(re=re, length=L, lid_velocity=U, density=1.2), torch.cat([left, right]))
+    torch.testing.assert_close(stokes[:, 0], U * torch.cat([us, us]), rtol=0, atol=1e-5)
+    torch.testing.assert_close(stokes[:, 1], U * torch.cat([-ut, ut]), rtol=0, atol=1e-5)
+    # pressure ~ ρU²/Re P(θ) L/r: suction where the lid leaves the corner, the opposite where it arrives
+    torch.testing.assert_close(stokes[:, 2] * r / L, 1.2 * U ** 2 / re * torch.cat([p, -p]), rtol=1e-5, atol=0)
+    blend = _constrained(LidDrivenCavity(re=re, length=L, lid_velocity=U, corner_flow="blend"), left)
+    assert (blend[:, 0] - U * us).abs().max() > 0.05

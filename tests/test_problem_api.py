@@ -100,3 +100,22 @@ def test_problem_and_solver_errors_name_the_value():
         PINN(Heat(), weights={"initial": 2.0}, iterations=1, progress=False).train()
     with pytest.raises(TypeError, match="clash with Problem attributes"):
         type("Bad", (Problem,), {"parameters": {"residual": Parameter(1.0)}})
+
+
+def test_init_starts_from_a_saved_result(tmp_path):
+    """``init`` loads a saved network (a continuation in kappa here): the same weights before training,
+    and a short run from them ends far closer to the new solution than the same run from scratch."""
+    net = dict(width=16, depth=2, n_interior=500, compile=False, progress=False, device="cpu")
+    first = PINN(Heat(kappa=0.1), iterations=500, lbfgs_iterations=200, **net).train()
+    first.save(tmp_path)
+    warm = PINN(Heat(kappa=0.12), init=tmp_path, iterations=50, **net)
+    warm.setup()
+    saved = first.model.state_dict()
+    assert all(torch.equal(v, saved[k]) for k, v in warm.model.state_dict().items())
+    warm_error = warm.train().errors()["rel_l2"]
+    cold_error = PINN(Heat(kappa=0.12), iterations=50, **net).train().errors()["rel_l2"]
+    assert warm_error < 0.1 * cold_error
+    with pytest.raises(ValueError, match="does not fit"):
+        PINN(Heat(kappa=0.12), init=tmp_path / "result.pt", **{**net, "width": 8}).setup()
+    with pytest.raises(FileNotFoundError, match="init: no saved result"):
+        PINN(Heat(kappa=0.12), init=tmp_path / "missing", **net).setup()
