@@ -69,6 +69,32 @@ def test_hypereuler_beats_euler_after_a_short_fit():
     assert metrics["error_reduction"] > 3.0, metrics
 
 
+def test_problem_suggestions_per_solver_reach_only_that_solver():
+    """A problem's shared suggestions reach every solver that has the setting; a dict under a solver's
+    name reaches that solver only; keywords win; an unknown key there names itself."""
+
+    class Suggesting(Pendulum):
+        solver_defaults = {"step_size": 0.02, "neural-ode": {"width": 7, "depth": 1},
+                           "hypersolver": {"width": 5, "dt_max": 0.2}}
+
+    ode, hyper = NeuralODE(Suggesting()), HyperSolver(Suggesting(), depth=4)
+    assert (ode.settings["width"], ode.settings["depth"], ode.settings["step_size"]) == (7, 1, 0.02)
+    assert (hyper.settings["width"], hyper.settings["depth"], hyper.settings["dt_max"], hyper.settings["step_size"]) \
+        == (5, 4, 0.2, 0.02)
+    # Lorenz suggests 128x3 and 600 steps for the neural ODE; they must not size or budget the hypersolver's g
+    assert NeuralODE(Lorenz()).settings["width"] == 128
+    lorenz_hyper = HyperSolver(Lorenz()).settings
+    assert (lorenz_hyper["width"], lorenz_hyper["iterations"]) != (128, 600), lorenz_hyper
+    assert lorenz_hyper["iterations"] == HyperSolver.defaults["iterations"]
+
+    class Misspelt(Pendulum):
+        solver_defaults = {"hypersolver": {"widht": 5}}
+
+    with pytest.raises(ValueError, match=r"unknown setting.*'widht'.*Misspelt.solver_defaults\['hypersolver'\]"):
+        HyperSolver(Misspelt())
+    assert NeuralODE(Misspelt()).settings["width"] == NeuralODE.defaults["width"]
+
+
 def test_hypersolver_round_trips_through_save_and_load(tmp_path):
     result = sciml.run("pendulum", "hypersolver", base="midpoint", iterations=20, n_samples=256, progress=False,
                        out=tmp_path / "h")
