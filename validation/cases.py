@@ -291,14 +291,17 @@ for _suffix, _settings, _text in (
         ("seed1", {"seed": 1}, "run-to-run noise: lorenz-neural-ode with another seed (training data and initial network)"),
         ("regularised-seed1", {"seed": 1, "regularise": 0.01},
          "lorenz-neural-ode-regularised with another seed: with/without the regulariser over two seeds"),
-        ("regularised-0.001", {"regularise": 0.001}, "a regulariser 10x weaker than lorenz-neural-ode-regularised")):
+        ("regularised-0.001", {"regularise": 0.001}, "a regulariser 10x weaker than lorenz-neural-ode-regularised"),
+        ("long", {"iterations": 1500}, "lorenz-neural-ode trained 2.5x longer"),
+        ("regularised-long", {"iterations": 1500, "regularise": 0.01}, "lorenz-neural-ode-regularised trained 2.5x longer")):
     register(Case(
         name=f"lorenz-neural-ode-{_suffix}",
         problem="lorenz",
         solver="neural-ode",
         settings=_settings,
         budget="as lorenz-neural-ode" + (f", plus {_settings['regularise']:g} x R_E in the loss" if "regularise" in _settings
-                                         else "") + (f", seed {_settings['seed']}" if "seed" in _settings else ""),
+                                         else "") + (f", seed {_settings['seed']}" if "seed" in _settings else "")
+               + (f", {_settings['iterations']:,} Adam steps" if "iterations" in _settings else ""),
         reference=f"{ODE_REFERENCE}, over 1 time unit; other figures as in lorenz-neural-ode (method: {PAL_2021})",
         target_text=f"issue 5: fewer function evaluations at equal accuracy; {_text}",
     ))
