@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "  validate [CASE ...]  run validation cases and regenerate validation/REPORT.md\n"
               "  bench residual       training-step speed: our residual core vs DeepXDE\n"
               "  bench hypersolver    error vs wall time and NFE: hypersolvers vs Euler/midpoint/RK4/dopri5\n"
-              "  bench control        pendulum-control training step through dopri5, Euler, HyperEuler")
+              "  bench control        pendulum-control trainings through dopri5, HyperEuler, Euler side by side")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nsciml: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
             return 2

@@ -44,6 +44,11 @@ def _gelu(z):
     return z * cdf, cdf + z * pdf, pdf * (2 - z * z)
 
 
+def _relu(z):
+    step = (z > 0).to(z.dtype)
+    return z * step, step, torch.zeros_like(z)
+
+
 def _softplus(z):
     sig, dsig, _ = _sigmoid_derivatives(z)
     return nn.functional.softplus(z), sig, dsig
@@ -57,6 +62,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], tuple[Tensor, Tensor, Tensor]]] = {
     "gelu": _gelu,
     "sigmoid": _sigmoid_derivatives,
     "softplus": _softplus,
+    "relu": _relu,
 }
 _FORWARD = {
     "tanh": torch.tanh,
@@ -66,6 +72,7 @@ _FORWARD = {
     "gelu": nn.functional.gelu,
     "sigmoid": torch.sigmoid,
     "softplus": nn.functional.softplus,
+    "relu": torch.relu,
 }
 
 

@@ -115,7 +115,10 @@ class Problem:
     into the network exactly (no periodic condition needs declaring)."""
     parameters: ClassVar[dict[str, Parameter]] = {}
     solver_defaults: ClassVar[dict[str, Any]] = {}
-    """Solver settings that suit this problem (network size, budget), used by ``sciml run``."""
+    """Solver settings that suit this problem (network size, budget), used by ``sciml run``. A key that
+    names a solver holds a dict of suggestions for that solver only (``{"iterations": 2000,
+    "neural-ode": {"width": 128}}``: every solver that has ``iterations`` gets 2000, only
+    ``neural-ode`` gets width 128); the other keys go to every solver that has the setting."""
     default_solver: ClassVar[str] = "pinn"
     """The solver ``sciml run NAME`` uses when no ``--solver`` is given."""
 

@@ -17,8 +17,10 @@ from .problem import Problem, relative_l2
 class Solver:
     """Base of every solver: settings with defaults, merged with the problem's suggestions.
 
-    Settings resolve as: the solver's ``defaults``, then the problem's ``solver_defaults`` (keys the
-    solver knows), then the keyword arguments given. An unknown keyword is a ``ValueError``.
+    Settings resolve as: the solver's ``defaults``, then the problem's ``solver_defaults`` (its shared
+    keys the solver knows, then the dict under the solver's ``name``, if any), then the keyword
+    arguments given. An unknown keyword, or an unknown key in the problem's dict for this solver, is a
+    ``ValueError``.
     """
 
     name: ClassVar[str] = ""
@@ -27,13 +29,15 @@ class Solver:
     def __init__(self, problem: Problem, **settings: Any):
         if not isinstance(problem, Problem):
             raise TypeError(f"a solver needs a Problem instance, got {type(problem).__name__}")
-        unknown = set(settings) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {sorted(unknown)} for solver {self.name!r}; "
-                             f"its settings are: {', '.join(sorted(self.defaults))}")
-        suggested = {k: v for k, v in problem.solver_defaults.items() if k in self.defaults}
+        own = problem.solver_defaults.get(self.name, {})
+        for where, given in (("", settings), (f" in {type(problem).__name__}.solver_defaults[{self.name!r}]", own)):
+            unknown = set(given) - set(self.defaults)
+            if unknown:
+                raise ValueError(f"unknown setting(s) {sorted(unknown)}{where} for solver {self.name!r}; "
+                                 f"its settings are: {', '.join(sorted(self.defaults))}")
+        shared = {k: v for k, v in problem.solver_defaults.items() if k in self.defaults}
         self.problem = problem
-        self.settings = {**self.defaults, **suggested, **settings}
+        self.settings = {**self.defaults, **shared, **own, **settings}
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> "Result":  # pragma: no cover
         raise NotImplementedError

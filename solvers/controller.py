@@ -25,7 +25,7 @@ from sciml.odesolver import ODESolver
 from sciml.solver import Result
 from sciml.training import seed_everything
 
-from .hypersolver import HyperNet, HyperSolver
+from .hypersolver import Correction, HyperNet, HyperSolver
 
 METHODS = ("dopri5", "euler", "hypereuler")
 EVAL = {"rtol": 1e-8, "atol": 1e-10}
@@ -62,18 +62,13 @@ class ControllerModel(nn.Module):
         x, u = self._state_control(z)
         return torch.cat([self.problem.rhs(t, x, u), self.problem.running_cost(x, u)[..., None]], dim=-1)
 
-    def correction(self, t: Tensor, z: Tensor, dt: Tensor) -> Tensor:
-        x, u = self._state_control(z)
-        g = self.hyper(x, u, dt)
-        return torch.cat([g, torch.zeros_like(z[..., -1:])], dim=-1)
-
     def solve(self, x0: Tensor, t: Tensor, method: str = "dopri5", step_size: float | None = None,
               stats: dict | None = None, **tolerances: float) -> Tensor:
         """Closed-loop trajectories of the augmented state (T, N, d + 1) from ``x0`` (N, d), cost 0 at t[0]."""
         z0 = torch.cat([x0, torch.zeros_like(x0[..., :1])], dim=-1)
         if method == "dopri5":
             return odeint(self.field, z0, t, "dopri5", stats=stats, **{**EVAL, **tolerances})
-        correction = self.correction if method == "hypereuler" else None
+        correction = Correction(self.hyper, self._state_control, extra=1) if method == "hypereuler" else None
         return odeint(self.field, z0, t, "euler", step_size=step_size, correction=correction, stats=stats)
 
     def cost(self, x0: Tensor, horizon: float, **how: Any) -> Tensor:
@@ -93,9 +88,11 @@ class Controller(ODESolver):
     ``rtol``/``atol`` of dopri5 during training; policy ``width``/``depth``/``activation``;
     ``n_initial`` training initial states, ``batch`` of them per step; ``iterations``, ``lr``,
     ``schedule``; for HyperEuler the hypersolver's ``hyper_iterations``, ``hyper_samples``,
-    ``hyper_width``, ``hyper_depth`` and step-size range ``dt_min``/``dt_max`` [s] (it is trained
-    first, its time reported apart as ``hypersolver_train_s``); ``seed``, ``device`` (CPU, float64),
-    ``checkpoint_every``, ``progress``.
+    ``hyper_width``, ``hyper_depth``, ``hyper_activation``, ``hyper_precision`` (a small float32 g
+    by default: it is evaluated at every step of every training step) and step-size range
+    ``dt_min``/``dt_max`` [s] (it is trained first, its time reported apart as
+    ``hypersolver_train_s``); ``seed`` (initial policy and batches are the same for every method),
+    ``device`` (CPU, float64), ``checkpoint_every``, ``progress``.
     """
 
     name = "controller"
@@ -103,7 +100,8 @@ class Controller(ODESolver):
         "method": "hypereuler", "step_size": 0.05, "rtol": 1e-5, "atol": 1e-6,
         "width": 32, "depth": 2, "activation": "tanh", "n_initial": 1024, "batch": 64,
         "iterations": 400, "lr": 1e-2, "schedule": "cosine",
-        "hyper_iterations": 2000, "hyper_samples": 8192, "hyper_width": 64, "hyper_depth": 3,
+        "hyper_iterations": 2000, "hyper_samples": 8192, "hyper_width": 16, "hyper_depth": 1,
+        "hyper_activation": "silu", "hyper_precision": "float32",
         "dt_min": 0.01, "dt_max": 0.1,
         "seed": 0, "device": None, "checkpoint_every": 100, "progress": True,
     }
@@ -121,14 +119,18 @@ class Controller(ODESolver):
     def hypersolver(self) -> HyperSolver:
         s = self.settings
         return HyperSolver(self.problem, base="euler", width=s["hyper_width"], depth=s["hyper_depth"],
-                           n_samples=s["hyper_samples"], dt_min=s["dt_min"], dt_max=s["dt_max"],
+                           activation=s["hyper_activation"], precision=s["hyper_precision"], n_samples=s["hyper_samples"], dt_min=s["dt_min"], dt_max=s["dt_max"],
                            step_size=s["step_size"], iterations=s["hyper_iterations"], seed=s["seed"],
                            progress=s["progress"])
 
     def build_model(self) -> ControllerModel:
+        """The policy (its initial weights depend on the seed only, not on the method) and, for
+        HyperEuler, an untrained g."""
         s = self.settings
-        hyper = self.hypersolver().build_model().hyper if s["method"] == "hypereuler" else None
-        return ControllerModel(self.problem, s["width"], s["depth"], s["activation"], hyper)
+        model = ControllerModel(self.problem, s["width"], s["depth"], s["activation"], None)
+        if s["method"] == "hypereuler":
+            model.hyper = self.hypersolver().build_model().hyper
+        return model
 
     def how(self) -> dict[str, Any]:
         """How training integrates: method and step size or tolerances."""
@@ -152,9 +154,10 @@ class Controller(ODESolver):
         pool = p.sample_states(s["n_initial"], torch.Generator().manual_seed(s["seed"]))
         self.model.policy.fit(p.features(pool))
         how = self.how()
+        draws = torch.Generator().manual_seed(s["seed"])
 
         def loss():
-            batch = pool[torch.randint(len(pool), (s["batch"],))]
+            batch = pool[torch.randint(len(pool), (s["batch"],), generator=draws)]
             return {"cost": self.model.cost(batch, p.horizon, **how).mean()}
 
         return self.fit(self.model, loss, out, resume, callbacks, f"{p.name}/{self.name}[{s['method']}]",

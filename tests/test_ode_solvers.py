@@ -14,11 +14,13 @@ from scipy.integrate import solve_ivp
 
 import sciml
 from sciml.cli import main
+from sciml.integrate import odeint
 from sciml.problems.lorenz import Lorenz
 from sciml.problems.pendulum import Pendulum, PendulumControl
 from sciml.solvers.controller import Controller
-from sciml.solvers.hypersolver import HyperSolver
+from sciml.solvers.hypersolver import Correction, HyperSolver
 from sciml.solvers.neural_ode import NeuralODE
+from sciml.training import seed_everything
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +69,70 @@ def test_hypereuler_beats_euler_after_a_short_fit():
     result = solver.train()
     metrics = solver.extra_metrics(result)
     assert metrics["error_reduction"] > 3.0, metrics
+
+
+def test_problem_suggestions_per_solver_reach_only_that_solver():
+    """A problem's shared suggestions reach every solver that has the setting; a dict under a solver's
+    name reaches that solver only; keywords win; an unknown key there names itself."""
+
+    class Suggesting(Pendulum):
+        solver_defaults = {"step_size": 0.02, "neural-ode": {"width": 7, "depth": 1},
+                           "hypersolver": {"width": 5, "dt_max": 0.2}}
+
+    ode, hyper = NeuralODE(Suggesting()), HyperSolver(Suggesting(), depth=4)
+    assert (ode.settings["width"], ode.settings["depth"], ode.settings["step_size"]) == (7, 1, 0.02)
+    assert (hyper.settings["width"], hyper.settings["depth"], hyper.settings["dt_max"], hyper.settings["step_size"]) \
+        == (5, 4, 0.2, 0.02)
+    # Lorenz suggests 128x3 and 600 steps for the neural ODE; they must not size or budget the hypersolver's g
+    assert NeuralODE(Lorenz()).settings["width"] == 128
+    lorenz_hyper = HyperSolver(Lorenz()).settings
+    assert (lorenz_hyper["width"], lorenz_hyper["iterations"]) != (128, 600), lorenz_hyper
+    assert lorenz_hyper["iterations"] == HyperSolver.defaults["iterations"]
+
+    class Misspelt(Pendulum):
+        solver_defaults = {"hypersolver": {"widht": 5}}
+
+    with pytest.raises(ValueError, match=r"unknown setting.*'widht'.*Misspelt.solver_defaults\['hypersolver'\]"):
+        HyperSolver(Misspelt())
+    assert NeuralODE(Misspelt()).settings["width"] == NeuralODE.defaults["width"]
+
+
+def test_prepared_hypersolver_correction_is_the_plain_one():
+    """The fixed-step loop's prepared g (dt, input scaling and dt^(p+1) folded into the weights) gives
+    the same trajectories as evaluating g(x, u, dt) as trained; with and without controls."""
+    problem = PendulumControl()
+    hyper = HyperSolver(problem, base="midpoint", width=8, depth=2).build_model().hyper
+    gen = torch.Generator().manual_seed(3)
+    x, u = problem.sample_states(256, gen), problem.sample_controls(256, gen)
+    hyper.net.fit(hyper.inputs(x, u, torch.rand(256, dtype=torch.float64, generator=gen)), 5 * x)
+    x0, t = x[:32], torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
+    torque = torch.full((32, 1), 2.0, dtype=torch.float64)
+
+    def field(t, x):
+        return problem.rhs(t, x, torque)
+
+    def split(x):
+        return x, torque
+
+    plain = odeint(field, x0, t, "midpoint", step_size=0.07, correction=lambda t, x, dt: hyper(x, torque, dt))
+    prepared = odeint(field, x0, t, "midpoint", step_size=0.07, correction=Correction(hyper, split))
+    uncorrected = odeint(field, x0, t, "midpoint", step_size=0.07)
+    assert (prepared - plain).abs().max() < 1e-12
+    assert (prepared - uncorrected).abs().max() > 1e-3
+    # an augmented state: the trailing entry gets no correction
+    z0 = torch.cat([x0, torch.zeros(32, 1, dtype=torch.float64)], dim=1)
+    g = Correction(hyper, lambda z: (z[:, :2], torque), extra=1).prepare(torch.tensor(0.05, dtype=torch.float64), 1e-3)
+    assert torch.allclose(g(None, z0)[:, :2], 1e-3 * hyper(x0, torque, torch.tensor(0.05, dtype=torch.float64)),
+                          rtol=1e-12, atol=0) and not g(None, z0)[:, 2].any()
+
+
+def test_controller_starts_every_method_from_the_same_policy():
+    policies = []
+    for method in ("dopri5", "hypereuler"):
+        seed_everything(0)
+        policies.append(Controller(PendulumControl(), method=method).build_model().policy.state_dict())
+    assert policies[0].keys() == policies[1].keys()
+    assert all(torch.equal(policies[0][k], policies[1][k]) for k in policies[0])
 
 
 def test_hypersolver_round_trips_through_save_and_load(tmp_path):
