@@ -126,10 +126,7 @@ def summarise(rows: list[dict[str, Any]], problem: str, trained_step: float, ste
 
 
 def figure(rows: list[dict[str, Any]], problems: list[str], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sciml.plotting import plt, save_figure
 
     style = {"euler": ("C0", "o"), "midpoint": ("C1", "s"), "rk4": ("C2", "^"), "hypereuler": ("C3", "o"),
              "hypermidpoint": ("C4", "s"), "dopri5": ("k", "D")}
@@ -149,10 +146,7 @@ def figure(rows: list[dict[str, Any]], problems: list[str], path: Path) -> Path:
             ax.set_title(f"{problem}: error vs {'wall time' if j == 0 else 'NFE'}")
             ax.grid(True, which="both", alpha=0.25)
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str]) -> int:

@@ -353,7 +353,7 @@ class LidDrivenCavity(NavierStokes2D):
 
     def figures(self, predict, out) -> list:
         """``centreline.png``: u(x = L/2, y) and v(x, y = L/2) of the PINN, our CFD and Ghia's points."""
-        import matplotlib.pyplot as plt
+        from sciml.plotting import plt, save_figure
 
         L, U = self.length, self.lid_velocity
         flow = self.cfd()
@@ -376,10 +376,8 @@ class LidDrivenCavity(NavierStokes2D):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.suptitle(f"lid-driven cavity, Re = {self.re:g}, {self.lid} lid")
-        fig.tight_layout()
         path = out / "centreline.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        save_figure(fig, path)
         return [path]
 
 
@@ -606,7 +604,7 @@ class Cylinder(NavierStokes2D):
 
     def figures(self, predict, out) -> list:
         """``fields.png``: u, v, p of the PINN in the channel, and p and the wall vorticity on the cylinder."""
-        import matplotlib.pyplot as plt
+        from sciml.plotting import plt, save_figure
 
         xs, ys = np.linspace(0.0, self.LENGTH, 441), np.linspace(0.0, self.HEIGHT, 83)
         xx, yy = np.meshgrid(xs, ys, indexing="ij")
@@ -626,8 +624,6 @@ class Cylinder(NavierStokes2D):
         fig.suptitle(f"DFG 2D-1 (Re = {self.re:g}): C_D = {m['drag_coefficient']:.4f}, "
                      f"C_L = {m['lift_coefficient']:.4f}, Δp = {m['pressure_difference']:.4f} Pa (Schäfer & Turek: "
                      f"{ref['drag_coefficient']:.4f}, {ref['lift_coefficient']:.4f}, {ref['pressure_difference']:.4f})")
-        fig.tight_layout()
         path = out / "fields.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path, dpi=110)
         return [path]

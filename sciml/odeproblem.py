@@ -121,7 +121,7 @@ def plot_trajectories(problem: ODEProblem, reference: Reference, prediction: np.
     """One panel per output: reference (solid) and prediction (dashed) against time for the first
     ``n_show`` held-out initial conditions, and a last panel with the error norm over time (median
     and worst over all initial conditions)."""
-    from .plotting import _label, plt
+    from .plotting import _label, plt, save_figure
 
     t = np.unique(reference.points[:, 0])        # points are trajectory-major (trajectory_points)
     n_t = len(t)
@@ -151,10 +151,7 @@ def plot_trajectories(problem: ODEProblem, reference: Reference, prediction: np.
     ax.grid(True, which="both", alpha=0.25)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def trajectory_points(x0: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -13,6 +13,14 @@ import numpy as np  # noqa: E402
 from .problem import Problem, Reference  # noqa: E402
 
 
+def save_figure(fig, path, dpi: int = 120, **savefig_kwargs) -> Path:
+    """Lay out ``fig``, write it to ``path`` (PNG at ``dpi``) and close it; returns the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi, **savefig_kwargs)
+    plt.close(fig)
+    return Path(path)
+
+
 def _label(problem: Problem, name: str) -> str:
     unit = problem.unit(name)
     return f"{name} [{unit}]" if unit != "1" else f"{name} [–]"
@@ -61,7 +69,4 @@ def plot_comparison(problem: Problem, reference: Reference, prediction: np.ndarr
         ax.set_title("profiles")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

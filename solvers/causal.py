@@ -249,10 +249,7 @@ class CausalPINN(PINN):
     def figures(self, history: list[dict], prefix: Path) -> dict[str, Path]:
         """``PREFIX-causal-weights.png``: the weights w_i over training (chunk time vs step) and min w
         with ε vs step. Returns {"causal weights": path}."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from sciml.plotting import plt, save_figure
 
         m = self.settings["chunks"]
         window = [r.get("causal", {}).get("window", 0) for r in history]
@@ -283,8 +280,6 @@ class CausalPINN(PINN):
         right.set_xlabel("Adam step")
         right.set_ylabel("min w [–]", color="C0")
         right.set_title("smallest weight and the ε schedule")
-        fig.tight_layout()
         path = Path(f"{prefix}-causal-weights.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path, dpi=110)
         return {"causal weights": path}

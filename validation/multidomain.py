@@ -39,15 +39,6 @@ COMPARED = (("burgers-multidomain", "burgers-pinn-matched"),)
 """(multi-domain case, single-domain case) pairs with equal parameters, points and iterations."""
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _machine() -> dict[str, Any]:
     return {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "torch": _torch_version(), "load_average": _load()}
 
@@ -71,7 +62,8 @@ def plot_layout(result, path: Path) -> Path:
     """Subdomain boxes (network size, owning process of 2), collocation and interface points."""
     import torch
 
-    plt = _plt()
+    from sciml.plotting import plt, save_figure
+
     solver, p = result.solver, result.problem
     _, h, v = _plane(result)
     fig, ax = plt.subplots(figsize=(6.5, 5))
@@ -96,17 +88,15 @@ def plot_layout(result, path: Path) -> Path:
     ax.set_ylabel(f"{p.inputs[v]} [{p.unit(p.inputs[v])}]")
     ax.set_title(f"{p.name}: {len(solver.layout)} subdomains, collocation points by subdomain")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 def plot_interface_mismatch(result, path: Path) -> Path:
     """|u_a − u_b| along every interface, next to the solution's scale."""
     from sciml.solvers.multidomain import interface_jumps
 
-    plt = _plt()
+    from sciml.plotting import plt, save_figure
+
     p = result.problem
     scale = np.abs(p.reference().values).max()
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -120,15 +110,13 @@ def plot_interface_mismatch(result, path: Path) -> Path:
     ax.set_title(f"{p.name}: solution mismatch across the interfaces")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_error(result, path: Path) -> Path:
     """|prediction − reference| on the reference grid with the subdomain cuts drawn."""
-    plt = _plt()
+    from sciml.plotting import plt, save_figure
+
     p, solver = result.problem, result.solver
     ref, h, v = _plane(result)
     (slow, a_slow), (fast, a_fast) = ref.grid.items()
@@ -144,10 +132,7 @@ def plot_error(result, path: Path) -> Path:
     ax.set_title(f"{p.name} / multidomain: |error|, rel. L2 = {rel:.2e} (dashed: cuts)")
     ax.set_xlabel(f"{slow} [{p.unit(slow)}]")
     ax.set_ylabel(f"{fast} [{p.unit(fast)}]")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def part_figures() -> None:
@@ -225,7 +210,8 @@ def _selection(part: str, arms, two_stage: bool, rounds: int, family_name: str =
     rows = evaluate(family, bandit, log=log)
     wall = time.perf_counter() - started
     path = FIGURES / f"interface-{part}-{family_name}.png"
-    plt = _plt()
+    from sciml.plotting import plt, save_figure
+
     labels = [label(c) for c in bandit.choices]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     width = 0.8 / len(rows)
@@ -241,9 +227,7 @@ def _selection(part: str, arms, two_stage: bool, rounds: int, family_name: str =
     ax.set_ylabel("relative L2 error vs analytic [–]")
     ax.set_title(f"{family.problem}: every interface condition trained on the held-out {family.parameter} values")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     _store(part, {"family": family_name, "parameter": family.parameter, "train": family.train,
                   "test": family.test, "settings": family.settings, "rounds": rounds, "two_stage": two_stage,
                   "arms": labels, "meta_training": history, "rows": rows,
@@ -274,7 +258,8 @@ def _sciml_run(args: list[str], out: Path, processes: int) -> dict[str, Any]:
 def part_parallel() -> None:
     runs = HERE / "runs" / "parallel"
     record = {}
-    plt = _plt()
+    from sciml.plotting import plt, save_figure
+
     fig, axes = plt.subplots(1, len(PARALLEL), figsize=(6 * len(PARALLEL), 4.2), squeeze=False)
     for ax, (name, args) in zip(axes[0], PARALLEL.items()):
         one = _sciml_run(args, runs / f"{name}-1", 1)
@@ -298,10 +283,8 @@ def part_parallel() -> None:
         ax.set_title(f"{name}: rel. L2 {one['rel_l2']:.3e} (1) vs {two['rel_l2']:.3e} (2)", fontsize=9)
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.25)
-    fig.tight_layout()
     path = FIGURES / "parallel-loss-difference.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     _store("parallel", {"runs": record, "figure": path.relative_to(HERE).as_posix()})
 
 

@@ -130,10 +130,7 @@ def history_series(history: list[dict[str, Any]]) -> dict[str, Any]:
 def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", final_rel_l2: float | None = None) -> Path:
     """Loss vs optimiser step (log scale), the Adam → L-BFGS switch marked, and the error against the
     reference vs step where the history records it (``eval_every``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sciml.plotting import plt, save_figure
 
     s = history_series(history)
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -168,10 +165,7 @@ def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", fin
                   ncol=min(len(handles), 3), frameon=False)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 # -- running a case ----------------------------------------------------------------------------------
