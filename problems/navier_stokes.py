@@ -63,7 +63,7 @@ def _column(fn):
 class NavierStokes2D(Problem):
     """Shared parts of the steady/transient 2-D problems: inputs, outputs, units, residual, output scaling.
 
-    Subclasses set ``nu``, ``rho``, ``velocity_scale`` and ``length_scale`` (properties or attributes)
+    Subclasses set ``nu``, ``velocity_scale`` and ``length_scale`` (properties or attributes)
     and implement :meth:`velocity_boundary` (distance φ (N,) and data (g_u, g_v) (N,) each) and the
     geometry; the pressure is left free (fixed only up to a constant where no condition sets it).
     """
@@ -71,7 +71,11 @@ class NavierStokes2D(Problem):
     inputs = ("x", "y")
     outputs = ("u", "v", "p")
     units = {"x": "m", "y": "m", "t": "s", "u": "m/s", "v": "m/s", "p": "Pa"}
-    rho = 1.0
+
+    @property
+    def rho(self) -> float:
+        """Density ρ [kg/m³]: the problem's ``density`` parameter where it declares one, else 1."""
+        return self.params.get("density", 1.0)
 
     def residual(self, f):
         return navier_stokes(f, self.nu, self.rho, self.velocity_scale, self.length_scale)
@@ -259,10 +263,6 @@ class LidDrivenCavity(NavierStokes2D):
         return self.lid_velocity * self.length / self.re
 
     @property
-    def rho(self) -> float:
-        return self.density
-
-    @property
     def velocity_scale(self) -> float:
         return self.lid_velocity
 
@@ -411,10 +411,6 @@ class TaylorGreen(NavierStokes2D):
                        "eval_every": 250}
 
     @property
-    def rho(self) -> float:
-        return self.density
-
-    @property
     def velocity_scale(self) -> float:
         return self.velocity
 
@@ -532,10 +528,6 @@ class Cylinder(NavierStokes2D):
     solver_defaults = {"width": 50, "depth": 4, "n_interior": 4000, "iterations": 2000, "lbfgs_iterations": 1000,
                        "resample_every": 100, "eval_every": 0, "weights": {"continuity": 10.0}}
     LENGTH, HEIGHT, CENTRE, RADIUS = 2.2, 0.41, (0.2, 0.2), 0.05
-
-    @property
-    def rho(self) -> float:
-        return self.density
 
     @property
     def velocity_scale(self) -> float:
