@@ -63,9 +63,10 @@ def _column(fn):
 class NavierStokes2D(Problem):
     """Shared parts of the steady/transient 2-D problems: inputs, outputs, units, residual, output scaling.
 
-    Subclasses set ``nu``, ``velocity_scale`` and ``length_scale`` (properties or attributes)
-    and implement :meth:`velocity_boundary` (distance φ (N,) and data (g_u, g_v) (N,) each) and the
-    geometry; the pressure is left free (fixed only up to a constant where no condition sets it).
+    Subclasses set ``nu`` and ``velocity_scale`` (properties or attributes), ``length_scale`` where it
+    is not their ``length`` parameter, and implement :meth:`velocity_boundary` (distance φ (N,) and
+    data (g_u, g_v) (N,) each) and the geometry; the pressure is left free (fixed only up to a
+    constant where no condition sets it).
     """
 
     inputs = ("x", "y")
@@ -76,6 +77,12 @@ class NavierStokes2D(Problem):
     def rho(self) -> float:
         """Density ρ [kg/m³]: the problem's ``density`` parameter where it declares one, else 1."""
         return self.params.get("density", 1.0)
+
+    @property
+    def length_scale(self) -> float:
+        """Length scale L [m] of the nondimensionalisation: the ``length`` parameter where the problem
+        declares one, else 1."""
+        return self.params.get("length", 1.0)
 
     def residual(self, f):
         return navier_stokes(f, self.nu, self.rho, self.velocity_scale, self.length_scale)
@@ -139,7 +146,7 @@ class Kovasznay(NavierStokes2D):
     solver_defaults = {"width": 50, "depth": 4, "n_interior": 2000, "iterations": 2000, "lbfgs_iterations": 3000,
                        "eval_every": 250}
     LOWER, UPPER = (-0.5, -0.5), (1.0, 1.5)
-    velocity_scale = length_scale = 1.0
+    velocity_scale = 1.0
 
     @property
     def nu(self) -> float:
@@ -265,10 +272,6 @@ class LidDrivenCavity(NavierStokes2D):
     @property
     def velocity_scale(self) -> float:
         return self.lid_velocity
-
-    @property
-    def length_scale(self) -> float:
-        return self.length
 
     def geometry(self):
         return dde().Rectangle([0.0, 0.0], [self.length, self.length])
@@ -413,10 +416,6 @@ class TaylorGreen(NavierStokes2D):
     @property
     def velocity_scale(self) -> float:
         return self.velocity
-
-    @property
-    def length_scale(self) -> float:
-        return self.length
 
     def exact(self, x, y, t, lib=torch):
         """Exact (u, v, p) at coordinates x, y, t (arrays of one shape; torch or numpy via ``lib``)."""
