@@ -24,7 +24,7 @@ from sciml.solvers.controller import METHODS, Controller
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="sciml bench control", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="sciml bench control", description=__doc__.split(". ")[0] + ".")
     p.add_argument("--methods", default="dopri5,hypereuler,euler",
                    help=f"comma-separated, from {list(METHODS)}; dopri5 first is the baseline (default: all three)")
     p.add_argument("--iterations", type=int, default=None, help="Adam steps of each training (default: the controller's)")
