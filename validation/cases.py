@@ -406,6 +406,17 @@ register(Case(
     target_text=("no target: the Re 100 case without the Stokes corner flow in the hard constraint (lid and wall "
                  "data blended instead), to show what the corner flow is worth")))
 
+SOFT_TEXT = ("no target: the same budget with the boundary conditions as penalty terms in the loss "
+             "(enforce='soft') instead of built into the network, to show what the hard conditions are worth")
+
+for _base, _problem, _ref in (("kovasznay-pinn", "kovasznay",
+                               "as kovasznay-pinn: Kovasznay (1948) exact solution at Re = 20; velocity (u, v)"),
+                              ("lid-driven-cavity-re100-pinn", "lid-driven-cavity", CAVITY_REFERENCE.format(re=100))):
+    register(Case(
+        name=f"{_base}-soft", problem=_problem, solver="pinn", params={"enforce": "soft"},
+        budget=f"defaults of `sciml run {_problem} --enforce soft`",
+        reference=_ref, target_text=SOFT_TEXT))
+
 # -- issue 7: causal and Lagrangian PINN trainers on the problems where plain PINNs fail ----------------
 
 WANG_CAUSAL = (
