@@ -43,9 +43,10 @@ class TrainConfig:
 
     iterations: Adam steps. lr: initial learning rate. schedule: "exponential" (lr · decay_rate^(k /
     decay_steps)), "cosine" (to 0 at the last step) or "constant". lbfgs_iterations: L-BFGS
-    iterations after Adam, run in chunks of ``lbfgs_chunk`` (one history entry and one checkpoint
-    opportunity each). checkpoint_every: steps between checkpoints (0: only at the end and on
-    interruption). resample_every: call the solver's resampler every this many Adam steps (0: never).
+    iterations after Adam at most, run in chunks of ``lbfgs_chunk`` (one history entry and one
+    checkpoint opportunity each); the phase ends early, and the history's last L-BFGS step says
+    where, once a chunk stops on L-BFGS's own tolerances without lowering the loss.
+    checkpoint_every: steps between checkpoints (0: only at the end and on interruption). resample_every: call the solver's resampler every this many Adam steps (0: never).
     divergence: stop when the loss exceeds this factor times the best loss so far.
     """
 
@@ -336,14 +337,20 @@ class Trainer:
                 if s.step >= c.lbfgs_iterations:
                     s.phase = "done"
                     return
-                remaining = c.lbfgs_iterations - s.step
+                chunk = min(c.lbfgs_chunk, c.lbfgs_iterations - s.step)
                 for group in self.lbfgs.param_groups:
-                    group["max_iter"] = min(c.lbfgs_chunk, remaining)
-                    group["max_eval"] = 25 * group["max_iter"]  # the line search's own cap per iteration
+                    group["max_iter"] = chunk
+                    group["max_eval"] = 25 * chunk  # the line search's own cap per iteration
+                before = s.history[-1]["loss"] if s.history else math.inf
                 loss, terms, advanced = self._lbfgs_chunk()
-                if advanced == 0:  # converged: no further progress possible
-                    s.step = c.lbfgs_iterations
                 s.step += advanced
+                if advanced == 0 or (advanced < chunk and loss >= before):
+                    # L-BFGS stopped on its own tolerances without lowering the loss: it has converged.
+                    # Another chunk would start from the same point and stop again after one
+                    # iteration, each a full line search (measured: 616 such chunks, 2 minutes, on the
+                    # Burgers defaults, loss and error unchanged to the last digit).
+                    s.phase = "done"
+                    bar.total = bar.n + advanced
             else:
                 return
             self._record(loss, terms, bar, started)

@@ -121,3 +121,25 @@ def test_residual_based_refinement_adds_the_worst_points():
     # the 40 added were the worst 2% of 2000 candidates one Adam step ago: still above the 90th
     # percentile of the uniformly sampled points
     assert r_added.min() > torch.quantile(r_sampled, 0.9)
+
+
+def test_lbfgs_phase_ends_once_lbfgs_has_converged():
+    # Least squares A w ~ b: L-BFGS reaches the optimum in a few iterations, then can only stop on its
+    # own tolerances. The phase must end there (one history entry at the optimum), not repeat
+    # one-iteration chunks at the same point until the 5,000-iteration budget is spent.
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(40, 3, generator=gen, dtype=torch.float64), torch.randn(40, generator=gen, dtype=torch.float64)
+    model = torch.nn.Linear(3, 1, bias=False).double()
+
+    def loss_fn():
+        return {"fit": ((model(a).squeeze(1) - b) ** 2).mean()}
+
+    config = TrainConfig(iterations=1, lbfgs_iterations=5000, lbfgs_chunk=50, checkpoint_every=0, progress=False)
+    state = Trainer(model, loss_fn, config).run()
+    lbfgs = [h for h in state.history if h["phase"] == "lbfgs"]
+    assert state.phase == "done"
+    assert lbfgs[-1]["step"] < 100, [h["step"] for h in lbfgs]
+    optimum = torch.linalg.lstsq(a, b.unsqueeze(1)).solution.squeeze(1)
+    best = ((a @ optimum - b) ** 2).mean().item()
+    assert lbfgs[-1]["loss"] == pytest.approx(best, rel=1e-12)
+    assert sum(h["loss"] == lbfgs[-1]["loss"] for h in lbfgs) <= 2
