@@ -46,7 +46,8 @@ class TrainConfig:
     iterations after Adam at most, run in chunks of ``lbfgs_chunk`` (one history entry and one
     checkpoint opportunity each); the phase ends early, and the history's last L-BFGS step says
     where, once a chunk stops on L-BFGS's own tolerances without lowering the loss.
-    checkpoint_every: steps between checkpoints (0: only at the end and on interruption). resample_every: call the solver's resampler every this many Adam steps (0: never).
+    checkpoint_every: steps between checkpoints (0: only at the end and on interruption).
+    resample_every: call the solver's resampler every this many Adam steps (0: never).
     divergence: stop when the loss exceeds this factor times the best loss so far.
     """
 
