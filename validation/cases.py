@@ -354,10 +354,13 @@ CAVITY_REFERENCE = ("our finite-difference solution (sciml.classical.cavity: str
                     "beside it); velocity (u, v) over all grid nodes. The centreline figure adds Ghia et al.'s "
                     "table points")
 
+KOVASZNAY_REFERENCE = ("Kovasznay (1948) exact solution at Re = 20 on a 151 x 201 grid of [-0.5, 1] x [-0.5, 1.5]; "
+                       "velocity (u, v)")
+
 register(Case(
     name="kovasznay-pinn", problem="kovasznay", solver="pinn",
     budget="defaults of `sciml run kovasznay`: 2,000 Adam + 3,000 L-BFGS, 2,000 collocation points, 4 x 50 tanh",
-    reference="Kovasznay (1948) exact solution at Re = 20 on a 151 x 201 grid of [-0.5, 1] x [-0.5, 1.5]; velocity (u, v)",
+    reference=KOVASZNAY_REFERENCE,
     target=1e-3, target_text="issue 4: relative L2 of (u, v) <= 1e-3, data-free, velocity boundary conditions exact"))
 
 register(Case(
@@ -409,8 +412,7 @@ register(Case(
 SOFT_TEXT = ("no target: the same budget with the boundary conditions as penalty terms in the loss "
              "(enforce='soft') instead of built into the network, to show what the hard conditions are worth")
 
-for _base, _problem, _ref in (("kovasznay-pinn", "kovasznay",
-                               "as kovasznay-pinn: Kovasznay (1948) exact solution at Re = 20; velocity (u, v)"),
+for _base, _problem, _ref in (("kovasznay-pinn", "kovasznay", KOVASZNAY_REFERENCE),
                               ("lid-driven-cavity-re100-pinn", "lid-driven-cavity", CAVITY_REFERENCE.format(re=100))):
     register(Case(
         name=f"{_base}-soft", problem=_problem, solver="pinn", params={"enforce": "soft"},
