@@ -51,8 +51,19 @@ def full(jet: Jet) -> Jet:
     return [slot.expand(n, -1) for slot in jet]
 
 
+NARROW = 4
+"""Layers with at most this many outputs (a PINN's output layer) are products and sums, not matrix
+products: the backward of an (N, w) @ (w, 1) product is an outer product, which the CPU BLAS
+computes as slowly as a full (N, w) @ (w, w) one; as element-wise work Inductor fuses it."""
+
+
 def linear(jet: Jet, weight: Tensor, bias: Tensor | None) -> Jet:
     """Jet of ``h @ weight.T + bias``; the bias enters the value slot only."""
+    if weight.shape[0] <= NARROW:
+        out = [(h.unsqueeze(-2) * weight).sum(-1) for h in jet]
+        if bias is not None:
+            out[0] = out[0] + bias
+        return out
     wt = weight.T
     first = torch.addmm(bias, jet[0], wt) if bias is not None else jet[0] @ wt
     return [first] + [h @ wt for h in jet[1:]]
