@@ -265,18 +265,20 @@ def check_losses(contenders: list[Contender], reference: Contender) -> float:
     return worst
 
 
-def profile(c: Contender, steps: int, device: torch.device, rows: int = 12) -> None:
-    """torch.profiler's top ops (by self time) over ``steps`` steps of ``c``."""
+def profile(c: Contender, steps: int, device: torch.device, rows: int = 15) -> None:
+    """torch.profiler's top ops (by self time) over ``steps`` steps of ``c``, by op and input shapes
+    (so the matrix products of each size can be counted on both sides)."""
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with c.context(), torch_profile(activities=activities) as prof:
+    with c.context(), torch_profile(activities=activities, record_shapes=True) as prof:
         for _ in range(steps):
             c.step()
     print(f"\n  profile of {c.label} ({steps} steps), by self time:")
-    print(prof.key_averages().table(sort_by="self_cuda_time_total" if cuda else "self_cpu_time_total",
-                                    row_limit=rows))
+    print(prof.key_averages(group_by_input_shape=True).table(
+        sort_by="self_cuda_time_total" if cuda else "self_cpu_time_total", row_limit=rows,
+        max_name_column_width=40, max_shapes_column_width=45))
 
 
 def bench_size(dde, width: int, depth: int, labels: list[str], points, device, args) -> list[Contender]:
