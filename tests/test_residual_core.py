@@ -50,6 +50,10 @@ def _max_rel(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
 
 
+def _max_rel_pointwise(a, b):
+    return ((a - b).abs() / b.abs().clamp_min(1e-300)).max().item()
+
+
 def _by_name(f, k, key):
     wrt = [INPUTS[i] for i in key]
     return f.d(OUTPUTS[k], *wrt) if wrt else f[OUTPUTS[k]]
@@ -138,10 +142,6 @@ def test_fast_tanh_is_tanh_to_rounding():
     (grad,) = torch.autograd.grad(s.sum(), z)
     assert _max_rel(grad, 1 - exact * exact) < 1e-15
     assert torch.isnan(_Tanh.apply(torch.tensor([float("nan")]))).all()
-
-
-def _max_rel_pointwise(a, b):
-    return ((a - b).abs() / b.abs().clamp_min(1e-300)).max().item()
 
 
 def test_taylor_engine_under_torch_compile():
