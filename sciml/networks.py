@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from . import taylor
+from . import native, taylor
 from .fields import AutogradFields, Plan
 
 
@@ -192,6 +192,9 @@ class MLP(nn.Module):
             nn.init.xavier_normal_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.activation = Activation(activation)
+        # Jets through the native CPU kernel (sciml.native) where it applies; the solver sets this
+        # after checking native_unsupported().
+        self.native = False
 
     def forward(self, x: Tensor) -> Tensor:
         h = (x - self.center) / self.half_width
@@ -217,6 +220,27 @@ class MLP(nn.Module):
             h = self.activation.jet(taylor.linear(h, layer.weight, layer.bias), plan)
         last = self.linears[-1]
         return taylor.linear(h, last.weight, last.bias)
+
+    def native_unsupported(self) -> str | None:
+        """Why :mod:`sciml.native`'s kernel cannot compute this network's jets; None if it can."""
+        if self.activation.name != "tanh":
+            return f"its activation is {self.activation.name!r} (the native kernel has tanh)"
+        if self.periodic or self.fourier is not None:
+            return "it has periodic inputs or Fourier features (the native kernel maps inputs affinely only)"
+        if self.center.dtype not in (torch.float32, torch.float64):
+            return f"its dtype is {self.center.dtype} (the native kernel has float32 and float64)"
+        return None
+
+    def jet_at(self, x: Tensor, plan: Plan) -> taylor.Jet:
+        """Jet (plan.size slots of (N, out_dim)) at points x (N, in_dim): through the native kernel
+        when :attr:`native` is set and x is a CPU tensor that needs no gradient, else through
+        :meth:`jet`."""
+        if self.native and x.device.type == "cpu" and not x.requires_grad:
+            params = [p for layer in self.linears for p in (layer.weight, layer.bias)]
+            out = native.mlp_jet(x, self.center, self.half_width, list(plan.first), taylor.pair_positions(plan),
+                                 params)
+            return list(out.unbind(0))
+        return taylor.full(self.jet(taylor.input_jet(x, plan), plan))
 
 
 class HardConstraint:
@@ -268,7 +292,10 @@ class Network(nn.Module):
         return y if self.constraint is None else self.constraint(x, y)
 
     def jet(self, x: Tensor, plan: Plan, constraint_jets: tuple[taylor.Jet, taylor.Jet] | None = None) -> taylor.Jet:
-        y = taylor.full(self.body.jet(taylor.input_jet(x, plan), plan))
+        if hasattr(self.body, "jet_at"):
+            y = self.body.jet_at(x, plan)
+        else:
+            y = taylor.full(self.body.jet(taylor.input_jet(x, plan), plan))
         if self.constraint is None:
             return y
         if constraint_jets is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sciml import distributed, geometry
+from sciml import distributed, geometry, native
 from sciml.conditions import PointSet
 from sciml.device import resolve_device
 from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
@@ -45,7 +45,9 @@ class PINN(Solver):
     continuation from a neighbouring parameter value; the network settings must match).
     Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
     ``compile`` ("auto": compile the taylor loss for runs of at least ``COMPILE_MIN_STEPS`` steps;
-    True/False force it),
+    True/False force it), ``native`` ("auto": on the CPU, the taylor engine with a tanh MLP computes
+    its jets with :mod:`sciml.native`'s kernel instead of compiling, when that kernel builds on the
+    machine; True requires it, False never uses it),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
     (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).
     """
@@ -57,7 +59,7 @@ class PINN(Solver):
         "rar_every": 0, "rar_points": 100, "rar_candidates": 10000,
         "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
         "lbfgs_iterations": 0, "lbfgs_chunk": 50, "weights": None,
-        "engine": "auto", "compile": "auto", "dtype": "float32", "device": None, "seed": 0,
+        "engine": "auto", "compile": "auto", "native": "auto", "dtype": "float32", "device": None, "seed": 0,
         "checkpoint_every": 1000, "eval_every": 0, "progress": True, "init": None,
     }
 
@@ -68,6 +70,10 @@ class PINN(Solver):
             raise ValueError(f"engine must be 'auto', 'taylor' or 'autograd', got {s['engine']!r}")
         if s["compile"] not in ("auto", True, False):
             raise ValueError(f"compile must be 'auto', True or False, got {s['compile']!r}")
+        if s["native"] not in ("auto", True, False):
+            raise ValueError(f"native must be 'auto', True or False, got {s['native']!r}")
+        if s["native"] is True and s["compile"] is True:
+            raise ValueError("native=True and compile=True exclude each other: the native kernel replaces compilation")
         if s["dtype"] not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {s['dtype']!r}")
         for key in ("n_interior", "n_boundary"):
@@ -252,6 +258,28 @@ class PINN(Solver):
                 terms = self._loss_fn(*args)
         return terms if self.group is None else self.group.sum_terms(self._contributions(terms))
 
+    def _use_native(self) -> bool:
+        """Whether the network's jets go through the native CPU kernel (see the ``native`` setting)."""
+        choice = self.settings["native"]
+        if choice is False or (choice == "auto" and self.settings["compile"] is True):
+            return False
+        body = getattr(self.network, "body", None)
+        if self.engine != "taylor":
+            reason = f"the engine is {self.engine!r}"
+        elif self.device.type != "cpu":
+            reason = f"the device is {self.device}"
+        elif not hasattr(body, "native_unsupported"):
+            reason = f"the network is a {type(body).__name__}, not an MLP"
+        else:
+            reason = body.native_unsupported()
+        if reason is None and not native.available():
+            reason = f"the kernel did not build: {native.unavailable_reason()}"
+            if choice == "auto":
+                warnings.warn(f"sciml.native: {reason}; using the compiled taylor engine instead")
+        if reason is not None and choice is True:
+            raise ValueError(f"native=True, but the native kernel cannot be used: {reason}")
+        return reason is None
+
     def _use_compile(self) -> bool:
         c = self.settings["compile"]
         if c == "auto":
@@ -312,7 +340,11 @@ class PINN(Solver):
         if unknown:
             raise ValueError(f"weights given for unknown loss term(s) {sorted(unknown)}; the terms are {sorted(names)}")
         self._prepare()
-        self._loss_fn = torch.compile(self._loss_terms) if self._use_compile() else self._loss_terms
+        self.native = self._use_native()
+        if hasattr(getattr(self.network, "body", None), "native"):
+            self.network.body.native = self.native
+        compiled = not self.native and self._use_compile()
+        self._loss_fn = torch.compile(self._loss_terms) if compiled else self._loss_terms
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
         """Train; with ``out`` checkpoints go to ``out/checkpoint.pt`` and ``resume`` continues from it.
