@@ -45,9 +45,10 @@ class PINN(Solver):
     continuation from a neighbouring parameter value; the network settings must match).
     Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
     ``compile`` ("auto": compile the taylor loss for runs of at least ``COMPILE_MIN_STEPS`` steps;
-    True/False force it), ``native`` ("auto": on the CPU, the taylor engine with a tanh MLP computes
-    its jets with :mod:`sciml.native`'s kernel instead of compiling, when that kernel builds on the
-    machine; True requires it, False never uses it),
+    True/False force it), ``native`` ("auto": where the taylor loss is not compiled — shorter runs,
+    ``compile=False`` — a tanh MLP on the CPU computes its jets with :mod:`sciml.native`'s C++
+    kernel, about as fast as the compiled graph and without its compile time, when the kernel builds
+    on the machine; True uses it instead of compiling, and requires it; False never uses it),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
     (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).
     """
@@ -261,7 +262,7 @@ class PINN(Solver):
     def _use_native(self) -> bool:
         """Whether the network's jets go through the native CPU kernel (see the ``native`` setting)."""
         choice = self.settings["native"]
-        if choice is False or (choice == "auto" and self.settings["compile"] is True):
+        if choice is False or (choice == "auto" and self._use_compile()):
             return False
         body = getattr(self.network, "body", None)
         if self.engine != "taylor":

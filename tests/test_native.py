@@ -72,11 +72,14 @@ def test_gradients_do_not_depend_on_which_thread_ran_which_block():
         assert all(torch.equal(a, b) for a, b in zip(runs[0], other))
 
 
-def test_solver_uses_it_by_default_on_the_cpu_and_gets_the_same_loss_and_gradients():
+def test_solver_uses_it_where_it_would_not_compile_and_gets_the_same_loss_and_gradients():
+    long_run = PINN(Burgers(), iterations=5000, device="cpu", progress=False)
+    long_run.setup()
+    assert long_run.native is False  # compile="auto" compiles a run this long: no native kernel
     losses, grads = {}, {}
     for use in (False, "auto"):
-        solver = PINN(Burgers(enforce="soft"), width=24, depth=3, n_interior=500, native=use, dtype="float64",
-                      device="cpu", progress=False)
+        solver = PINN(Burgers(enforce="soft"), width=24, depth=3, n_interior=500, iterations=500, lbfgs_iterations=0, native=use,
+                      dtype="float64", device="cpu", progress=False)
         solver.setup()
         assert solver.native is (use == "auto")
         total = sum(solver.loss().values())
@@ -88,7 +91,7 @@ def test_solver_uses_it_by_default_on_the_cpu_and_gets_the_same_loss_and_gradien
 
 
 def test_unsupported_networks_fall_back_or_say_why():
-    auto = PINN(Burgers(), activation="sin", width=8, depth=2, device="cpu", progress=False)
+    auto = PINN(Burgers(), activation="sin", width=8, depth=2, compile=False, device="cpu", progress=False)
     auto.setup()
     assert auto.native is False
     forced = PINN(Burgers(), activation="sin", width=8, depth=2, native=True, device="cpu", progress=False)
