@@ -173,7 +173,7 @@ void for_blocks(int64_t nblocks, int64_t threads, const F& f) {
 }
 
 struct Net {
-  int64_t d = 0, m = 0, L = 0, block = 0, n = 0;
+  int64_t d = 0, m = 0, L = 0, n = 0;
   std::vector<int64_t> in, out;  // per linear layer
   int64_t wmax = 0;
 };
@@ -193,7 +193,6 @@ Net describe(const at::Tensor& x, const std::vector<at::Tensor>& weights, int64_
   net.n = x.size(0);
   net.d = x.size(1);
   net.L = static_cast<int64_t>(weights.size());
-  net.block = block;
   for (const auto& w : weights) {
     net.out.push_back(w.size(0));
     net.in.push_back(w.size(1));
@@ -236,52 +235,50 @@ at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& center, const at:
   std::vector<std::vector<T>> ys(threads, std::vector<T>(K * block * m));
   for_blocks(nblocks, threads, [&](int64_t blk, int64_t tid) {
     std::vector<T>& y = ys[tid];
+    const int64_t r0 = blk * block, rb = std::min(block, n - r0);
+    // First layer: inputs mapped to [-1, 1]; their first derivatives are the constant rows
+    // W[:, i] / half_i, their second derivatives zero.
     {
-      const int64_t r0 = blk * block, rb = std::min(block, n - r0);
-      // First layer: inputs mapped to [-1, 1]; their first derivatives are the constant rows
-      // W[:, i] / half_i, their second derivatives zero.
-      {
-        const int64_t w = net.out[0];
-        const T* W1 = W[0].data_ptr<T>();
-        const T* b1 = b[0].data_ptr<T>();
-        T* Z = saved[0] + r0 * K * w;
-        const int64_t S = rb * w;
-        for (int64_t r = 0; r < rb; ++r) {
-          T* zr = Z + r * w;
-          for (int64_t o = 0; o < w; ++o) zr[o] = b1[o];
-          for (int64_t j = 0; j < d; ++j) {
-            const T hj = (xp[(r0 + r) * d + j] - cp[j]) / sp[j];
+      const int64_t w = net.out[0];
+      const T* W1 = W[0].data_ptr<T>();
+      const T* b1 = b[0].data_ptr<T>();
+      T* Z = saved[0] + r0 * K * w;
+      const int64_t S = rb * w;
+      for (int64_t r = 0; r < rb; ++r) {
+        T* zr = Z + r * w;
+        for (int64_t o = 0; o < w; ++o) zr[o] = b1[o];
+        for (int64_t j = 0; j < d; ++j) {
+          const T hj = (xp[(r0 + r) * d + j] - cp[j]) / sp[j];
 #pragma omp simd
-            for (int64_t o = 0; o < w; ++o) zr[o] += W1[o * d + j] * hj;
-          }
+          for (int64_t o = 0; o < w; ++o) zr[o] += W1[o * d + j] * hj;
         }
-        for (int64_t i = 0; i < p.n1(); ++i) {
-          const int64_t j = p.first[i];
-          T* zi = Z + (1 + i) * S;
-          for (int64_t r = 0; r < rb; ++r)
-            for (int64_t o = 0; o < w; ++o) zi[r * w + o] = W1[o * d + j] / sp[j];
-        }
-        std::fill(Z + (1 + p.n1()) * S, Z + K * S, T(0));
-        act_forward(Z, saved[1] + r0 * K * w, S, p);
       }
-      // Hidden layers and the output layer: one product for all K slots of the block.
-      for (int64_t l = 1; l < L; ++l) {
-        const int64_t wi = net.in[l], wo = net.out[l];
-        const T* H = saved[2 * (l - 1) + 1] + r0 * K * wi;
-        const bool last = l + 1 == L;
-        T* Z = last ? y.data() : saved[2 * l] + r0 * K * wo;
-        gemm(TransposeType::Transpose, TransposeType::NoTranspose, wo, K * rb, wi, T(1), W[l].data_ptr<T>(), wi, H,
-             wi, T(0), Z, wo);
-        const T* bl = b[l].data_ptr<T>();
+      for (int64_t i = 0; i < p.n1(); ++i) {
+        const int64_t j = p.first[i];
+        T* zi = Z + (1 + i) * S;
         for (int64_t r = 0; r < rb; ++r)
-#pragma omp simd
-          for (int64_t o = 0; o < wo; ++o) Z[r * wo + o] += bl[o];
-        if (!last) act_forward(Z, saved[2 * l + 1] + r0 * K * wo, rb * wo, p);
+          for (int64_t o = 0; o < w; ++o) zi[r * w + o] = W1[o * d + j] / sp[j];
       }
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t r = 0; r < rb; ++r)
-          for (int64_t o = 0; o < m; ++o) op[(k * n + r0 + r) * m + o] = y[(k * rb + r) * m + o];
+      std::fill(Z + (1 + p.n1()) * S, Z + K * S, T(0));
+      act_forward(Z, saved[1] + r0 * K * w, S, p);
     }
+    // Hidden layers and the output layer: one product for all K slots of the block.
+    for (int64_t l = 1; l < L; ++l) {
+      const int64_t wi = net.in[l], wo = net.out[l];
+      const T* H = saved[2 * (l - 1) + 1] + r0 * K * wi;
+      const bool last = l + 1 == L;
+      T* Z = last ? y.data() : saved[2 * l] + r0 * K * wo;
+      gemm(TransposeType::Transpose, TransposeType::NoTranspose, wo, K * rb, wi, T(1), W[l].data_ptr<T>(), wi, H,
+           wi, T(0), Z, wo);
+      const T* bl = b[l].data_ptr<T>();
+      for (int64_t r = 0; r < rb; ++r)
+#pragma omp simd
+        for (int64_t o = 0; o < wo; ++o) Z[r * wo + o] += bl[o];
+      if (!last) act_forward(Z, saved[2 * l + 1] + r0 * K * wo, rb * wo, p);
+    }
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t r = 0; r < rb; ++r)
+        for (int64_t o = 0; o < m; ++o) op[(k * n + r0 + r) * m + o] = y[(k * rb + r) * m + o];
   });
   return out;
 }
@@ -328,56 +325,54 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& gout, const at::Tensor& 
     std::vector<T>& gh = scratch[tid].gh;
     std::vector<T>& gz = scratch[tid].gz;
     std::vector<T>& dWt = scratch[tid].dWt;
-    {
-      const int64_t r0 = blk * block, rb = std::min(block, n - r0);
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t r = 0; r < rb; ++r)
-          for (int64_t o = 0; o < m; ++o) gy[(k * rb + r) * m + o] = gp[(k * n + r0 + r) * m + o];
-      const T* g = gy.data();  // gradient by the current layer's output jet, (K rb, w_out)
-      for (int64_t l = L - 1; l >= 1; --l) {
-        const int64_t wi = net.in[l], wo = net.out[l];
-        const T* H = saved[2 * (l - 1) + 1] + r0 * K * wi;
-        // dW_l += g^T H (all slots), db_l += sum of the value slot's rows, dH = g W_l.
-        gemm(TransposeType::NoTranspose, TransposeType::Transpose, wi, wo, K * rb, T(1), H, wi, g, wo, T(1),
-             a + woff[l], wi);
-        T* db = a + boff[l];
-        for (int64_t r = 0; r < rb; ++r)
+    const int64_t r0 = blk * block, rb = std::min(block, n - r0);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t r = 0; r < rb; ++r)
+        for (int64_t o = 0; o < m; ++o) gy[(k * rb + r) * m + o] = gp[(k * n + r0 + r) * m + o];
+    const T* g = gy.data();  // gradient by the current layer's output jet, (K rb, w_out)
+    for (int64_t l = L - 1; l >= 1; --l) {
+      const int64_t wi = net.in[l], wo = net.out[l];
+      const T* H = saved[2 * (l - 1) + 1] + r0 * K * wi;
+      // dW_l += g^T H (all slots), db_l += sum of the value slot's rows, dH = g W_l.
+      gemm(TransposeType::NoTranspose, TransposeType::Transpose, wi, wo, K * rb, T(1), H, wi, g, wo, T(1),
+           a + woff[l], wi);
+      T* db = a + boff[l];
+      for (int64_t r = 0; r < rb; ++r)
 #pragma omp simd
-          for (int64_t o = 0; o < wo; ++o) db[o] += g[r * wo + o];
-        gemm(TransposeType::NoTranspose, TransposeType::NoTranspose, wi, K * rb, wo, T(1), W[l].data_ptr<T>(), wi,
-             g, wo, T(0), gh.data(), wi);
-        act_backward(gh.data(), saved[2 * (l - 1)] + r0 * K * wi, H, gz.data(), rb * wi, p);
-        g = gz.data();
-      }
-      // First layer: z_value = W1 h_in + b1, z_i = W1[:, first_i] / half (same at every row).
-      // Accumulated input by input (contiguous over outputs), then added to the (w, d) gradient.
-      const int64_t w = net.out[0], S = rb * w;
-      std::fill(dWt.begin(), dWt.end(), T(0));
-      T* db = a + boff[0];
-      for (int64_t r = 0; r < rb; ++r) {
-        const T* gr = g + r * w;
-        for (int64_t j = 0; j < d; ++j) {
-          const T hj = (xp[(r0 + r) * d + j] - cp[j]) / sp[j];
-          T* col = dWt.data() + j * w;
-#pragma omp simd
-          for (int64_t o = 0; o < w; ++o) col[o] += gr[o] * hj;
-        }
-#pragma omp simd
-        for (int64_t o = 0; o < w; ++o) db[o] += gr[o];
-      }
-      for (int64_t i = 0; i < p.n1(); ++i) {
-        const int64_t j = p.first[i];
-        const T* gi = g + (1 + i) * S;
-        T* col = dWt.data() + j * w;
-        const T inv = T(1) / sp[j];
-        for (int64_t r = 0; r < rb; ++r)
-#pragma omp simd
-          for (int64_t o = 0; o < w; ++o) col[o] += gi[r * w + o] * inv;
-      }
-      T* dW = a + woff[0];
-      for (int64_t o = 0; o < w; ++o)
-        for (int64_t j = 0; j < d; ++j) dW[o * d + j] += dWt[j * w + o];
+        for (int64_t o = 0; o < wo; ++o) db[o] += g[r * wo + o];
+      gemm(TransposeType::NoTranspose, TransposeType::NoTranspose, wi, K * rb, wo, T(1), W[l].data_ptr<T>(), wi,
+           g, wo, T(0), gh.data(), wi);
+      act_backward(gh.data(), saved[2 * (l - 1)] + r0 * K * wi, H, gz.data(), rb * wi, p);
+      g = gz.data();
     }
+    // First layer: z_value = W1 h_in + b1, z_i = W1[:, first_i] / half (same at every row).
+    // Accumulated input by input (contiguous over outputs), then added to the (w, d) gradient.
+    const int64_t w = net.out[0], S = rb * w;
+    std::fill(dWt.begin(), dWt.end(), T(0));
+    T* db = a + boff[0];
+    for (int64_t r = 0; r < rb; ++r) {
+      const T* gr = g + r * w;
+      for (int64_t j = 0; j < d; ++j) {
+        const T hj = (xp[(r0 + r) * d + j] - cp[j]) / sp[j];
+        T* col = dWt.data() + j * w;
+#pragma omp simd
+        for (int64_t o = 0; o < w; ++o) col[o] += gr[o] * hj;
+      }
+#pragma omp simd
+      for (int64_t o = 0; o < w; ++o) db[o] += gr[o];
+    }
+    for (int64_t i = 0; i < p.n1(); ++i) {
+      const int64_t j = p.first[i];
+      const T* gi = g + (1 + i) * S;
+      T* col = dWt.data() + j * w;
+      const T inv = T(1) / sp[j];
+      for (int64_t r = 0; r < rb; ++r)
+#pragma omp simd
+        for (int64_t o = 0; o < w; ++o) col[o] += gi[r * w + o] * inv;
+    }
+    T* dW = a + woff[0];
+    for (int64_t o = 0; o < w; ++o)
+      for (int64_t j = 0; j < d; ++j) dW[o * d + j] += dWt[j * w + o];
   });
   std::vector<at::Tensor> grads;
   auto opts = x.options();
