@@ -270,7 +270,7 @@ class PINN(Solver):
         elif self.device.type != "cpu":
             reason = f"the device is {self.device}"
         elif not hasattr(body, "native_unsupported"):
-            reason = f"the network is a {type(body).__name__}, not an MLP"
+            reason = f"the network ({type(self.network if body is None else body).__name__}) is not an MLP"
         else:
             reason = body.native_unsupported()
         if reason is None and not native.available():
