@@ -134,3 +134,23 @@ def test_bad_shapes_are_named():
         ext.forward(x, c, h, [w1, w2], [b1, b2], [0], [], [], 10, ws)
     with pytest.raises(RuntimeError, match="refers to a first derivative that is not computed"):
         ext.forward(x, c, h, [w1[:, :2].contiguous(), w2], [b1, b2], [0], [0], [1], 10, ws)
+
+
+@pytest.mark.parametrize("width,n", [(48, 1001), (64, 2540), (20, 333)])
+def test_float32_products_match_float64_to_float32_rounding(width, n):
+    """float32 runs its own vectorised products for widths that are multiples of 16 (48: a 32- and a
+    16-wide tile; row counts that leave tails), BLAS otherwise (20); both against float64."""
+    net64 = _mlp(2, 1, width, 3, seed=width)
+    net32 = _mlp(2, 1, width, 3, seed=width).float()
+    plan = Plan(first=(0, 1), second=((0, 0),))
+    torch.manual_seed(2)
+    x = torch.rand(n, 2, dtype=torch.float64) * 2 - 1
+    ref = torch.stack(taylor.full(net64.jet(taylor.input_jet(x, plan), plan)))
+    weight = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad((ref * weight).sum(), list(net64.parameters()))
+    net32.native = True
+    got = torch.stack(net32.jet_at(x.float(), plan))
+    grads = torch.autograd.grad((got * weight.float()).sum(), list(net32.parameters()))
+    assert _rel(got.double(), ref) < 1e-5
+    for g, r in zip(grads, ref_grads):
+        assert _rel(g.double(), r) < 1e-4
