@@ -259,6 +259,16 @@ void act_backward(const T* gh, const T* z, const T* h0, T* gz, int64_t S, const 
   }
 }
 
+// A buffer of at least `size` values owned by the calling thread, kept from call to call: the
+// scratch space of a block is not allocated (and page-faulted in) afresh every training step.
+template <typename T>
+T* thread_buffer(int which, int64_t size) {
+  static thread_local std::vector<T> buffers[5];
+  std::vector<T>& b = buffers[which];
+  if (static_cast<int64_t>(b.size()) < size) b.resize(size);
+  return b.data();
+}
+
 // f(block, thread) for every block, blocks handed out one at a time to the torch threads (so a
 // thread that runs slower, e.g. on a busy core, takes fewer); BLAS inside runs single-threaded.
 template <typename F>
@@ -343,9 +353,8 @@ at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& center, const at:
       for (int64_t i = 0; i < net.in[l]; ++i) wt[l][i * net.out[l] + o] = w[o * net.in[l] + i];
   }
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), nblocks);
-  std::vector<std::vector<T>> ys(threads, std::vector<T>(K * block * m));
-  for_blocks(nblocks, threads, [&](int64_t blk, int64_t tid) {
-    std::vector<T>& y = ys[tid];
+  for_blocks(nblocks, threads, [&](int64_t blk, int64_t) {
+    T* y = thread_buffer<T>(0, K * block * m);
     const int64_t r0 = blk * block, rb = std::min(block, n - r0);
     // First layer: inputs mapped to [-1, 1]; their first derivatives are the constant rows
     // W[:, i] / half_i, their second derivatives zero.
@@ -378,7 +387,7 @@ at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& center, const at:
       const int64_t wi = net.in[l], wo = net.out[l];
       const T* H = saved[2 * (l - 1) + 1] + r0 * K * wi;
       const bool last = l + 1 == L;
-      T* Z = last ? y.data() : saved[2 * l] + r0 * K * wo;
+      T* Z = last ? y : saved[2 * l] + r0 * K * wo;
       layer_forward(K * rb, wi, wo, H, W[l].data_ptr<T>(), wt[l].data(), Z);
       const T* bl = b[l].data_ptr<T>();
       for (int64_t r = 0; r < rb; ++r)
@@ -419,27 +428,17 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& gout, const at::Tensor& 
   const T* cp = center.data_ptr<T>();
   const T* sp = half.data_ptr<T>();
 
-  struct Scratch {
-    std::vector<T> gy, gh, gz, dWt;
-  };
-  std::vector<Scratch> scratch(threads);
-  for (auto& sc : scratch) {
-    sc.gy.resize(K * block * m);
-    sc.gh.resize(K * block * net.wmax);
-    sc.gz.resize(K * block * net.wmax);
-    sc.dWt.resize(d * net.out[0]);
-  }
-  for_blocks(nblocks, threads, [&](int64_t blk, int64_t tid) {
+  for_blocks(nblocks, threads, [&](int64_t blk, int64_t) {
     T* a = acc.data() + blk * total;
-    std::vector<T>& gy = scratch[tid].gy;
-    std::vector<T>& gh = scratch[tid].gh;
-    std::vector<T>& gz = scratch[tid].gz;
-    std::vector<T>& dWt = scratch[tid].dWt;
+    T* gy = thread_buffer<T>(1, K * block * m);
+    T* gh = thread_buffer<T>(2, K * block * net.wmax);
+    T* gz = thread_buffer<T>(3, K * block * net.wmax);
+    T* dWt = thread_buffer<T>(4, d * net.out[0]);
     const int64_t r0 = blk * block, rb = std::min(block, n - r0);
     for (int64_t k = 0; k < K; ++k)
       for (int64_t r = 0; r < rb; ++r)
         for (int64_t o = 0; o < m; ++o) gy[(k * rb + r) * m + o] = gp[(k * n + r0 + r) * m + o];
-    const T* g = gy.data();  // gradient by the current layer's output jet, (K rb, w_out)
+    const T* g = gy;  // gradient by the current layer's output jet, (K rb, w_out)
     for (int64_t l = L - 1; l >= 1; --l) {
       const int64_t wi = net.in[l], wo = net.out[l];
       const T* H = saved[2 * (l - 1) + 1] + r0 * K * wi;
@@ -449,20 +448,20 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& gout, const at::Tensor& 
       for (int64_t r = 0; r < rb; ++r)
 #pragma omp simd
         for (int64_t o = 0; o < wo; ++o) db[o] += g[r * wo + o];
-      layer_input_gradient(K * rb, wi, wo, g, W[l].data_ptr<T>(), gh.data());
-      act_backward(gh.data(), saved[2 * (l - 1)] + r0 * K * wi, H, gz.data(), rb * wi, p);
-      g = gz.data();
+      layer_input_gradient(K * rb, wi, wo, g, W[l].data_ptr<T>(), gh);
+      act_backward(gh, saved[2 * (l - 1)] + r0 * K * wi, H, gz, rb * wi, p);
+      g = gz;
     }
     // First layer: z_value = W1 h_in + b1, z_i = W1[:, first_i] / half (same at every row).
     // Accumulated input by input (contiguous over outputs), then added to the (w, d) gradient.
     const int64_t w = net.out[0], S = rb * w;
-    std::fill(dWt.begin(), dWt.end(), T(0));
+    std::fill(dWt, dWt + d * w, T(0));
     T* db = a + boff[0];
     for (int64_t r = 0; r < rb; ++r) {
       const T* gr = g + r * w;
       for (int64_t j = 0; j < d; ++j) {
         const T hj = (xp[(r0 + r) * d + j] - cp[j]) / sp[j];
-        T* col = dWt.data() + j * w;
+        T* col = dWt + j * w;
 #pragma omp simd
         for (int64_t o = 0; o < w; ++o) col[o] += gr[o] * hj;
       }
@@ -472,7 +471,7 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& gout, const at::Tensor& 
     for (int64_t i = 0; i < p.n1(); ++i) {
       const int64_t j = p.first[i];
       const T* gi = g + (1 + i) * S;
-      T* col = dWt.data() + j * w;
+      T* col = dWt + j * w;
       const T inv = T(1) / sp[j];
       for (int64_t r = 0; r < rb; ++r)
 #pragma omp simd
