@@ -47,7 +47,7 @@ class PINN(Solver):
     ``compile`` ("auto": compile the taylor loss for runs of at least ``COMPILE_MIN_STEPS`` steps;
     True/False force it), ``native`` ("auto": where the taylor loss is not compiled — shorter runs,
     ``compile=False`` — a tanh MLP on the CPU computes its jets with :mod:`sciml.native`'s C++
-    kernel, about as fast as the compiled graph and without its compile time, when the kernel builds
+    kernel, a little faster than the compiled graph and without its compile time, when the kernel builds
     on the machine; True uses it instead of compiling, and requires it; False never uses it),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
     (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).

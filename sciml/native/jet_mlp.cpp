@@ -9,7 +9,8 @@
 // All K slots of a block of rb points are stored together, slot-major: slot k, row r, feature j
 // at (k * rb + r) * w + j, so one matrix product of (K rb, w_in) by W_l^T moves every slot of the
 // block through a linear layer. Blocks run in parallel over the torch threads with single-threaded
-// BLAS calls (no synchronisation between layers); each block accumulates its own weight gradients,
+// matrix products (no synchronisation between layers; our own AVX-512 loops for float32 widths
+// that are multiples of 16, BLAS otherwise); each block accumulates its own weight gradients,
 // summed in block order at the end, so the result does not depend on which thread ran which
 // block. Saved per hidden layer for the backward, in a workspace the caller provides: the
 // pre-activation jets Z_l and the activation jets H_l (every slot, block layout).
