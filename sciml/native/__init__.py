@@ -4,9 +4,10 @@ For a plain tanh MLP on the CPU, the jets of the whole network (values, first an
 the chain rules of :mod:`sciml.taylor`) are computed by one C++ call, and all weight and bias
 gradients by one more in the backward pass: the K jet slots of a block of points go through each
 linear layer as one BLAS product (PyTorch's own BLAS), the activation's chain rules run as vectorised
-loops, and the blocks run in parallel on the torch threads. A training step takes ~10% less time
-than through ``torch.compile`` of the PyTorch path (`sciml bench residual`, benchmarks/README.md),
-without the compile time and recompilations, and with its buffers reused from step to step.
+loops, and the blocks run in parallel on the torch threads. A training step takes 10% or more less
+time than through ``torch.compile`` of the PyTorch path (`sciml bench residual`,
+benchmarks/README.md), without the compile time and recompilations, and with its buffers reused
+from step to step.
 
 The extension is compiled on first use (about 30 s, once per machine and torch version; it needs a
 C++ compiler, as ``torch.compile`` on the CPU does, and glibc's vector maths library, glibc >= 2.35)
