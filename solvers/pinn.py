@@ -276,7 +276,7 @@ class PINN(Solver):
         if reason is None and not native.available():
             reason = f"the kernel did not build: {native.unavailable_reason()}"
             if choice == "auto":
-                warnings.warn(f"sciml.native: {reason}; using the compiled taylor engine instead")
+                warnings.warn(f"sciml.native: {reason}; using the taylor engine's PyTorch path instead")
         if reason is not None and choice is True:
             raise ValueError(f"native=True, but the native kernel cannot be used: {reason}")
         return reason is None

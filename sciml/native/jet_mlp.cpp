@@ -22,8 +22,6 @@
 
 #include <ATen/Parallel.h>
 
-#include <omp.h>
-
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -270,21 +268,17 @@ T* thread_buffer(int which, int64_t size) {
   return b.data();
 }
 
-// f(block, thread) for every block, blocks handed out one at a time to the torch threads (so a
-// thread that runs slower, e.g. on a busy core, takes fewer); BLAS inside runs single-threaded.
+// f(block) for every block, blocks handed out one at a time to the torch threads (so a thread
+// that runs slower, e.g. on a busy core, takes fewer); BLAS inside runs single-threaded.
 template <typename F>
-void for_blocks(int64_t nblocks, int64_t threads, const F& f) {
-  threads = std::min(threads, nblocks);
+void for_blocks(int64_t nblocks, const F& f) {
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), nblocks);
   if (threads <= 1) {
-    for (int64_t blk = 0; blk < nblocks; ++blk) f(blk, 0);
+    for (int64_t blk = 0; blk < nblocks; ++blk) f(blk);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    const int64_t tid = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t blk = 0; blk < nblocks; ++blk) f(blk, tid);
-  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t blk = 0; blk < nblocks; ++blk) f(blk);
 }
 
 struct Net {
@@ -353,8 +347,7 @@ at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& center, const at:
     for (int64_t o = 0; o < net.out[l]; ++o)
       for (int64_t i = 0; i < net.in[l]; ++i) wt[l][i * net.out[l] + o] = w[o * net.in[l] + i];
   }
-  const int64_t threads = std::min<int64_t>(at::get_num_threads(), nblocks);
-  for_blocks(nblocks, threads, [&](int64_t blk, int64_t) {
+  for_blocks(nblocks, [&](int64_t blk) {
     T* y = thread_buffer<T>(0, K * block * m);
     const int64_t r0 = blk * block, rb = std::min(block, n - r0);
     // First layer: inputs mapped to [-1, 1]; their first derivatives are the constant rows
@@ -422,14 +415,13 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& gout, const at::Tensor& 
   }
   // One accumulator per block, summed in block order at the end: the gradients do not depend on
   // which thread ran which block.
-  const int64_t threads = std::min<int64_t>(at::get_num_threads(), nblocks);
   std::vector<T> acc(nblocks * total, T(0));
   const T* gp = gout.data_ptr<T>();
   const T* xp = x.data_ptr<T>();
   const T* cp = center.data_ptr<T>();
   const T* sp = half.data_ptr<T>();
 
-  for_blocks(nblocks, threads, [&](int64_t blk, int64_t) {
+  for_blocks(nblocks, [&](int64_t blk) {
     T* a = acc.data() + blk * total;
     T* gy = thread_buffer<T>(1, K * block * m);
     T* gh = thread_buffer<T>(2, K * block * net.wmax);
