@@ -126,11 +126,11 @@ def summarise(rows: list[dict[str, Any]], problem: str, trained_step: float, ste
 
 
 def figure(rows: list[dict[str, Any]], problems: list[str], path: Path) -> Path:
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
     style = {"euler": ("C0", "o"), "midpoint": ("C1", "s"), "rk4": ("C2", "^"), "hypereuler": ("C3", "o"),
              "hypermidpoint": ("C4", "s"), "dopri5": ("k", "D")}
-    fig, axes = plt.subplots(len(problems), 2, figsize=(12, 4.6 * len(problems)), squeeze=False)
+    fig, axes = subplots(len(problems), 2, figsize=(12, 4.6 * len(problems)), squeeze=False)
     for i, problem in enumerate(problems):
         for j, (key, xlabel) in enumerate((("wall_s", "wall time per solve of the batch [s]"),
                                            ("cost_evals", "function evaluations (f, plus g for hypersolvers)"))):

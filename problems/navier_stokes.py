@@ -356,14 +356,14 @@ class LidDrivenCavity(NavierStokes2D):
 
     def figures(self, predict, out) -> list:
         """``centreline.png``: u(x = L/2, y) and v(x, y = L/2) of the PINN, our CFD and Ghia's points."""
-        from sciml.plotting import plt, save_figure
+        from sciml.plotting import save_figure, subplots
 
         L, U = self.length, self.lid_velocity
         flow = self.cfd()
         s = np.linspace(0.0, 1.0, 201)
         cfd_u, cfd_v = flow.centreline_u(s), flow.centreline_v(s)
         pinn_u, pinn_v = self._centrelines(predict, {"y": s, "x": s})
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        fig, axes = subplots(1, 2, figsize=(11, 4.5))
         axes[0].plot(cfd_u * U, s * L, "k-", lw=2, alpha=0.5, label="our CFD (finite differences)")
         axes[0].plot(pinn_u * U, s * L, "C0--", lw=1.5, label="PINN")
         axes[1].plot(s * L, cfd_v * U, "k-", lw=2, alpha=0.5, label="our CFD (finite differences)")
@@ -595,14 +595,14 @@ class Cylinder(NavierStokes2D):
 
     def figures(self, predict, out) -> list:
         """``fields.png``: u, v, p of the PINN in the channel, and p and the wall vorticity on the cylinder."""
-        from sciml.plotting import plt, save_figure
+        from sciml.plotting import save_figure, subplots
 
         xs, ys = np.linspace(0.0, self.LENGTH, 441), np.linspace(0.0, self.HEIGHT, 83)
         xx, yy = np.meshgrid(xs, ys, indexing="ij")
         pts = np.stack([xx.ravel(), yy.ravel()], axis=1)
         values = predict(pts).reshape(len(xs), len(ys), 3)
         inside = (xx - self.CENTRE[0]) ** 2 + (yy - self.CENTRE[1]) ** 2 < self.RADIUS ** 2
-        fig, axes = plt.subplots(3, 1, figsize=(12, 8))
+        fig, axes = subplots(3, 1, figsize=(12, 8))
         for ax, k, label in zip(axes, range(3), ("u [m/s]", "v [m/s]", "p [Pa]")):
             field = np.ma.masked_where(inside, values[..., k])
             mesh = ax.pcolormesh(xs, ys, field.T, cmap="RdBu_r", shading="auto")

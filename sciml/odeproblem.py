@@ -121,7 +121,7 @@ def plot_trajectories(problem: ODEProblem, reference: Reference, prediction: np.
     """One panel per output: reference (solid) and prediction (dashed) against time for the first
     ``n_show`` held-out initial conditions, and a last panel with the error norm over time (median
     and worst over all initial conditions)."""
-    from .plotting import _label, plt, save_figure
+    from .plotting import _label, save_figure, subplots
 
     t = np.unique(reference.points[:, 0])        # points are trajectory-major (trajectory_points)
     n_t = len(t)
@@ -129,7 +129,7 @@ def plot_trajectories(problem: ODEProblem, reference: Reference, prediction: np.
     ref = reference.values.reshape(n_traj, n_t, -1)
     pred = prediction.reshape(n_traj, n_t, -1)
     outs = problem.outputs
-    fig, axes = plt.subplots(1, len(outs) + 1, figsize=(4.2 * (len(outs) + 1), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(outs) + 1, figsize=(4.2 * (len(outs) + 1), 3.6), squeeze=False)
     for k, name in enumerate(outs):
         ax = axes[0, k]
         for j in range(min(n_show, n_traj)):

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .problem import Problem, Reference
 
-from .problem import Problem, Reference  # noqa: E402
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs):
+    """A new figure and its axes, as ``matplotlib.pyplot.subplots`` returns them, but detached from
+    pyplot: writing figures selects no backend and leaves pyplot's state alone, so importing or using
+    sciml never changes a notebook's backend or its open figures. ``kwargs`` go to ``Figure.subplots``."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def save_figure(fig, path, dpi: int = 120, **savefig_kwargs) -> Path:
-    """Lay out ``fig``, write it to ``path`` (PNG at ``dpi``) and close it; returns the path."""
+    """Lay out ``fig`` (from :func:`subplots`), write it to ``path`` (PNG at ``dpi``); returns the path."""
     fig.tight_layout()
     fig.savefig(path, dpi=dpi, **savefig_kwargs)
-    plt.close(fig)
     return Path(path)
 
 
@@ -43,7 +47,7 @@ def plot_comparison(problem: Problem, reference: Reference, prediction: np.ndarr
         raise ValueError("plot_comparison needs a reference on a 2-D grid (or a 3-D grid, shown at its last slice)")
     (slow, a_slow), (fast, a_fast) = reference.grid.items()
     cols = reference.columns(problem.outputs)
-    fig, axes = plt.subplots(len(cols), 4, figsize=(17, 3.6 * len(cols)), squeeze=False)
+    fig, axes = subplots(len(cols), 4, figsize=(17, 3.6 * len(cols)), squeeze=False)
     for k, col in enumerate(cols):
         name = problem.outputs[col]
         ref = reference.values[:, k].reshape(shape)

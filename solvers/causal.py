@@ -249,7 +249,7 @@ class CausalPINN(PINN):
     def figures(self, history: list[dict], prefix: Path) -> dict[str, Path]:
         """``PREFIX-causal-weights.png``: the weights w_i over training (chunk time vs step) and min w
         with ε vs step. Returns {"causal weights": path}."""
-        from sciml.plotting import plt, save_figure
+        from sciml.plotting import save_figure, subplots
 
         m = self.settings["chunks"]
         window = [r.get("causal", {}).get("window", 0) for r in history]
@@ -258,7 +258,7 @@ class CausalPINN(PINN):
                   if r.get("phase") == "adam" and "w" in r.get("causal", {})]
         tracked = [(r["step"], r["causal"]["min_w"], r["causal"]["epsilon"]) for r in history
                    if r.get("phase") == "adam" and "causal" in r]
-        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2))
+        fig, (left, right) = subplots(1, 2, figsize=(13, 4.2))
         if logged:
             steps = np.repeat([s for s, *_ in logged], m)
             times = np.concatenate([a + (b - a) * (np.arange(m) + 0.5) / m for _, a, b, _ in logged])

@@ -61,12 +61,13 @@ def _plane(result):
 def plot_layout(result, path: Path) -> Path:
     """Subdomain boxes (network size, owning process of 2), collocation and interface points."""
     import torch
+    from matplotlib.patches import Rectangle
 
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
     solver, p = result.solver, result.problem
     _, h, v = _plane(result)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = subplots(figsize=(6.5, 5))
     from sciml import geometry
 
     pts = geometry.sample(p.geometry(), 3000)
@@ -74,7 +75,7 @@ def plot_layout(result, path: Path) -> Path:
     for k, (lo, hi) in enumerate(solver.layout.boxes):
         mask = where == k
         ax.scatter(pts[mask, h], pts[mask, v], s=1.5, color=f"C{k}", alpha=0.5)
-        ax.add_patch(plt.Rectangle((lo[h], lo[v]), hi[h] - lo[h], hi[v] - lo[v], fill=False, lw=1.5, color="k"))
+        ax.add_patch(Rectangle((lo[h], lo[v]), hi[h] - lo[h], hi[v] - lo[v], fill=False, lw=1.5, color="k"))
         owner = k * 2 // len(solver.layout)
         ax.text(0.5 * (lo[h] + hi[h]), 0.5 * (lo[v] + hi[v]),
                 f"Ω{k}\n{solver.widths[k]}×{solver.depths[k]} net\nprocess {owner} of 2",
@@ -95,11 +96,11 @@ def plot_interface_mismatch(result, path: Path) -> Path:
     """|u_a − u_b| along every interface, next to the solution's scale."""
     from sciml.solvers.multidomain import interface_jumps
 
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
     p = result.problem
     scale = np.abs(p.reference().values).max()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = subplots(figsize=(7, 4.2))
     for k, j in enumerate(interface_jumps(result)):
         free = p.inputs.index(j["free"])
         ax.semilogy(j["points"][:, free], np.abs(j["jump"][:, 0]) + 1e-12, color=f"C{k}",
@@ -115,13 +116,13 @@ def plot_interface_mismatch(result, path: Path) -> Path:
 
 def plot_error(result, path: Path) -> Path:
     """|prediction − reference| on the reference grid with the subdomain cuts drawn."""
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
     p, solver = result.problem, result.solver
     ref, h, v = _plane(result)
     (slow, a_slow), (fast, a_fast) = ref.grid.items()
     err = np.abs(result.predict(ref.points)[:, 0] - ref.values[:, 0]).reshape(ref.grid_shape)
-    fig, ax = plt.subplots(figsize=(6.5, 4.6))
+    fig, ax = subplots(figsize=(6.5, 4.6))
     mesh = ax.pcolormesh(a_slow, a_fast, err.T, cmap="magma", shading="auto")
     fig.colorbar(mesh, ax=ax, label=f"|error| [{p.unit(p.outputs[0])}]")
     for c in solver.layout.cuts[h]:
@@ -210,10 +211,10 @@ def _selection(part: str, arms, two_stage: bool, rounds: int, family_name: str =
     rows = evaluate(family, bandit, log=log)
     wall = time.perf_counter() - started
     path = FIGURES / f"interface-{part}-{family_name}.png"
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
     labels = [label(c) for c in bandit.choices]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = subplots(figsize=(9, 4.5))
     width = 0.8 / len(rows)
     for k, row in enumerate(rows):
         xs = np.arange(len(labels)) + (k - (len(rows) - 1) / 2) * width
@@ -258,9 +259,9 @@ def _sciml_run(args: list[str], out: Path, processes: int) -> dict[str, Any]:
 def part_parallel() -> None:
     runs = HERE / "runs" / "parallel"
     record = {}
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
-    fig, axes = plt.subplots(1, len(PARALLEL), figsize=(6 * len(PARALLEL), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(PARALLEL), figsize=(6 * len(PARALLEL), 4.2), squeeze=False)
     for ax, (name, args) in zip(axes[0], PARALLEL.items()):
         one = _sciml_run(args, runs / f"{name}-1", 1)
         two = _sciml_run(args, runs / f"{name}-2", 2)

@@ -130,10 +130,10 @@ def history_series(history: list[dict[str, Any]]) -> dict[str, Any]:
 def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", final_rel_l2: float | None = None) -> Path:
     """Loss vs optimiser step (log scale), the Adam → L-BFGS switch marked, and the error against the
     reference vs step where the history records it (``eval_every``)."""
-    from sciml.plotting import plt, save_figure
+    from sciml.plotting import save_figure, subplots
 
     s = history_series(history)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     if s["step"]:
         ax.semilogy(s["step"], s["loss"], color="k", lw=1.4, label="total loss")
         if len(s["terms"]) > 1:
