@@ -72,6 +72,7 @@ class NavierStokes2D(Problem):
     inputs = ("x", "y")
     outputs = ("u", "v", "p")
     units = {"x": "m", "y": "m", "t": "s", "u": "m/s", "v": "m/s", "p": "Pa"}
+    vectors = {"velocity": ("u", "v")}
 
     @property
     def rho(self) -> float:

@@ -74,3 +74,49 @@ def plot_comparison(problem: Problem, reference: Reference, prediction: np.ndarr
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def plot_solution(problem: Problem, grid: Reference, prediction: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """The prediction (M, n_out) on a grid without reference values (:meth:`Problem.solution_grid`):
+    one row per output, the field (2-D grids; a 3-D grid at the last value of its slowest axis) and
+    profiles at a few values of the slowest axis, or the curve of a 1-D grid. Points outside the
+    domain are NaN in ``prediction`` and left blank."""
+    path = Path(path)
+    shape = grid.grid_shape
+    if shape is not None and len(shape) == 3:
+        (slow, axis), *rest = grid.grid.items()
+        last = slice((shape[0] - 1) * shape[1] * shape[2], None)
+        plane = Reference(grid.points[last], grid.values[last], grid.source, grid=dict(rest), outputs=())
+        return plot_solution(problem, plane, prediction[last], path, f"{title} ({slow} = {axis[-1]:g})")
+    if shape is None or len(shape) not in (1, 2):
+        raise ValueError(f"plot_solution needs a grid of 1 to 3 axes, got {shape}")
+    names = list(grid.grid)
+    n_out = len(problem.outputs)
+    fig, axes = subplots(n_out, 2 if len(shape) == 2 else 1, figsize=(11 if len(shape) == 2 else 6, 3.6 * n_out),
+                         squeeze=False)
+    for k, name in enumerate(problem.outputs):
+        field = prediction[:, k].reshape(shape)
+        if len(shape) == 1:
+            ax = axes[k, 0]
+            ax.plot(grid.grid[names[0]], field, color="C0")
+            ax.set_xlabel(_label(problem, names[0]))
+            ax.set_ylabel(_label(problem, name))
+            ax.set_title(f"prediction {name}")
+            continue
+        (slow, a_slow), (fast, a_fast) = grid.grid.items()
+        ax = axes[k, 0]
+        mesh = ax.pcolormesh(a_slow, a_fast, field.T, cmap="RdBu_r", shading="auto")
+        fig.colorbar(mesh, ax=ax, label=_label(problem, name))
+        ax.set_xlabel(_label(problem, slow))
+        ax.set_ylabel(_label(problem, fast))
+        ax.set_title(f"prediction {name}")
+        ax = axes[k, 1]
+        for j, idx in enumerate(np.linspace(0, shape[0] - 1, 4).round().astype(int)[1:]):
+            ax.plot(a_fast, field[idx], color=f"C{j}", label=f"{slow}={a_slow[idx]:.2f}")
+        ax.set_xlabel(_label(problem, fast))
+        ax.set_ylabel(_label(problem, name))
+        ax.legend(fontsize=7)
+        ax.set_title("profiles")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

@@ -108,6 +108,9 @@ class Problem:
     outputs: ClassVar[tuple[str, ...]] = ()
     units: ClassVar[dict[str, str]] = {}
     """Units of inputs and outputs, for figures and files ("1" for dimensionless)."""
+    vectors: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Outputs that are components of one vector, by the vector's name (``{"velocity": ("u", "v")}``):
+    files for ParaView hold them as one 3-component vector."""
     time: ClassVar[str | None] = None
     """Name of the time input, if any; the other inputs are spatial."""
     periodic: ClassVar[tuple[str, ...]] = ()
@@ -165,9 +168,34 @@ class Problem:
         return None
 
     def reference(self) -> Reference | None:
-        """A trusted solution to validate against (None: no reference field; the problem's
-        :meth:`metrics` then carry its validation, e.g. a benchmark's drag coefficient)."""
-        raise NotImplementedError
+        """A trusted solution to validate against, or None (the default) where there is none: the
+        run then reports its loss terms and residual statistics instead of an error, and the
+        problem's :meth:`metrics` may carry its validation (e.g. a benchmark's drag coefficient)."""
+        return None
+
+    def solution_grid(self, n: int = 101, n_time: int = 11) -> Reference:
+        """Where to show a solution that has no reference: a tensor-product grid of ``n`` points per
+        spatial input (``n_time`` times) over the domain's bounding box, with no values. Grid points
+        outside the domain are kept (a grid needs them); :meth:`inside` tells which they are."""
+        from .geometry import bounds
+
+        lo, hi = bounds(self.geometry())
+        order = ([self.time] if self.time else []) + list(self.spatial)
+        grid = {name: np.linspace(lo[self.inputs.index(name)], hi[self.inputs.index(name)],
+                                  n_time if name == self.time else n) for name in order}
+        mesh = np.meshgrid(*grid.values(), indexing="ij")
+        points = np.stack([mesh[order.index(name)].ravel() for name in self.inputs], axis=1)
+        return Reference(points, np.zeros((len(points), 0)), "no reference: the prediction alone", grid=grid,
+                         outputs=())
+
+    def inside(self, points: np.ndarray) -> np.ndarray:
+        """Which of ``points`` (N, d) lie in the domain (closed), as a bool array (N,)."""
+        geom = self.geometry()
+        if hasattr(geom, "timedomain"):  # space-time: inside in space and within the time interval
+            space, times = geom.geometry, geom.timedomain
+            t = points[:, -1]
+            return np.asarray(space.inside(points[:, :-1]), bool) & (t >= times.t0) & (t <= times.t1)
+        return np.asarray(geom.inside(points), bool)
 
     def plot(self, reference: Reference, prediction: np.ndarray, path, title: str = ""):
         """The comparison figure of a prediction (M, n_out) at the reference points, written to ``path``."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import meshio
 import numpy as np
 import pytest
 import torch
@@ -12,6 +11,7 @@ import torch
 import sciml
 from sciml.cli import main
 from sciml.device import resolve_device
+from sciml.io import read_pvd
 
 FAST = ["--iterations", "30", "--lbfgs-iterations", "0", "--no-progress"]
 
@@ -66,11 +66,15 @@ def test_run_writes_metrics_checkpoint_figure_and_vtu(tmp_path):
     # the saved result reproduces the recorded error, and the VTU holds its prediction
     loaded = sciml.load(out)
     assert loaded.errors()["rel_l2"] == pytest.approx(metrics["rel_l2"], rel=1e-12)
-    mesh = meshio.read(out / "fields.vtu")
+    series = read_pvd(out / "fields.pvd")
     ref = loaded.problem.reference()
-    np.testing.assert_allclose(mesh.point_data["u_pred"], loaded.predict(ref.points)[:, 0], rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(mesh.point_data["u_ref"], ref.values[:, 0])
-    assert mesh.points.shape == (25600, 3) and "quad" in mesh.cells_dict
+    t, x = ref.grid["t"], ref.grid["x"]
+    assert [time for time, _ in series] == pytest.approx(list(t))
+    time, mesh = series[-1]
+    points = np.stack([x, np.full_like(x, time)], axis=1)
+    np.testing.assert_allclose(mesh.point_data["u"], loaded.predict(points)[:, 0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(mesh.points[:, 0], x)
+    assert mesh.points.shape == (len(x), 3) and "line" in mesh.cells_dict
     # --init starts a new run from this one's network
     again = tmp_path / "again"
     assert main(["run", "burgers", "--nu", "0.02", "--device", "cpu", "--out", str(again), "--init", str(out)]
