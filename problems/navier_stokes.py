@@ -490,7 +490,7 @@ class Outflow(Condition):
 
     name = "outflow"
 
-    def __init__(self, problem, x_out: float, height: float, n_points: int = 200):
+    def __init__(self, problem, x_out: float, height: float, n_points: int | None = None):
         self.problem, self.x_out, self.height, self.n_points = problem, x_out, height, n_points
 
     def sample(self, geom, n):

@@ -36,7 +36,8 @@ class Condition:
     """Base class: ``sample`` points, then ``residual(f, aux)`` at them."""
 
     name: str = "condition"
-    n_points: int = 200
+    n_points: int | None = None
+    """Points to sample; None: the solver's setting (``n_boundary`` of the PINN solvers)."""
     weight: float = 1.0
 
     def sample(self, geom, n: int) -> PointSet:  # pragma: no cover - abstract
@@ -57,7 +58,7 @@ class DirichletBC(Condition):
     """
 
     def __init__(self, output: str, value: ValueFn, on: str = "boundary", name: str | None = None,
-                 n_points: int = 200, weight: float = 1.0, where: Callable[[np.ndarray], np.ndarray] | None = None):
+                 n_points: int | None = None, weight: float = 1.0, where: Callable[[np.ndarray], np.ndarray] | None = None):
         self.output, self.value, self.on, self.where = output, value, on, where
         self.name = name or f"{on}_{output}"
         self.n_points, self.weight = n_points, weight
@@ -78,7 +79,7 @@ class NeumannBC(DirichletBC):
     """Normal derivative ``n · ∇ output = value(x)`` on the boundary, with DeepXDE's outward normals."""
 
     def __init__(self, output: str, value: ValueFn, spatial: tuple[str, ...], name: str | None = None,
-                 n_points: int = 200, weight: float = 1.0, where=None):
+                 n_points: int | None = None, weight: float = 1.0, where=None):
         super().__init__(output, value, "boundary", name or f"neumann_{output}", n_points, weight, where)
         self.spatial = spatial
 
@@ -101,7 +102,7 @@ class PeriodicBC(Condition):
     """
 
     def __init__(self, output: str, input_index: int, input_name: str, derivative_order: int = 0,
-                 n_points: int = 200, weight: float = 1.0):
+                 n_points: int | None = None, weight: float = 1.0):
         if derivative_order not in (0, 1):
             raise ValueError(f"periodic derivative_order must be 0 or 1, got {derivative_order}")
         self.output, self.index, self.input, self.order = output, input_index, input_name, derivative_order

@@ -35,7 +35,8 @@ class PINN(Solver):
 
     Network: ``width`` (32), ``depth`` hidden layers (4), ``activation`` ("tanh"),
     ``fourier_features`` (0: none) and ``fourier_scale`` (1.0).
-    Points: ``n_interior`` collocation points (2000), ``n_boundary`` per soft condition (200),
+    Points: ``n_interior`` collocation points (2000), ``n_boundary`` per soft condition that does not set its
+    own ``n_points`` (200),
     ``resample_every`` Adam steps (0: fixed points), residual-based adaptive refinement every
     ``rar_every`` Adam steps (0: off) adding the ``rar_points`` worst of ``rar_candidates``.
     Optimisation: ``iterations`` Adam steps (10000), ``lr`` (1e-3), ``schedule``, ``decay_rate``,
@@ -320,7 +321,7 @@ class PINN(Solver):
         self.conditions = self.active_conditions()
         self.interior = self._sample_interior()
         self.rar_points = None
-        self.condition_sets = [self._to_device(c.sample(self.geom, getattr(c, "n_points", s["n_boundary"])))
+        self.condition_sets = [self._to_device(c.sample(self.geom, s["n_boundary"] if c.n_points is None else c.n_points))
                                for c in self.conditions]
         residual_names: set[str] = set()
 

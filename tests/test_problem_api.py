@@ -60,6 +60,17 @@ def test_a_new_problem_in_one_class_trains_to_its_analytic_solution(enforce, eng
     assert result.errors()["rel_l2"] < bound
 
 
+def test_n_boundary_reaches_the_conditions_that_do_not_set_their_own():
+    from sciml.problems import Convection
+
+    solver = PINN(Heat(enforce="soft"), n_boundary=37, iterations=1, progress=False, device="cpu")
+    solver.setup()
+    assert [len(ps.x) for ps in solver.condition_sets] == [37, 37]
+    own = PINN(Convection(enforce="soft"), n_boundary=37, iterations=1, progress=False, device="cpu")
+    own.setup()
+    assert [len(ps.x) for ps in own.condition_sets] == [512]  # the initial condition sets n_points=512
+
+
 def test_condition_residuals_vanish_on_functions_that_satisfy_them():
     g = dde()
     geom = g.Interval(0.0, 2 * math.pi)
