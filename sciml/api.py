@@ -53,6 +53,7 @@ def run(problem: str | type[Problem], solver: str | None = None, *, iterations: 
     """
     problem_cls = problem if isinstance(problem, type) and issubclass(problem, Problem) else registry.problem(problem)
     solver_cls = registry.solver(solver or problem_cls.default_solver)
+    solver_cls.require(problem_cls)
     if iterations is not None:
         if int(iterations) != iterations or iterations <= 0:
             raise ValueError(f"iterations must be a positive integer, got {iterations!r}")

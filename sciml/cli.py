@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 from typing import Sequence
 
 from . import registry
+
+ERROR_LOG = "sciml-error.log"
+_log_dir: Path | None = None
+"""Where an unexpected error's traceback goes: the running command's output folder once it is known."""
 
 
 def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
@@ -56,10 +63,11 @@ def cmd_run(argv: Sequence[str]) -> int:
     if args.init is not None:
         settings["init"] = args.init
     out = args.out or f"runs/{args.problem}-{args.solver}"
+    global _log_dir
+    _log_dir = Path(out)
     result = run(args.problem, args.solver, iterations=args.iterations, device=args.device, seed=args.seed,
                  out=out, resume=args.resume, **params, **settings)
     import json
-    from pathlib import Path
 
     from .distributed import is_main
 
@@ -121,11 +129,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nsciml: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
             return 2
         return 0
+    from .training import TrainingDiverged
+
     try:
         return COMMANDS[argv[0]](argv[1:])
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, TrainingDiverged) as err:
         print(f"sciml: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # a bug or an environment problem: one line here, the traceback in a file
+        log = write_error_log(err)
+        print(f"sciml: error: unexpected {type(err).__name__}: {err} (full traceback in {log})", file=sys.stderr)
+        return 1
+
+
+def write_error_log(err: BaseException) -> Path:
+    """Write ``err``'s traceback to ``sciml-error.log`` in the command's output folder (the system's
+    temporary folder before that is known, or where it cannot be written); returns the file."""
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    for folder in ([_log_dir] if _log_dir is not None else []) + [Path(tempfile.gettempdir())]:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ERROR_LOG).write_text(text)
+            return folder / ERROR_LOG
+        except OSError:
+            continue
+    raise err
 
 
 if __name__ == "__main__":

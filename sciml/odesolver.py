@@ -23,13 +23,17 @@ class ODESolver(Solver):
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if not isinstance(problem, ODEProblem):
-            raise TypeError(f"solver {self.name!r} needs an ODE problem, got {type(problem).__name__}")
         if s["device"] not in (None, "auto", "cpu"):
             raise ValueError(f"solver {self.name!r} runs on the CPU in float64, got device {s['device']!r}")
         self.device = torch.device("cpu")
         self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
                                   checkpoint_every=s["checkpoint_every"], progress=s["progress"])
+
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        if not issubclass(problem_cls, ODEProblem):
+            return "it is not an ODE problem (this solver learns dx/dt = f(t, x) from a time and an initial state)"
+        return None
 
     def fit(self, model: nn.Module, loss: Callable[[], dict[str, Tensor]], out, resume: bool, callbacks,
             description: str, **timings: float) -> Result:

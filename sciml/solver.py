@@ -29,6 +29,7 @@ class Solver:
     def __init__(self, problem: Problem, **settings: Any):
         if not isinstance(problem, Problem):
             raise TypeError(f"a solver needs a Problem instance, got {type(problem).__name__}")
+        self.require(type(problem))
         own = problem.solver_defaults.get(self.name, {})
         for where, given in (("", settings), (f" in {type(problem).__name__}.solver_defaults[{self.name!r}]", own)):
             unknown = set(given) - set(self.defaults)
@@ -38,6 +39,22 @@ class Solver:
         shared = {k: v for k, v in problem.solver_defaults.items() if k in self.defaults}
         self.problem = problem
         self.settings = {**self.defaults, **shared, **own, **settings}
+
+    @classmethod
+    def unsuitable(cls, problem_cls: type[Problem]) -> str | None:
+        """Why this solver cannot take problems of class ``problem_cls`` (None when it can)."""
+        return None
+
+    @classmethod
+    def require(cls, problem_cls: type[Problem]) -> None:
+        """A ``ValueError`` naming the solver, the problem, why, and the registered solvers that can
+        take it, when this solver cannot."""
+        reason = cls.unsuitable(problem_cls)
+        if reason is not None:
+            able = [name for name in registry.names("sciml.solvers")
+                    if registry.solver(name).unsuitable(problem_cls) is None]
+            raise ValueError(f"solver {cls.name!r} cannot solve problem {problem_cls.name!r}: {reason}; "
+                             f"solvers that can: {', '.join(able) or 'none registered'}")
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> "Result":  # pragma: no cover
         raise NotImplementedError

@@ -90,11 +90,16 @@ class CausalPINN(PINN):
         "causal_initial": True, "log_weights_every": 100, "windows": 1,
     }
 
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        reason = super().unsuitable(problem_cls)
+        if reason is None and problem_cls.time is None:
+            return "it has no time input (causal weights order the residual in time)"
+        return reason
+
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if problem.time is None:
-            raise ValueError(f"the causal solver needs a time-dependent problem; {problem.name!r} has no time input")
         if int(s["chunks"]) != s["chunks"] or s["chunks"] < 1:
             raise ValueError(f"chunks must be a positive integer, got {s['chunks']!r}")
         eps = s["epsilon"]

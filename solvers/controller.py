@@ -106,11 +106,16 @@ class Controller(ODESolver):
         "seed": 0, "device": None, "checkpoint_every": 100, "progress": True,
     }
 
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        reason = super().unsuitable(problem_cls)
+        if reason is None and (not problem_cls.controls or not hasattr(problem_cls, "running_cost")):
+            return "it has no control inputs and running cost to optimise"
+        return reason
+
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if not problem.controls or not hasattr(problem, "running_cost"):
-            raise TypeError(f"the controller needs a controlled ODE problem with a running cost, got {problem.name!r}")
         if s["method"] not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {s['method']!r}")
         if not s["step_size"] > 0:

@@ -86,14 +86,21 @@ class LagrangianPINN(PINN):
     name = "lagrangian"
     defaults: dict[str, Any] = {**PINN.defaults, "n_curves": 2048}
 
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        reason = super().unsuitable(problem_cls)
+        if reason is not None:
+            return reason
+        if not hasattr(problem_cls, "transport"):
+            return "it is not declared in transport form (a transport() method)"
+        spatial = [i for i in problem_cls.inputs if i != problem_cls.time]
+        if problem_cls.time is None or len(spatial) != 1 or len(problem_cls.outputs) != 1:
+            return (f"this solver handles one space dimension, time and one output, and it has inputs "
+                    f"{problem_cls.inputs} and outputs {problem_cls.outputs}")
+        return None
+
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
-        if not hasattr(problem, "transport"):
-            raise ValueError(f"the lagrangian solver needs a problem in transport form (a transport() method); "
-                             f"{problem.name!r} has none")
-        if problem.time is None or len(problem.spatial) != 1 or len(problem.outputs) != 1:
-            raise ValueError(f"the lagrangian solver handles one space dimension, time and one output; "
-                             f"{problem.name!r} has inputs {problem.inputs} and outputs {problem.outputs}")
         if problem.conditions():
             raise ValueError(f"the lagrangian solver builds the initial condition in and takes no penalised "
                              f"conditions; {problem.name!r} declares {[c.name for c in problem.conditions()]} "

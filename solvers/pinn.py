@@ -19,7 +19,8 @@ from sciml.conditions import PointSet
 from sciml.device import resolve_device
 from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
 from sciml.networks import MLP, Network
-from sciml.problem import relative_l2
+from sciml.odeproblem import ODEProblem
+from sciml.problem import Problem, relative_l2
 from sciml.solver import Result, Solver
 from sciml.training import TrainConfig, Trainer, seed_everything
 
@@ -64,6 +65,14 @@ class PINN(Solver):
         "engine": "auto", "compile": "auto", "native": "auto", "dtype": "float32", "device": None, "seed": 0,
         "checkpoint_every": 1000, "eval_every": 0, "progress": True, "init": None,
     }
+
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        if issubclass(problem_cls, ODEProblem):
+            return "it is an ODE problem (a time and an initial state in, the state out), with no PDE residual"
+        if problem_cls.residual is Problem.residual:
+            return "it declares no residual"
+        return None
 
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)

@@ -107,3 +107,29 @@ def test_device_selection():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "burgers", "--solver", "neural-ode"],
+     "solver 'neural-ode' cannot solve problem 'burgers': it is not an ODE problem"),
+    (["run", "lorenz", "--solver", "pinn"], "solver 'pinn' cannot solve problem 'lorenz': it is an ODE problem"),
+])
+def test_a_solver_that_cannot_take_a_problem_says_so_and_names_those_that_can(argv, message, tmp_path, capsys):
+    assert main(argv + ["--out", str(tmp_path / "r")] + FAST) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    able = err.split("solvers that can: ")[1].split(", ")
+    assert ("pinn" in able) == (argv[1] == "burgers") and ("neural-ode" in able) == (argv[1] == "lorenz")
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_a_log(tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug deep inside")
+
+    monkeypatch.setattr("sciml.api.run", broken)
+    out = tmp_path / "r"
+    assert main(["run", "burgers", "--out", str(out)] + FAST) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"sciml: error: unexpected RuntimeError: a bug deep inside (full traceback in {out / 'sciml-error.log'})"
+    log = (out / "sciml-error.log").read_text()
+    assert log.startswith("Traceback") and "in broken" in log and "RuntimeError: a bug deep inside" in log
