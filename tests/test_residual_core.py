@@ -63,7 +63,8 @@ def _by_name(f, k, key):
 @pytest.mark.parametrize("fourier", [0, 6])
 @pytest.mark.parametrize("constrained", [False, True])
 def test_engines_match_torch_autograd(activation, fourier, constrained):
-    net = _network(activation, fourier, constrained, seed=hash((activation, fourier, constrained)) % 1000)
+    # a fixed seed per case (str hashes change from process to process: a failure could not be rerun)
+    net = _network(activation, fourier, constrained, seed=4 * sorted(ACTIVATIONS).index(activation) + 2 * bool(fourier) + constrained)
     x = torch.rand(40, 3, dtype=torch.float64) * torch.tensor([2.0, 2.0, 1.0], dtype=torch.float64) - torch.tensor(
         [1.0, 0.0, 0.0], dtype=torch.float64)
     ref = _torch_derivatives(net, x)
