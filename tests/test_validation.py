@@ -136,3 +136,14 @@ def test_changed_case_marks_its_stored_row_stale(tmp_path, tiny_cases):
     (out / "results" / "tiny-burgers.json").write_text(json.dumps(record))
     row = _row(render_report(out), "tiny-burgers")
     assert "5.00e-01" in row and "stale" in row
+
+
+def test_installed_copy_writes_into_the_working_directory(tmp_path, monkeypatch):
+    """Outside a source checkout `sciml validate` must not write into the installed package's folder."""
+    from sciml.validation import runner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "source_checkout", lambda: False)
+    assert runner.default_out() == tmp_path / "validation"
+    monkeypatch.setattr(runner, "source_checkout", lambda: True)
+    assert runner.default_out() == runner.HERE

@@ -479,13 +479,28 @@ def write_report(out: Path) -> Path:
 
 
 # -- command line ------------------------------------------------------------------------------------
+def source_checkout() -> bool:
+    """Whether this package runs from a git checkout of sciml (an editable install), where the
+    report and its results live beside the cases, rather than from an installed copy."""
+    root = HERE.parent
+    return (root / ".git").exists() and (root / "pyproject.toml").is_file()
+
+
+def default_out() -> Path:
+    """Where ``sciml validate`` writes without ``--out``: this folder in a source checkout (the
+    committed report), else ``validation/`` in the working directory — never into an installed
+    package's folder."""
+    return HERE if source_checkout() else Path.cwd() / "validation"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sciml validate",
         description="Run validation cases (problem × solver × budget against a reference) and regenerate "
                     "REPORT.md from all stored results.")
     p.add_argument("cases", nargs="*", metavar="CASE", help="case names (default: all registered cases)")
-    p.add_argument("--out", default=str(HERE), help=f"output folder (default: {HERE})")
+    p.add_argument("--out", default=None, help="output folder (default: the report's folder in a source checkout, "
+                   "else ./validation)")
     p.add_argument("--list", action="store_true", help="list the registered cases and exit")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: regenerate REPORT.md from the stored results (and the history figures "
@@ -510,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     chosen = [registry.get(name).name for name in (args.cases or registry.names())]  # unknown names fail here
     chosen = list(dict.fromkeys(chosen))
-    out = Path(args.out)
+    out = Path(args.out) if args.out is not None else default_out()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -548,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report_only:
         redraw_history_figures(out)
     path = write_report(out)
-    print(f"report: {path}", flush=True)
+    print(f"report: {path} (results in {out / 'results'}, figures in {out / 'figures'})", flush=True)
     return code
 
 
