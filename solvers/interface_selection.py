@@ -88,6 +88,19 @@ FAMILIES: dict[str, Family] = {
 Burgers with varying viscosity (Cole–Hopf reference for every nu)."""
 
 
+def _sklearn() -> tuple:
+    """scikit-learn's Gaussian-process pieces, or an ImportError naming the extra that installs them
+    (scikit-learn is needed by interface selection only, so it is an optional dependency)."""
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    except ImportError as err:
+        raise ImportError("interface selection needs scikit-learn for its Gaussian-process surrogate: "
+                          "pip install \"sciml[selection]\" (or pip install scikit-learn)") from err
+    return ConvergenceWarning, GaussianProcessRegressor, RBF, ConstantKernel, WhiteKernel
+
+
 class InterfaceBandit:
     """Contextual bandit over interface-condition choices with a GP reward surrogate, choosing by UCB.
 
@@ -120,10 +133,7 @@ class InterfaceBandit:
 
     def observe(self, context: np.ndarray, choice: Choice, error: float) -> None:
         """Add a trained trial's relative L2 error and refit the surrogate."""
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-
+        ConvergenceWarning, GaussianProcessRegressor, RBF, ConstantKernel, WhiteKernel = _sklearn()
         if not (error > 0 and math.isfinite(error)):
             raise ValueError(f"an observed error must be positive and finite, got {error!r}")
         self.X.append(self.features(context, choice))

@@ -68,3 +68,15 @@ def test_context_scaling_and_errors():
         InterfaceBandit().observe(FAMILY.context(1.0), (("solution",),), math.nan)
     with pytest.raises(ValueError, match="interface conditions"):
         InterfaceBandit([("solution",), ("jump",)])
+
+
+def test_missing_scikit_learn_names_the_extra(monkeypatch):
+    """scikit-learn is an optional extra: without it the bandit says which extra installs it."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn...` raise ImportError
+    bandit = InterfaceBandit(arms=ARMS[:2])
+    with pytest.raises(ImportError, match=r'sciml\[selection\]'):
+        bandit.observe([1.0], bandit.choices[0], 1e-2)
