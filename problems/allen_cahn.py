@@ -28,6 +28,7 @@ class AllenCahn(PeriodicInitialValueProblem):
     solver_defaults = {
         "width": 64, "depth": 4, "n_interior": 2048, "resample_every": 100, "iterations": 10000, "lr": 1e-3,
         "decay_steps": 1000, "eval_every": 1000,
+        "causal": {"windows": 10, "iterations": 4000, "chunks": 16},  # the allen-cahn-causal validation case
     }
 
     @staticmethod

@@ -47,9 +47,9 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     return p
 
 
-def cmd_run(argv: Sequence[str]) -> int:
-    from .api import run
-
+def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
+    """``sciml run``'s arguments: the parsed namespace (``problem`` and ``solver`` resolved to names),
+    the problem parameters given, and the solver settings given (besides iterations, device, seed)."""
     first, _ = _run_parser().parse_known_args([a for a in argv if a not in ("-h", "--help")] or ["-h"])
     problem_cls = registry.problem(first.problem)
     args = _run_parser(problem_cls).parse_args(argv)
@@ -62,6 +62,13 @@ def cmd_run(argv: Sequence[str]) -> int:
         settings["lbfgs_iterations"] = args.lbfgs_iterations
     if args.init is not None:
         settings["init"] = args.init
+    return args, params, settings
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    from .api import run
+
+    args, params, settings = parse_run(argv)
     out = args.out or f"runs/{args.problem}-{args.solver}"
     global _log_dir
     _log_dir = Path(out)

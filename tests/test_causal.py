@@ -44,6 +44,7 @@ def test_chunk_losses_are_means_per_chunk():
 
 def _solver(**kw):
     torch.set_num_threads(1)
+    kw = {"windows": 1, "compile": "auto", **kw}  # one window: not Convection's time-marching causal defaults
     solver = CausalPINN(Convection(beta=5.0, enforce="soft"), width=16, depth=2, n_interior=400, iterations=10,
                         chunks=8, dtype="float64", progress=False, **kw)
     solver.setup()
