@@ -96,4 +96,5 @@ class PendulumControl(Pendulum):
         t = np.linspace(self.horizon - self.settle, self.horizon, 21)
         points = trajectory_points(x0, t)
         return Reference(points, np.ones((len(points), 1)), f"the upright position (height −cos θ = 1) over the last "
-                         f"{self.settle:g} s of the {self.horizon:g} s horizon, from {len(x0)} held-out initial states")
+                         f"{self.settle:g} s of the {self.horizon:g} s horizon, from {len(x0)} held-out initial states",
+                         measure="upright_distance")

@@ -92,9 +92,13 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
 
     ref = reference if reference is not None else result.problem.reference()
     errors = result.errors(ref) if ref is not None else {"rel_l2": None, "rel_l2_by_output": {}}
+    measured = {}
+    if ref is not None and ref.measure is not None:  # a distance to a target state, not an error
+        measured = {ref.measure: errors["rel_l2"]}
+        errors = {"rel_l2": None, "rel_l2_by_output": {}}
     last = result.history[-1] if result.history else {}
     s = result.settings
-    extra = result.problem.metrics(result.predict)
+    extra = {**measured, **result.problem.metrics(result.predict)}
     summary = {
         "problem": result.problem.name, "solver": result.solver.name,
         "rel_l2": errors["rel_l2"], "rel_l2_by_output": errors["rel_l2_by_output"],
@@ -129,7 +133,8 @@ def write_outputs(result: Result, out: Path) -> dict[str, Any]:
     name = f"{problem.name} / {result.solver.name}"
     if ref is not None:
         pred = result.predict(ref.points)
-        problem.plot(ref, pred, out / "comparison.png", title=f"{name}: rel. L2 = {summary['rel_l2']:.2e}")
+        shown = ref.measure or "rel_l2"
+        problem.plot(ref, pred, out / "comparison.png", title=f"{name}: {shown.replace('_', ' ')} = {summary[shown]:.2e}")
         write_fields(out, problem, ref, pred)
     else:
         grid = problem.solution_grid()

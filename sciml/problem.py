@@ -68,7 +68,9 @@ class Reference:
     order the points are raveled (C order, first axis slowest) so figures and VTU files can use it.
     ``source`` says where the values come from. ``outputs`` names the problem outputs that ``values``
     holds, in column order, when it holds only some of them (a CFD velocity field without pressure);
-    None means all of them.
+    None means all of them. ``measure`` names the comparison when ``values`` are a target state
+    rather than a trusted solution (``"upright_distance"``: the relative L2 distance to the upright
+    pendulum): ``metrics.json`` then reports it under that name, not as an error (``rel_l2`` None).
     """
 
     points: np.ndarray
@@ -76,6 +78,7 @@ class Reference:
     source: str
     grid: dict[str, np.ndarray] | None = None
     outputs: tuple[str, ...] | None = None
+    measure: str | None = None
 
     def columns(self, problem_outputs: tuple[str, ...]) -> list[int]:
         """Column of each of the reference's outputs in the problem's output order."""

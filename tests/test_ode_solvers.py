@@ -202,3 +202,8 @@ def test_controller_trains_through_euler_and_reloads(tmp_path):
     assert np.array_equal(result.predict(points), again.predict(points))
     metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())
     assert 0 < metrics["extra_metrics"]["control_cost_dopri5"] < 3
+    # the comparison with the upright state is a distance to a target, reported under its own name
+    ref = again.problem.reference()
+    height = again.predict(ref.points)
+    assert metrics["rel_l2"] is None and "upright_distance" in metrics["problem_metrics"]
+    assert metrics["upright_distance"] == pytest.approx(np.linalg.norm(height - 1) / np.linalg.norm(ref.values), rel=1e-9)

@@ -147,3 +147,49 @@ def test_installed_copy_writes_into_the_working_directory(tmp_path, monkeypatch)
     assert runner.default_out() == tmp_path / "validation"
     monkeypatch.setattr(runner, "source_checkout", lambda: True)
     assert runner.default_out() == runner.HERE
+
+
+def _stored(out, case, **record):
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    from sciml.validation.runner import code_fingerprint
+
+    full = {"rel_l2": 0.5, "wall_time_s": 1.0, "device_name": "cpu", "cpu_count": 2, "date": "2024-01-01 00:00 UTC",
+            "commit": "0123456789ab", "code": code_fingerprint(), "case": case.to_dict(), **record}
+    (out / "results" / f"{case.name}.json").write_text(json.dumps(full))
+
+
+def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, tiny_cases):
+    from sciml.validation.runner import code_fingerprint
+
+    _stored(tmp_path, TINY)
+    row = _row(render_report(tmp_path), "tiny-burgers")
+    assert "stale" not in row and "`0123456789ab`" in row and "pass" in row
+    code = code_fingerprint()
+    assert {"sciml.api", "sciml.problems.burgers", "sciml.solvers.pinn", "sciml.native/jet_mlp.cpp"} <= set(code)
+    _stored(tmp_path, TINY, code={**code, "sciml.solvers.pinn": "0" * 16})
+    row = _row(render_report(tmp_path), "tiny-burgers")
+    assert "stale: the code changed since this run (sciml.solvers.pinn)" in row
+    _stored(tmp_path, TINY, code=None, commit=None)
+    row = _row(render_report(tmp_path), "tiny-burgers")
+    assert "recorded no code fingerprint" in row and "none recorded" in row
+
+
+def test_docstring_edits_do_not_change_the_code_fingerprint(tmp_path):
+    from sciml.validation.runner import _digest
+
+    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    a.write_text('def f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n')
+    b.write_text('def f(x):\n    """Two times x, in other words."""\n    return 2 * x\n')
+    c.write_text('def f(x):\n    """Twice x."""\n    return 3 * x\n')
+    assert _digest(a) == _digest(b) != _digest(c)
+
+
+def test_a_target_set_after_the_run_is_marked_as_such(tmp_path, tiny_cases):
+    import dataclasses
+
+    _stored(tmp_path, dataclasses.replace(TINY, target=None))  # ran when the case had no target
+    row = _row(render_report(tmp_path), "tiny-burgers")
+    assert "pass (against a target set after this run)" in row
+    _stored(tmp_path, dataclasses.replace(TINY, target=0.1))  # ran against a stricter target, since relaxed
+    row = _row(render_report(tmp_path), "tiny-burgers")
+    assert "pass (against a target changed after this run; then: FAIL)" in row

@@ -9,7 +9,9 @@ is then regenerated from every stored result, so running one case updates only i
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -76,6 +78,52 @@ def source_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("+dirty" if dirty else "")
+
+
+CODE_PACKAGES = ("sciml", "sciml.problems", "sciml.solvers")
+"""Packages whose source can change a result (the validation and benchmark code cannot)."""
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _digest(path: Path) -> str:
+    """sha256 (16 hex digits) of a source file: a Python file by its syntax tree without docstrings, so
+    an edit to a comment or a docstring does not make results stale; any other file by its bytes."""
+    data = path.read_bytes()
+    if path.suffix == ".py":
+        data = ast.dump(_without_docstrings(ast.parse(data))).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def code_fingerprint() -> dict[str, str]:
+    """The digest of every module (``sciml.api``) and native source (``sciml.native/jet_mlp.cpp``) of
+    the packages that compute results, keyed by name, so a stored result can tell which code changed
+    since it ran."""
+    import importlib
+
+    found: dict[str, str] = {}
+    for package in CODE_PACKAGES:
+        root = Path(importlib.import_module(package).__file__).parent
+        for path in sorted(root.rglob("*")):
+            if path.suffix not in (".py", ".cpp") or not path.is_file():
+                continue
+            parts = path.relative_to(root).with_suffix("").parts
+            if path.suffix == ".py":
+                name = ".".join((package, *parts[:-1], *([] if parts[-1] == "__init__" else [parts[-1]])))
+            else:
+                name = ".".join((package, *parts[:-1])) + "/" + path.name
+            if name.startswith(("sciml.validation", "sciml.benchmarks")) or (
+                    package == "sciml" and name.startswith(("sciml.problems", "sciml.solvers"))):
+                continue  # not result code, or the installed layout's copy of another package here
+            found[name] = _digest(path)
+    return found
 
 
 def machine_text(result: dict[str, Any]) -> str:
@@ -215,6 +263,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "passed": _passed(case, metrics),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "commit": source_commit(),
+        "code": code_fingerprint(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
@@ -285,17 +334,48 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return _jsonable({k: a.get(k) for k in keys}) == _jsonable({k: b.get(k) for k in keys})
 
 
-def _describe(record: dict[str, Any]) -> tuple[registry.Case, str]:
+def changed_code(record: dict[str, Any], current: dict[str, str] | None = None) -> list[str] | None:
+    """The modules whose code differs from what produced ``record`` (None when it recorded none)."""
+    if not record.get("code"):
+        return None
+    current = code_fingerprint() if current is None else current
+    return sorted(name for name, digest in record["code"].items() if current.get(name) != digest)
+
+
+def _describe(record: dict[str, Any], code: dict[str, str] | None = None) -> tuple[registry.Case, str]:
     """The case to describe a stored result with (the registered one when it still matches) and a
-    note when the result is stale or its case is no longer registered."""
+    note when the result is stale (its case or the code that computes it changed since it ran, or it
+    recorded no code to compare) or its case is no longer registered."""
     stored = registry.Case.from_dict(record["case"])
+    rerun = f"rerun `sciml validate {stored.name}`"
     try:
         current = registry.get(stored.name)
     except ValueError:
         return stored, "case no longer registered"
     if not _same_run(current.to_dict(), record["case"]):
-        return stored, f"stale: the case changed since this run; rerun `sciml validate {stored.name}`"
+        return stored, f"stale: the case changed since this run; {rerun}"
+    changed = changed_code(record, code)
+    if changed is None:
+        return current, f"stale: this run recorded no code fingerprint to compare with; {rerun}"
+    if changed:
+        shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+        return current, f"stale: the code changed since this run ({shown}); {rerun}"
     return current, ""
+
+
+def _criteria(case: registry.Case) -> tuple[Any, dict]:
+    return case.target, {k: list(v) for k, v in (case.bounds or {}).items()}
+
+
+def _verdict(case: registry.Case, record: dict[str, Any]) -> str:
+    """The result against the target and bounds the case had when the run was made; a verdict against
+    a target or bounds set or changed after the run says so."""
+    stored = registry.Case.from_dict(record["case"])
+    if _criteria(stored) == _criteria(case):
+        return _status(case, record)
+    if stored.target is None and not stored.bounds:
+        return f"{_status(case, record)} (against a target set after this run)"
+    return f"{_status(case, record)} (against a target changed after this run; then: {_status(stored, record)})"
 
 
 def _within(record: dict[str, Any], metric: str, bound: tuple[float, float]) -> bool:
@@ -367,7 +447,7 @@ def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]])
             continue
         solvers += [case.solver] if case.solver not in solvers else []
         rows.setdefault(case.compare, {})[case.solver] = (
-            f"{fmt_error(record['rel_l2'])} ({_status(case, record)}), {fmt_time(record.get('wall_time_s'))}")
+            f"{fmt_error(record['rel_l2'])} ({_verdict(case, record)}), {fmt_time(record.get('wall_time_s'))}")
     if not rows:
         return []
     lines = ["", "### Side by side", "", "Relative L2 against the reference (verdict against the case's target), "
@@ -400,24 +480,26 @@ def render_report(out: Path) -> str:
             refs.append(citation)
         return refs.index(citation) + 1
 
-    described = [(record, *_describe(record)) for record in records]
+    code = code_fingerprint()
+    described = [(record, *_describe(record, code)) for record in records]
     lines += [
         "| case | problem | solver | budget | measured rel. L2 | target | result | wall time | machine | date "
-        "| published (rel. L2) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| commit | published (rel. L2) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for record, case, note in described:
         target = "—" if case.target is None else f"≤ {fmt_error(case.target)}"
         if case.bounds:
             target += "; " + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in case.bounds.items())
-        status = _status(case, record) + (f" ({note})" if note else "")
+        status = _verdict(case, record) + (f" ({note})" if note else "")
         published = "<br>".join(f"{fmt_error(p.value)} — {p.short or p.what} [{ref_number(p.citation)}]"
                                 for p in case.published) or "—"
         budget = case.budget or _steps_text(record)
         lines.append("| " + " | ".join(_cell(c) for c in (
             f"[{case.name}](#{case.name.replace('.', '')})", case.problem, case.solver, budget,
             fmt_error(record["rel_l2"]), target, status, fmt_time(record.get("wall_time_s")),
-            machine_text(record), record.get("date", "—").split(" ")[0], published)) + " |")
+            machine_text(record), record.get("date", "—").split(" ")[0],
+            f"`{record['commit']}`" if record.get("commit") else "— (none recorded)", published)) + " |")
     lines += comparison_table(described)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
@@ -442,9 +524,10 @@ def render_report(out: Path) -> str:
             + f", final loss {record.get('final_loss', float('nan')):.3e}, training wall time "
               f"{fmt_time(record.get('wall_time_s'))}.",
             f"- **Target:** {('rel. L2 ≤ ' + fmt_error(case.target)) if case.target is not None else 'none'}"
-            f"{' — ' + case.target_text if case.target_text else ''}. Result: **{_status(case, record)}**.",
+            f"{' — ' + case.target_text if case.target_text else ''}. Result: **{_verdict(case, record)}**.",
             f"- **Machine:** {machine_text(record)}; {record.get('machine', '')}; Python {record.get('python', '?')}, "
-            f"torch {record.get('torch', '?')}, sciml {record.get('sciml_version', '?')}; run {record.get('date', '?')}"
+            f"torch {record.get('torch', '?')}, sciml {record.get('sciml_version', '?')} at commit "
+            f"{record.get('commit') or '(none recorded)'}; run {record.get('date', '?')}"
             + _load_text(record) + ".",
             f"- **Problem parameters:** {params}.",
         ]
