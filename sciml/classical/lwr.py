@@ -43,7 +43,7 @@ The ring road (``RING_ROAD``, ``ring_road_initial``) is the case of Shi, Mo, Di 
 (physics-informed deep learning for traffic state estimation): x in [0, 1) periodic, t in [0, 3],
 v_f = rho_m = 1, eps = 0.005, rho(x, 0) = 0.05 + 0.9 exp(-100 (x - 0.5)^2). Its bundled reference
 (``data/traffic_ring_road.npz``) is the Richardson extrapolation 2 rho_4800 - rho_2400 of two grids,
-first order each, sampled at the points x = k / 400; ``ring_road_self_convergence`` measures its
+first order each, sampled at the points x = k / 600; ``ring_road_self_convergence`` measures its
 error by repeating the extrapolation on coarser pairs (numbers in data/traffic_ring_road.md).
 
 CLI::
@@ -102,8 +102,8 @@ RING_ROAD = MappingProxyType({
 
 RING_ROAD_CELLS = (2400, 4800)
 """Grids (cells) whose Richardson extrapolation is the bundled ring-road reference."""
-RING_ROAD_NX = 400
-"""Sample points x = k / 400 (k = 0..399) of the bundled reference; every grid used is a multiple."""
+RING_ROAD_NX = 600
+"""Sample points x = k / 600 (k = 0..599) of the bundled reference; every grid used is a multiple."""
 RING_ROAD_NT = 301
 """Sample times t = linspace(0, 3, 301) of the bundled reference (every 0.01)."""
 
