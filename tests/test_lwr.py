@@ -217,7 +217,9 @@ def test_bundled_ring_road_self_convergence():
     ({"x_min": 1.0, "x_max": 0.0}, r"x_min < x_max.*x_min=1.0, x_max=0.0"),
     ({"eps": -0.1}, r"eps must be a finite number >= 0.*eps=-0.1"),
     ({"v_f": 0.0}, r"v_f must be a finite positive number.*v_f=0.0"),
-    ({"times": [0.5, 0.2]}, r"times must be >= 0 and strictly increasing"),
+    ({"times": [0.5, 0.2]}, r"times must be strictly increasing, got 0.5 followed by 0.2"),
+    ({"times": [-1.0, 0.2]}, r"times must be >= 0, got a first time -1.0"),
+    ({"periodic": False, "left": "a", "right": 0.2}, r"left must be a density in \[0, rho_m\].*left='a'"),
 ])
 def test_godunov_bad_input(kwargs, message):
     args = {"rho0": np.full(10, 0.3), "times": [0.1], **kwargs}
@@ -226,7 +228,7 @@ def test_godunov_bad_input(kwargs, message):
 
 
 def test_bad_grids_and_states():
-    with pytest.raises(ValueError, match=r"rho0 must hold densities in \[0, rho_m\].*1.2"):
+    with pytest.raises(ValueError, match=r"rho0 must hold densities in \[0, rho_m\] = \[0, 1\], got a value 1.2$"):
         godunov(np.r_[np.full(9, 0.3), 1.2], [0.1])
     with pytest.raises(ValueError, match=r"n_cells must be an integer >= 2, got n_cells=1"):
         godunov([0.3], [0.1])

@@ -142,14 +142,20 @@ def _n_cells(n_cells, minimum=2) -> int:
 
 
 def _interval(x_min, x_max) -> tuple[float, float]:
-    a, b = float(x_min), float(x_max)
+    try:
+        a, b = float(x_min), float(x_max)
+    except (TypeError, ValueError):
+        a = b = math.nan
     if not (math.isfinite(a) and math.isfinite(b) and b > a):
         raise ValueError(f"need finite x_min < x_max, got x_min={x_min!r}, x_max={x_max!r}")
     return a, b
 
 
 def _density(name, value, rho_m) -> float:
-    val = float(value)
+    try:
+        val = float(value)
+    except (TypeError, ValueError):
+        val = math.nan
     if not (math.isfinite(val) and 0.0 <= val <= rho_m):
         raise ValueError(f"{name} must be a density in [0, rho_m] = [0, {rho_m:g}], got {name}={value!r}")
     return val
@@ -248,7 +254,7 @@ def godunov(rho0, times, x_min=0.0, x_max=1.0, v_f=1.0, rho_m=1.0, eps=0.0, peri
     dx = (b_ - a_) / n
     if not np.all(np.isfinite(rho0)) or rho0.min() < 0.0 or rho0.max() > rho_m:
         bad = rho0[~(np.isfinite(rho0) & (rho0 >= 0.0) & (rho0 <= rho_m))][0]
-        raise ValueError(f"rho0 must hold densities in [0, rho_m] = [0, {rho_m:g}], got a value {bad!r}")
+        raise ValueError(f"rho0 must hold densities in [0, rho_m] = [0, {rho_m:g}], got a value {float(bad)!r}")
     if periodic:
         if left is not None or right is not None:
             raise ValueError(f"a periodic road has no boundary states: got left={left!r}, right={right!r} "
@@ -262,8 +268,12 @@ def godunov(rho0, times, x_min=0.0, x_max=1.0, v_f=1.0, rho_m=1.0, eps=0.0, peri
     times = np.asarray(times, dtype=np.float64)
     if times.ndim != 1 or times.size < 1 or not np.all(np.isfinite(times)):
         raise ValueError(f"times must be a non-empty 1-d array of finite times, got {times!r}")
-    if times[0] < 0.0 or np.any(np.diff(times) <= 0.0):
-        raise ValueError(f"times must be >= 0 and strictly increasing, got {times!r}")
+    if times[0] < 0.0:
+        raise ValueError(f"times must be >= 0, got a first time {float(times[0])!r}")
+    if np.any(np.diff(times) <= 0.0):
+        k = int(np.flatnonzero(np.diff(times) <= 0.0)[0])
+        raise ValueError(f"times must be strictly increasing, got {float(times[k])!r} followed by "
+                         f"{float(times[k + 1])!r}")
 
     # Largest characteristic speed over the range of the data: |Q'| is V-shaped, so its maximum
     # over an interval is at an end. The monotone scheme keeps rho inside that range.
@@ -326,7 +336,7 @@ def riemann(x, t, rho_l, rho_r, x0=0.0, v_f=1.0, rho_m=1.0) -> np.ndarray:
     rho_l, rho_r = _density("rho_l", rho_l, rho_m), _density("rho_r", rho_r, rho_m)
     x, t = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
     if t.size and (not np.all(np.isfinite(t)) or t.min() < 0.0):
-        raise ValueError(f"t must be finite and >= 0, got t={t.min()!r}")
+        raise ValueError(f"t must be finite and >= 0, got t={float(t.min())!r}")
     xi = x - x0
     if rho_l <= rho_r:
         s = v_f * (1.0 - (rho_l + rho_r) / rho_m)
