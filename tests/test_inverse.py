@@ -145,6 +145,16 @@ def test_a_hard_constraint_that_ties_the_initial_to_the_boundary_condition_is_no
     assert [c.name for c in solver.conditions] == ["boundary", "data"] and solver.model.constraint is None
 
 
+def test_an_initial_condition_built_in_alone_is_dropped_with_observations_and_kept_on_request():
+    from sciml.problems import Convection
+
+    problem = Convection(beta=10.0)
+    problem.observe(inverse.sample_observations(problem, sensors=5))  # "boundary": the initial condition unknown
+    assert PINN(problem, **TINY).build_model().constraint is None
+    problem.observe(problem.observations, conditions="all")
+    assert PINN(problem, **TINY).build_model().constraint is not None
+
+
 def test_solvers_that_do_not_take_inverse_problems_say_so():
     problem = Burgers().identify(["nu"], {"nu": 0.01})
     with pytest.raises(ValueError, match="solver 'causal' does not take observations, unknown parameters.*"
@@ -215,3 +225,20 @@ def test_command_line_flags(tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["identified"]["nu"]["initial"] == 0.02 and metrics["identified"]["nu"]["true"] is None
     assert cli_main(["run", "burgers", "--identify", "nu", "--initial-guess", "nu"]) == 2
+
+
+def test_an_interrupted_identification_resumes_exactly(tmp_path):
+    def solver():
+        problem = Burgers().identify(["nu"], {"nu": 0.05})
+        problem.observe(observations(problem, n=100), conditions="none")
+        return PINN(problem, **{**TINY, "iterations": 8})
+
+    def interrupt(trainer, record):  # as Ctrl-C does: stop after this step, checkpoint kept
+        if record["step"] == 4:
+            trainer._stop_requested = True
+
+    straight = solver().train()
+    assert solver().train(out=tmp_path, callbacks=[interrupt]).interrupted
+    resumed = solver().train(out=tmp_path, resume=True)
+    assert resumed.identified == straight.identified
+    assert [r["identified"] for r in resumed.history] == [r["identified"] for r in straight.history]
