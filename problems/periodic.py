@@ -49,7 +49,8 @@ class PeriodicInitialValueProblem(Problem):
     def constraint(self):
         if self.enforce == "soft":
             return None
-        return HardConstraint(particular=lambda x: self.initial(x)[:, None], distance=self.distance)
+        return HardConstraint(particular=lambda x: self.initial(x)[:, None], distance=self.distance,
+                              enforces=("initial",))
 
     @staticmethod
     def grid_reference(t: np.ndarray, x: np.ndarray, u: np.ndarray, source: str) -> Reference:

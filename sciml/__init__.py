@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from .api import run
 from .fields import Fields, Plan
+from .inverse import Observations, read_observations, sample_observations
 from .problem import Parameter, Problem, Reference
 from .solver import Result, Solver, load
 
 __version__ = "0.1.0"
-__all__ = ["run", "load", "Fields", "Plan", "Parameter", "Problem", "Reference", "Result", "Solver"]
+__all__ = ["run", "load", "Fields", "Plan", "Parameter", "Problem", "Reference", "Result", "Solver",
+           "Observations", "read_observations", "sample_observations"]

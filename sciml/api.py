@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import registry
 from .device import describe
@@ -37,6 +38,49 @@ def split_kwargs(problem_cls, solver_cls, kwargs: dict[str, Any]) -> tuple[dict,
     return params, settings
 
 
+def setup_inverse(problem: Problem, observations: Any = None, *, sensors: int | None = None, samples: int | None = None,
+                  noise: float = 0.0, observe: Sequence[str] | None = None, observation_seed: int = 0,
+                  identify: Sequence[str] | str | None = None, initial_guess: dict[str, float] | None = None,
+                  conditions: str | None = None) -> Problem:
+    """Make ``problem`` an inverse problem, as :func:`run`'s keyword arguments of the same names say;
+    returns it. Observations come from ``observations`` (an :class:`~sciml.inverse.Observations`, or
+    a CSV/NPZ file's path) or are sampled from the problem's reference (``sensors`` or ``samples``,
+    with ``noise``, ``observe`` and ``observation_seed``: :func:`sciml.inverse.sample_observations`)."""
+    from .inverse import Observations, read_observations, sample_observations
+
+    sampled = sensors is not None or samples is not None
+    if observations is not None and sampled:
+        raise ValueError("give observations (a file or an Observations object) or sensors/samples to sample "
+                         "them from the reference, not both")
+    if not sampled and (noise or observe is not None):
+        raise ValueError("noise and observe apply to observations sampled from the reference: give sensors or samples")
+    if isinstance(observations, (str, Path)):
+        observations = read_observations(observations, problem)
+    elif sampled:
+        observations = sample_observations(problem, sensors=sensors, samples=samples, noise=noise,
+                                           outputs=observe, seed=observation_seed)
+    elif observations is not None and not isinstance(observations, Observations):
+        raise ValueError(f"observations must be a file path or an Observations object, got {type(observations).__name__}")
+    if conditions is not None or observations is not None:
+        problem.observe(observations, conditions)
+    names = [identify] if isinstance(identify, str) else list(identify or [])
+    if names or initial_guess:
+        problem.identify(names, initial_guess)
+    truth = observations.truth if observations is not None else None
+    if truth:
+        for name, guess in problem.unknowns.items():
+            if guess == truth.get(name):
+                warnings.warn(f"{name} is identified from observations sampled at its true value {guess:g} and starts "
+                              f"there: give an initial guess (initial_guess={{{name!r}: ...}}, --initial-guess "
+                              f"{name}=...) for a test that means something")
+    return problem
+
+
+INVERSE_KEYS = ("observations", "sensors", "samples", "noise", "observe", "observation_seed", "identify",
+                "initial_guess", "conditions")
+"""Keyword arguments of :func:`run` that make the problem an inverse one (:func:`setup_inverse`)."""
+
+
 def run(problem: str | type[Problem], solver: str | None = None, *, iterations: int | None = None, device: str | None = None,
         seed: int = 0, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Result:
     """Train ``problem`` with ``solver`` and, if ``out`` is given, write its outputs there.
@@ -50,6 +94,17 @@ def run(problem: str | type[Problem], solver: str | None = None, *, iterations: 
     ``comparison.png`` (``solution.png`` without a reference), the fields for ParaView (``fields.vtu``,
     or ``fields.pvd`` over ``fields/`` for a time series) and the problem's own figures (``Problem.figures``);
     ``resume=True`` continues from ``out/checkpoint.pt``.
+
+    Inverse problems (:mod:`sciml.inverse`; the ``pinn`` solver): ``observations`` (a CSV/NPZ file
+    with columns named by the inputs and observed outputs, or an ``Observations``) or sampled from
+    the reference: ``sensors=N`` evenly spaced sensors recording every reference time step (1-D
+    space-time problems) or ``samples=N`` random reference points, with ``noise`` σ (Gaussian,
+    σ times each output's standard deviation), ``observe`` (outputs; default all) and
+    ``observation_seed``; they enter the loss as the term ``data``. ``conditions`` says which of
+    the problem's conditions still apply: "all", "boundary" (default with observations: the initial
+    condition is unknown) or "none". ``identify=["nu"]`` learns those parameters with the network
+    from ``initial_guess={"nu": 0.05}`` (default: the parameter's given value); metrics.json then
+    has ``identified`` and the folder ``identified.png``.
     """
     problem_cls = problem if isinstance(problem, type) and issubclass(problem, Problem) else registry.problem(problem)
     solver_cls = registry.solver(solver or problem_cls.default_solver)
@@ -59,8 +114,10 @@ def run(problem: str | type[Problem], solver: str | None = None, *, iterations: 
             raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
         kwargs["iterations"] = int(iterations)
     out = check_out_dir(out)
+    inverse = {k: kwargs.pop(k) for k in INVERSE_KEYS if k in kwargs}
     params, settings = split_kwargs(problem_cls, solver_cls, kwargs)
-    trainer = solver_cls(problem_cls(**params), device=device, seed=seed, **settings)
+    problem_obj = setup_inverse(problem_cls(**params), **inverse)
+    trainer = solver_cls(problem_obj, device=device, seed=seed, **settings)
     result = trainer.train(out=out, resume=resume)
     if out is not None and is_main():  # under torchrun only rank 0 writes
         write_outputs(result, out)
@@ -111,6 +168,8 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
         "settings": s, "reference": None if ref is None else ref.source, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "sciml_version": __version__, "extra_metrics": result.solver.extra_metrics(result), "problem_metrics": sorted(extra),
     }
+    if result.problem.unknowns or result.problem.observations is not None:
+        summary.update(inverse_metrics(result))
     if ref is None:
         grid = result.problem.solution_grid()
         summary["residual"] = residual_statistics(result, grid.points[result.problem.inside(grid.points)])
@@ -118,6 +177,59 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
     if clash:
         raise ValueError(f"problem metrics {sorted(clash)} clash with the standard metrics.json keys")
     return {**summary, **extra}
+
+
+def identified_history(result: Result) -> dict[str, Any]:
+    """Each unknown parameter's value after every recorded step: {"step": [...], name: [...]}, the
+    steps on one axis (L-BFGS iterations counted after the last Adam step)."""
+    rows = [r for r in result.history if "identified" in r]
+    adam = max((int(r["step"]) for r in rows if r.get("phase") == "adam"), default=0)
+    steps = [int(r["step"]) + (adam if r.get("phase") == "lbfgs" else 0) for r in rows]
+    return {"step": steps, **{n: [r["identified"][n] for r in rows] for n in result.problem.unknowns}}
+
+
+def inverse_metrics(result: Result) -> dict[str, Any]:
+    """metrics.json entries of an inverse problem: ``observations`` (where from, how many, noise),
+    ``conditions`` (which applied) and ``identified`` {name: {"value", "initial", "true",
+    "rel_error", "unit", "history"}} ("true" when the observations were sampled from the reference
+    at known parameters, else None), plus ``rel_error_NAME`` for each identified parameter with a
+    known true value."""
+    p = result.problem
+    truth = (p.observations.truth or {}) if p.observations is not None else {}
+    history = identified_history(result)
+    identified, flat = {}, {}
+    for name, value in result.identified.items():
+        true = truth.get(name)
+        rel = None if true is None else abs(value - true) / abs(true)
+        identified[name] = {"value": value, "initial": p.unknowns[name], "true": true, "rel_error": rel,
+                            "unit": p.parameters[name].unit, "history": {"step": history["step"], "value": history[name]}}
+        if rel is not None:
+            flat[f"rel_error_{name}"] = rel
+    return {"observations": None if p.observations is None else p.observations.summary(),
+            "conditions": p.applies, "identified": identified, **flat}
+
+
+def plot_identified(result: Result, path: Path) -> Path:
+    """``identified.png``: each unknown parameter against the optimiser step, its initial guess and
+    (when known) its true value marked; a log scale for a parameter learned in log space."""
+    from .plotting import save_figure, subplots
+
+    summary = inverse_metrics(result)["identified"]
+    fig, axes = subplots(1, len(summary), figsize=(5.0 * len(summary), 3.6), squeeze=False)
+    for ax, (name, entry) in zip(axes[0], summary.items()):
+        steps, values = [0] + entry["history"]["step"], [entry["initial"]] + entry["history"]["value"]
+        ax.plot(steps, values, label=f"identified: {entry['value']:.6g}")
+        if entry["true"] is not None:
+            ax.axhline(entry["true"], color="k", ls="--", lw=1,
+                       label=f"true: {entry['true']:.6g} (rel. error {entry['rel_error']:.2e})")
+        if result.problem.parameters[name].minimum == 0:
+            ax.set_yscale("log")
+        unit = entry["unit"]
+        ax.set_xlabel("optimiser step (Adam, then L-BFGS iterations)")
+        ax.set_ylabel(f"{name}" + ("" if unit == "1" else f" [{unit}]"))
+        ax.set_title(f"{result.problem.name}: {name} from {entry['initial']:.4g}")
+        ax.legend(fontsize=8)
+    return save_figure(fig, path)
 
 
 def write_outputs(result: Result, out: Path) -> dict[str, Any]:
@@ -143,5 +255,7 @@ def write_outputs(result: Result, out: Path) -> dict[str, Any]:
         plot_solution(problem, grid, pred, out / "solution.png", title=f"{name} (no reference solution)")
         write_fields(out, problem, grid, pred)
     summary["extra_figures"] = [Path(p).name for p in result.problem.figures(result.predict, out)]
+    if problem.unknowns:
+        summary["extra_figures"].append(plot_identified(result, out / "identified.png").name)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

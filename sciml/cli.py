@@ -42,6 +42,29 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     p.add_argument("--init", default=None, help="start from the network of a saved result (an earlier run's OUT "
                    "folder with the same network settings), e.g. a continuation in a parameter (PINN solvers)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    inv = p.add_argument_group("inverse problems (observations and unknown parameters; pinn solver)")
+    inv.add_argument("--observations", default=None, metavar="FILE",
+                     help="measured outputs to fit: CSV with a header naming the inputs and the observed outputs "
+                          "(e.g. x,t,u), or NPZ with the same keys")
+    inv.add_argument("--sensors", type=int, default=None, metavar="N",
+                     help="observe the reference with N evenly spaced sensors, each recording every reference "
+                          "time step (1-D space-time problems)")
+    inv.add_argument("--samples", type=int, default=None, metavar="N",
+                     help="observe the reference at N random points of its grid")
+    inv.add_argument("--noise", type=float, default=None, metavar="SIGMA",
+                     help="Gaussian noise on sampled observations, SIGMA times each output's standard deviation "
+                          "(0.01: 1%% noise)")
+    inv.add_argument("--observe", default=None, metavar="OUT[,OUT]",
+                     help="outputs the sensors/samples observe (default: all the reference holds)")
+    inv.add_argument("--observation-seed", type=int, default=None, metavar="SEED",
+                     help="seed of the sampled points and noise (default: 0)")
+    inv.add_argument("--conditions", choices=("all", "boundary", "none"), default=None,
+                     help="which of the problem's conditions apply (default with observations: boundary, the "
+                          "initial condition being unknown; without: all)")
+    inv.add_argument("--identify", default=None, metavar="NAME[,NAME]",
+                     help="problem parameters to learn with the network")
+    inv.add_argument("--initial-guess", default=None, metavar="NAME=VALUE[,...]",
+                     help="where identified parameters start (default: their value as given or defaulted)")
     if problem_cls is not None:
         _problem_flags(p, problem_cls)
     return p
@@ -62,7 +85,29 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
         settings["lbfgs_iterations"] = args.lbfgs_iterations
     if args.init is not None:
         settings["init"] = args.init
+    args.inverse = _inverse_options(args)
     return args, params, settings
+
+
+def _inverse_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`sciml.run` for an inverse problem that the flags give."""
+    options = {key: getattr(args, key) for key in ("observations", "sensors", "samples", "noise", "observation_seed",
+                                                    "conditions") if getattr(args, key) is not None}
+    for key in ("observe", "identify"):
+        if getattr(args, key) is not None:
+            options[key] = [n.strip() for n in getattr(args, key).split(",") if n.strip()]
+    if args.initial_guess is not None:
+        guesses = {}
+        for item in args.initial_guess.split(","):
+            name, sep, value = item.partition("=")
+            try:
+                guesses[name.strip()] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep or not name.strip():
+                raise ValueError(f"--initial-guess takes NAME=VALUE pairs separated by commas, got {item!r}")
+        options["initial_guess"] = guesses
+    return options
 
 
 def cmd_run(argv: Sequence[str]) -> int:
@@ -73,7 +118,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     global _log_dir
     _log_dir = Path(out)
     result = run(args.problem, args.solver, iterations=args.iterations, device=args.device, seed=args.seed,
-                 out=out, resume=args.resume, **params, **settings)
+                 out=out, resume=args.resume, **params, **settings, **args.inverse)
     import json
 
     from .distributed import is_main
@@ -84,6 +129,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     state = "interrupted" if result.interrupted else "done"
     error = "—" if summary["rel_l2"] is None else f"{summary['rel_l2']:.3e}"
     extra = "".join(f", {k} = {summary[k]:.5g}" for k in summary["problem_metrics"])
+    extra += "".join(f", {k} identified = {v['value']:.6g}" + ("" if v["true"] is None else f" (true {v['true']:.6g})")
+                     for k, v in (summary.get("identified") or {}).items())
     print(f"{state}: {args.problem}/{args.solver} rel. L2 = {error}{extra} "
           f"in {summary['wall_time_s']:.1f} s on {summary['device']}; results in {out}/")
     return 130 if result.interrupted else 0

@@ -8,7 +8,7 @@ hard constraint are simply not declared.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ class Condition:
     n_points: int | None = None
     """Points to sample; None: the solver's setting (``n_boundary`` of the PINN solvers)."""
     weight: float = 1.0
+    kind: str = "boundary"
+    """"initial", "boundary" or "data": which conditions an inverse problem leaves out when its
+    initial (or every) condition is unknown (:meth:`sciml.Problem.observe`)."""
 
     def sample(self, geom, n: int) -> PointSet:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -60,6 +63,7 @@ class DirichletBC(Condition):
     def __init__(self, output: str, value: ValueFn, on: str = "boundary", name: str | None = None,
                  n_points: int | None = None, weight: float = 1.0, where: Callable[[np.ndarray], np.ndarray] | None = None):
         self.output, self.value, self.on, self.where = output, value, on, where
+        self.kind = "initial" if on == "initial" else "boundary"
         self.name = name or f"{on}_{output}"
         self.n_points, self.weight = n_points, weight
 
@@ -123,19 +127,29 @@ class PeriodicBC(Condition):
 
 
 class PointData(Condition):
-    """Measured values ``values`` (N,) of ``output`` at fixed ``points`` (N, d)."""
+    """Measured values of one or more outputs at fixed points: ``points`` (N, d) and ``values`` (N,)
+    for one ``output`` (a name) or (N, k) for k outputs (a sequence of names). The residual is every
+    prediction minus its value, flattened to (N·k,), so the loss term is their mean square over all
+    observed values."""
 
-    def __init__(self, output: str, points: np.ndarray, values: np.ndarray, name: str | None = None,
+    kind = "data"
+
+    def __init__(self, output: str | Sequence[str], points: np.ndarray, values: np.ndarray, name: str | None = None,
                  weight: float = 1.0):
+        outputs = (output,) if isinstance(output, str) else tuple(output)
         points, values = np.asarray(points, float), np.asarray(values, float)
-        if points.ndim != 2 or values.shape != (points.shape[0],):
-            raise ValueError(f"point data needs points (N, d) and values (N,), got {points.shape} and {values.shape}")
-        self.output, self.points, self.values = output, points, values
-        self.name = name or f"data_{output}"
+        if values.ndim == 1 and len(outputs) == 1:
+            values = values[:, None]
+        if points.ndim != 2 or values.shape != (points.shape[0], len(outputs)):
+            raise ValueError(f"point data of {list(outputs)} needs points (N, d) and values (N, {len(outputs)}), "
+                             f"got {points.shape} and {values.shape}")
+        self.outputs, self.points, self.values = outputs, points, values
+        self.name = name or f"data_{'_'.join(outputs)}"
         self.n_points, self.weight = len(points), weight
 
     def sample(self, geom, n: int) -> PointSet:
         return PointSet(_as_tensor(self.points), {"values": _as_tensor(self.values)})
 
     def residual(self, f: Fields, aux: dict[str, Tensor]) -> Tensor:
-        return f[self.output] - aux["values"]
+        predicted = torch.stack([f[o] for o in self.outputs], dim=1)
+        return (predicted - aux["values"]).reshape(-1)

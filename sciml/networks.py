@@ -249,11 +249,19 @@ class HardConstraint:
     ``particular`` satisfies the conditions, ``distance`` vanishes where they hold (an approximate
     distance function, Sukumar & Srivastava 2022). Both map points (N, d) to (N, n_out) and do not
     depend on trained parameters, so their derivatives are computed once per point set by autograd.
+    ``enforces`` names the kinds of condition it satisfies ("initial", "boundary"), so an inverse
+    problem whose initial condition is unknown knows whether it may keep it
+    (:func:`sciml.inverse.applied`).
     """
 
-    def __init__(self, particular: Callable[[Tensor], Tensor], distance: Callable[[Tensor], Tensor]):
+    def __init__(self, particular: Callable[[Tensor], Tensor], distance: Callable[[Tensor], Tensor],
+                 enforces: Sequence[str] = ("initial", "boundary")):
+        unknown = set(enforces) - {"initial", "boundary"}
+        if unknown:
+            raise ValueError(f"a hard constraint enforces 'initial' and/or 'boundary' conditions, got {sorted(unknown)}")
         self.particular = particular
         self.distance = distance
+        self.enforces = tuple(enforces)
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         return self.particular(x) + self.distance(x) * y

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from torch import Tensor
 
 from .conditions import Condition
+from .inverse import Observations
 from .fields import Fields
 from .networks import HardConstraint
 
@@ -127,6 +128,12 @@ class Problem:
     ``neural-ode`` gets width 128); the other keys go to every solver that has the setting."""
     default_solver: ClassVar[str] = "pinn"
     """The solver ``sciml run NAME`` uses when no ``--solver`` is given."""
+    observations: Observations | None = None
+    """Measured values of some outputs that the loss fits (:meth:`observe`); None: none."""
+    unknowns: dict[str, float] = {}
+    """Parameters learned with the network (:meth:`identify`): name -> initial guess."""
+    applies: str = "all"
+    """Which of the problem's initial/boundary conditions apply (:data:`sciml.inverse.CONDITIONS`)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -145,6 +152,54 @@ class Problem:
             value = spec.validate(key, params.get(key, spec.default))
             self.params[key] = value
             setattr(self, key, value)
+
+    def observe(self, observations: Observations | None, conditions: str | None = None) -> "Problem":
+        """Give this problem measured ``observations`` (checked against its outputs and domain; a
+        ``ValueError`` names what is wrong) that solvers fit in a loss term ``data``, and say which of
+        its conditions still apply: ``conditions`` one of "all", "boundary" and "none" (default with
+        observations: "boundary", the initial condition being unknown; without: "all").
+        Returns the problem."""
+        from .inverse import CONDITIONS
+
+        if observations is not None:
+            observations.check(self)
+        if conditions is None:
+            conditions = "all" if observations is None else "boundary"
+        if conditions not in CONDITIONS:
+            raise ValueError(f"conditions must be one of {list(CONDITIONS)}, got {conditions!r}")
+        self.observations, self.applies = observations, conditions
+        return self
+
+    def identify(self, names: Sequence[str] = (), initial_guess: dict[str, Any] | None = None) -> "Problem":
+        """Declare the parameters ``names`` unknown: solvers learn them with the network, starting
+        from ``initial_guess[name]`` where given, else from the parameter's value in this problem.
+        Only real-valued parameters can be identified; a guess must satisfy the parameter's range.
+        Returns the problem."""
+        names = list(names)
+        guesses = dict(initial_guess or {})
+        for name in names + [g for g in guesses if g not in names]:
+            if name not in self.parameters:
+                known = ", ".join(sorted(self.parameters)) or "none"
+                raise ValueError(f"cannot identify unknown parameter {name!r} of problem {self.name!r}; "
+                                 f"its parameters are: {known}")
+        stray = [g for g in guesses if g not in names]
+        if stray:
+            raise ValueError(f"initial guess given for {stray}, which is not identified (identify: {names})")
+        if len(set(names)) != len(names):
+            raise ValueError(f"identify names a parameter twice: {names}")
+        unknowns = {}
+        for name in names:
+            spec = self.parameters[name]
+            if spec.type is not float:
+                raise ValueError(f"parameter {name!r} of problem {self.name!r} cannot be identified: only real-valued "
+                                 f"parameters can, it is a {spec.type.__name__}")
+            guess = spec.validate(name, guesses.get(name, self.params[name]))
+            if spec.minimum is not None and guess == spec.minimum:
+                raise ValueError(f"initial guess of {name} must be > {spec.minimum} (it is learned as "
+                                 f"{spec.minimum} + exp(theta)), got {guess!r}")
+            unknowns[name] = guess
+        self.unknowns = unknowns
+        return self
 
     @property
     def spatial(self) -> tuple[str, ...]:

@@ -25,11 +25,18 @@ class Solver:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    inverse: ClassVar[bool] = False
+    """Whether this solver takes a problem's observations, unknown parameters and a choice of which
+    of its conditions apply (:mod:`sciml.inverse`)."""
 
     def __init__(self, problem: Problem, **settings: Any):
         if not isinstance(problem, Problem):
             raise TypeError(f"a solver needs a Problem instance, got {type(problem).__name__}")
         self.require(type(problem))
+        if not self.inverse and (problem.observations is not None or problem.unknowns or problem.applies != "all"):
+            able = [n for n in registry.names("sciml.solvers") if registry.solver(n).inverse]
+            raise ValueError(f"solver {self.name!r} does not take observations, unknown parameters or a choice of "
+                             f"conditions; solvers that do: {', '.join(able) or 'none registered'}")
         own = problem.solver_defaults.get(self.name, {})
         for where, given in (("", settings), (f" in {type(problem).__name__}.solver_defaults[{self.name!r}]", own)):
             unknown = set(given) - set(self.defaults)
@@ -123,16 +130,29 @@ class Result:
         by_output = {self.problem.outputs[c]: relative_l2(pred[:, k], ref.values[:, k]) for k, c in enumerate(cols)}
         return {"rel_l2": relative_l2(pred, ref.values), "rel_l2_by_output": by_output}
 
+    @property
+    def identified(self) -> dict[str, float]:
+        """The learned values of the problem's unknown parameters (name -> value; empty when none)."""
+        unknowns = getattr(self.model, "unknowns", None)
+        return {} if unknowns is None else unknowns.floats()
+
     def spec(self) -> dict[str, Any]:
-        return {"problem": self.problem.name, "params": self.problem.params, "solver": self.solver.name,
-                "settings": self.solver.settings}
+        """What rebuilds this result: problem, parameters, solver, settings and, for an inverse
+        problem, its unknowns (name -> initial guess), which conditions applied and a description
+        of its observations (plain values only)."""
+        p = self.problem
+        inverse = {"unknowns": dict(p.unknowns), "conditions": p.applies,
+                   "observations": None if p.observations is None else p.observations.summary()}
+        return {"problem": p.name, "params": p.params, "solver": self.solver.name,
+                "settings": self.solver.settings, "inverse": inverse}
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``result.pt`` (model weights and spec) and ``history.json``; returns the directory."""
+        """Write ``result.pt`` (model weights, spec and identified parameters) and ``history.json``;
+        returns the directory."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         torch.save({"spec": self.spec(), "model": self.model.state_dict(), "timings": self.timings,
-                    "interrupted": self.interrupted}, directory / "result.pt")
+                    "interrupted": self.interrupted, "identified": self.identified}, directory / "result.pt")
         (directory / "history.json").write_text(json.dumps(self.history))
         return directory
 
@@ -147,6 +167,9 @@ def load(directory: str | Path, device: str | None = None) -> Result:
     saved = torch.load(path, map_location="cpu", weights_only=False)
     spec = saved["spec"]
     problem = registry.problem(spec["problem"])(**spec["params"])
+    inverse = spec.get("inverse") or {}
+    problem.identify(list(inverse.get("unknowns", {})), inverse.get("unknowns"))
+    problem.observe(None, inverse.get("conditions", "all"))
     settings = dict(spec["settings"])
     dev = resolve_device(device)
     settings["device"] = str(dev)

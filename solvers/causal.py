@@ -85,6 +85,7 @@ class CausalPINN(PINN):
     """
 
     name = "causal"
+    inverse = False  # builds its own networks and conditions: no observations or unknowns yet
     defaults: dict[str, Any] = {
         **PINN.defaults, "chunks": 32, "epsilon": (1e-2, 1e-1, 1.0, 10.0, 100.0), "delta": 0.99,
         "causal_initial": True, "log_weights_every": 100, "windows": 1,

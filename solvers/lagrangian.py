@@ -84,6 +84,7 @@ class LagrangianPINN(PINN):
     """
 
     name = "lagrangian"
+    inverse = False  # builds its own networks and conditions: no observations or unknowns yet
     defaults: dict[str, Any] = {**PINN.defaults, "n_curves": 2048}
 
     @classmethod

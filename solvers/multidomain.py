@@ -171,6 +171,7 @@ class MultiDomainPINN(PINN):
     """
 
     name = "multidomain"
+    inverse = False  # builds its own networks and conditions: no observations or unknowns yet
     defaults: dict[str, Any] = {
         **PINN.defaults, "compile": False, "splits": None, "interface": ("solution", "flux"),
         "lbfgs_interface": None, "widths": None, "depths": None, "n_interface": 100, "interface_weight": 1.0,

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from sciml import distributed, geometry, native
-from sciml.conditions import PointSet
+from sciml import distributed, geometry, inverse, native
+from sciml.conditions import PointData, PointSet
 from sciml.device import resolve_device
 from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
 from sciml.networks import MLP, Network
@@ -56,6 +56,7 @@ class PINN(Solver):
     """
 
     name = "pinn"
+    inverse = True
     defaults: dict[str, Any] = {
         "width": 32, "depth": 4, "activation": "tanh", "fourier_features": 0, "fourier_scale": 1.0,
         "n_interior": 2000, "n_boundary": 200, "resample_every": 0,
@@ -100,8 +101,15 @@ class PINN(Solver):
 
     # -- model -----------------------------------------------------------------------------------
     def build_model(self) -> Network:
-        """The network: an MLP over the domain's bounding box, wrapped with the hard constraint."""
-        return Network(self.mlp(len(self.problem.outputs)), self.problem.constraint()).to(self.device, self.dtype)
+        """The network: an MLP over the domain's bounding box, wrapped with the hard constraint that
+        applies (:func:`sciml.inverse.applied`); the problem's unknown parameters, if any, are its
+        submodule ``unknowns`` (:class:`sciml.inverse.Unknowns`), trained and saved with it."""
+        _, constraint = inverse.applied(self.problem, self.problem.conditions(), self.problem.constraint())
+        model = Network(self.mlp(len(self.problem.outputs)), constraint)
+        unknowns = inverse.unknowns_for(self.problem)
+        if unknowns is not None:
+            model.unknowns = unknowns
+        return model.to(self.device, self.dtype)
 
     def mlp(self, out_dim: int) -> MLP:
         """An MLP from the problem's inputs to ``out_dim`` outputs with this solver's network settings,
@@ -121,7 +129,12 @@ class PINN(Solver):
                                     "or the file itself)")
         saved = torch.load(file, map_location=self.device, weights_only=False)
         try:
-            self.model.load_state_dict(saved["model"])
+            # The network's weights only: unknown parameters start from this run's initial guesses.
+            weights = {k: v for k, v in saved["model"].items() if not k.startswith("unknowns.")}
+            missing, unexpected = self.model.load_state_dict(weights, strict=False)
+            missing = [k for k in missing if not k.startswith("unknowns.")]
+            if missing or unexpected:
+                raise RuntimeError(f"missing keys {missing}, unexpected keys {unexpected}")
         except RuntimeError as err:
             raise ValueError(f"init: the network saved in {str(file)!r} does not fit this solver's network "
                              f"(width {self.settings['width']}, depth {self.settings['depth']}, "
@@ -133,8 +146,14 @@ class PINN(Solver):
         return self.problem.geometry()
 
     def active_conditions(self) -> list:
-        """The soft conditions trained on: the problem's."""
-        return self.problem.conditions()
+        """The soft conditions trained on: the problem's that apply (:func:`sciml.inverse.applied`),
+        and its observations as the term ``data``."""
+        p = self.problem
+        conditions, _ = inverse.applied(p, p.conditions(), p.constraint())
+        if p.observations is not None:
+            conditions.append(PointData(p.observations.outputs, p.observations.points, p.observations.values,
+                                        name="data"))
+        return conditions
 
     def predictor(self) -> torch.nn.Module:
         """The module mapping the problem's inputs to its outputs, evaluated against the reference
@@ -217,7 +236,7 @@ class PINN(Solver):
         x = torch.as_tensor(points).to(self.device, self.dtype)
         plan = self.plans[0]
         jets = self._constraint_jets(x, plan)  # by autograd on x: outside no_grad
-        with torch.no_grad() if self.engine == "taylor" else torch.enable_grad():
+        with torch.no_grad() if self.engine == "taylor" else torch.enable_grad(), self.bound():
             return {k: v.detach() for k, v in self._residuals(self.fields(x, plan, jets)).items()}
 
     def _get_extra(self) -> dict:
@@ -229,6 +248,11 @@ class PINN(Solver):
         self._prepare()
 
     # -- loss ------------------------------------------------------------------------------------
+    def bound(self):
+        """A context in which the problem's unknown parameters are the model's learnable values
+        (:func:`sciml.inverse.bound`)."""
+        return inverse.bound(self.problem, getattr(self.model, "unknowns", None))
+
     def fields(self, x: torch.Tensor, plan: Plan, constraint_jets=None, model: Network | None = None) -> Fields:
         """Fields of ``model`` (default: :attr:`network`) at points ``x`` (N, d) with the chosen engine."""
         p, outputs = self.problem, self.network_outputs
@@ -257,16 +281,17 @@ class PINN(Solver):
     def loss(self) -> dict[str, torch.Tensor]:
         """The weighted loss terms at the current points."""
         args = (tuple(ps.x for ps in self.sets), tuple(ps.aux for ps in self.sets), tuple(self.constraint_jets))
-        if self._loss_fn is self._loss_terms or self.settings["compile"] is True:
-            terms = self._loss_fn(*args)
-        else:
-            try:
+        with self.bound():
+            if self._loss_fn is self._loss_terms or self.settings["compile"] is True:
                 terms = self._loss_fn(*args)
-            except Exception as err:  # compile="auto" must never cost a run: fall back to eager
-                warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
-                              "continuing without compilation")
-                self._loss_fn = self._loss_terms
-                terms = self._loss_fn(*args)
+            else:
+                try:
+                    terms = self._loss_fn(*args)
+                except Exception as err:  # compile="auto" must never cost a run: fall back to eager
+                    warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
+                                  "continuing without compilation")
+                    self._loss_fn = self._loss_terms
+                    terms = self._loss_fn(*args)
         return terms if self.group is None else self.group.sum_terms(self._contributions(terms))
 
     def _use_native(self) -> bool:
@@ -367,6 +392,10 @@ class PINN(Solver):
         self.setup()
         reference = self.problem.reference() if s["eval_every"] else None
         callbacks = list(callbacks or [])
+        if getattr(self.model, "unknowns", None) is not None:
+            def track(trainer, record):  # the unknown parameters after each step, in the history
+                record["identified"] = self.model.unknowns.floats()
+            callbacks.append(track)
         if reference is not None:
             ref_x = torch.as_tensor(reference.points, dtype=self.dtype, device=self.device)
             cols = reference.columns(self.problem.outputs)

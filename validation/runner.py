@@ -512,6 +512,9 @@ def render_report(out: Path) -> str:
             lines += [f"**Note:** {note}.", ""]
         params = ", ".join(f"{k}={v!r}" for k, v in (record.get("params") or {}).items()) or "none"
         given = ", ".join(f"{k}={v!r}" for k, v in case.settings.items())
+        if case.inverse:
+            given = ", ".join(filter(None, [given, "inverse problem: " + ", ".join(
+                f"{k}={v!r}" for k, v in case.inverse.items())]))
         lines += [
             f"- **What runs:** problem `{case.problem}` ({'parameters ' + ', '.join(f'{k}={v!r}' for k, v in case.params.items()) if case.params else 'default parameters'}) "
             f"with solver `{case.solver}` ({'settings ' + given if given else 'the settings `sciml run ' + case.problem + '` uses'}).",
