@@ -286,7 +286,7 @@ class PINN(Solver):
         if reason is None and not native.available():
             reason = f"the kernel did not build: {native.unavailable_reason()}"
             if choice == "auto":
-                warnings.warn(f"sciml.native: {reason}; using the taylor engine's PyTorch path instead")
+                native.warn_fallback()
         if reason is not None and choice is True:
             raise ValueError(f"native=True, but the native kernel cannot be used: {reason}")
         return reason is None
