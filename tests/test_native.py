@@ -86,10 +86,14 @@ def test_gradients_do_not_depend_on_which_thread_ran_which_block():
 
 
 @pytest.mark.usefixtures("kernel")
-def test_solver_uses_it_where_it_would_not_compile_and_gets_the_same_loss_and_gradients():
-    long_run = PINN(Burgers(), iterations=5000, device="cpu", progress=False)
-    long_run.setup()
-    assert long_run.native is False  # compile="auto" compiles a run this long: no native kernel
+def test_solver_uses_it_only_when_asked_and_gets_the_same_loss_and_gradients():
+    for use, iterations, expected in ((False, 500, False), ("auto", 5000, False), (True, 5000, True)):
+        solver = PINN(Burgers(), iterations=iterations, lbfgs_iterations=0, native=use, device="cpu", progress=False)
+        solver.setup()
+        assert solver.native is expected, (use, iterations)  # "auto": not where compile="auto" compiles
+    default = PINN(Burgers(), iterations=500, lbfgs_iterations=0, device="cpu", progress=False)
+    default.setup()
+    assert default.settings["native"] is False and default.native is False  # an opt-in
     losses, grads = {}, {}
     for use in (False, "auto"):
         solver = PINN(Burgers(enforce="soft"), width=24, depth=3, n_interior=500, iterations=500, lbfgs_iterations=0, native=use,

@@ -6,8 +6,12 @@ gradients by one more in the backward pass: the K jet slots of a block of points
 linear layer as one BLAS product (PyTorch's own BLAS), the activation's chain rules run as vectorised
 loops, and the blocks run in parallel on the torch threads, with buffers reused from step to step.
 
+It is an opt-in (``PINN(..., native=True)`` or ``"auto"``; the default is False): measured end to end
+on whole default trainings it saves little over the compiled PyTorch path the solver uses by
+default (``sciml bench native``, benchmarks/README.md), and it needs a C++ build on the machine.
+
 Building. The extension is compiled on first use with ``torch.utils.cpp_extension`` (a line on
-stderr says so; it takes about a minute) into ``~/.cache/sciml/native/MACHINE-KEY`` (or
+stderr says so; it takes a while) into ``~/.cache/sciml/native/MACHINE-KEY`` (or
 ``$SCIML_CACHE/native/...``). It is compiled with ``-march=native``, so the folder's KEY is a hash of
 everything the binary depends on (:func:`build_key`: the machine architecture, the CPU's feature
 flags, the torch and Python versions, the compiler's identity, the compile flags and the source
@@ -164,7 +168,7 @@ def _build():
         (where / "key.json").write_text(json.dumps(key, indent=1) + "\n")
         if not (where / f"{NAME}.so").is_file():
             print(f"sciml.native: compiling the C++ CPU kernel for this CPU into {where} (once per CPU, torch "
-                  "and compiler; about a minute)", file=sys.stderr, flush=True)
+                  "and compiler; it takes a while)", file=sys.stderr, flush=True)
         ext = load(name=NAME, sources=[str(_SOURCE)], extra_cflags=_FLAGS, extra_ldflags=_LDFLAGS,
                    build_directory=str(where), verbose=False)
     except Exception as err:  # a compiler error, a missing header or library, an unwritable cache, ...
