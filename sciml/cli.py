@@ -150,7 +150,7 @@ def cmd_list(argv: Sequence[str]) -> int:
 
 def cmd_bench(argv: Sequence[str]) -> int:
     benches = {"residual": "sciml.benchmarks.residual", "hypersolver": "sciml.benchmarks.hypersolver",
-               "control": "sciml.benchmarks.control"}
+               "control": "sciml.benchmarks.control", "native": "sciml.benchmarks.native"}
     p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks; "
                                 "`sciml bench NAME --help` lists a benchmark's options.")
     p.add_argument("name", choices=sorted(benches))

@@ -47,10 +47,11 @@ class PINN(Solver):
     continuation from a neighbouring parameter value; the network settings must match).
     Execution: ``engine`` ("auto": taylor when the network supports it, else "autograd"),
     ``compile`` ("auto": compile the taylor loss for runs of at least ``COMPILE_MIN_STEPS`` steps;
-    True/False force it), ``native`` ("auto": where the taylor loss is not compiled — shorter runs,
-    ``compile=False`` — a tanh MLP on the CPU computes its jets with :mod:`sciml.native`'s C++
-    kernel, a little faster than the compiled graph and without its compile time, when the kernel builds
-    on the machine; True uses it instead of compiling, and requires it; False never uses it),
+    True/False force it), ``native`` (False: an opt-in; True: a tanh MLP on the CPU computes its jets
+    and parameter gradients with :mod:`sciml.native`'s C++ kernel instead of compiling, which requires
+    the kernel to build on the machine; "auto": the same where the taylor loss is not compiled — shorter
+    runs, ``compile=False`` — falling back to the PyTorch path, with one warning, where the kernel does
+    not build),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
     (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).
     """
@@ -63,7 +64,7 @@ class PINN(Solver):
         "rar_every": 0, "rar_points": 100, "rar_candidates": 10000,
         "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
         "lbfgs_iterations": 0, "lbfgs_chunk": 50, "weights": None,
-        "engine": "auto", "compile": "auto", "native": "auto", "dtype": "float32", "device": None, "seed": 0,
+        "engine": "auto", "compile": "auto", "native": False, "dtype": "float32", "device": None, "seed": 0,
         "checkpoint_every": 1000, "eval_every": 0, "progress": True, "init": None,
     }
 
@@ -311,7 +312,7 @@ class PINN(Solver):
         if reason is None and not native.available():
             reason = f"the kernel did not build: {native.unavailable_reason()}"
             if choice == "auto":
-                warnings.warn(f"sciml.native: {reason}; using the taylor engine's PyTorch path instead")
+                native.warn_fallback()
         if reason is not None and choice is True:
             raise ValueError(f"native=True, but the native kernel cannot be used: {reason}")
         return reason is None
