@@ -62,7 +62,7 @@ def setup_inverse(problem: Problem, observations: Any = None, *, sensors: int | 
     elif observations is not None and not isinstance(observations, Observations):
         raise ValueError(f"observations must be a file path or an Observations object, got {type(observations).__name__}")
     if conditions is not None or observations is not None:
-        problem.observe(observations, conditions)
+        problem.given(observations, conditions)
     names = [identify] if isinstance(identify, str) else list(identify or [])
     if names or initial_guess:
         problem.identify(names, initial_guess)

@@ -153,7 +153,7 @@ class Problem:
             self.params[key] = value
             setattr(self, key, value)
 
-    def observe(self, observations: Observations | None, conditions: str | None = None) -> "Problem":
+    def given(self, observations: Observations | None, conditions: str | None = None) -> "Problem":
         """Give this problem measured ``observations`` (checked against its outputs and domain; a
         ``ValueError`` names what is wrong) that solvers fit in a loss term ``data``, and say which of
         its conditions still apply: ``conditions`` one of "all", "boundary" and "none" (default with

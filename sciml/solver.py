@@ -169,7 +169,7 @@ def load(directory: str | Path, device: str | None = None) -> Result:
     problem = registry.problem(spec["problem"])(**spec["params"])
     inverse = spec.get("inverse") or {}
     problem.identify(list(inverse.get("unknowns", {})), inverse.get("unknowns"))
-    problem.observe(None, inverse.get("conditions", "all"))
+    problem.given(None, inverse.get("conditions", "all"))
     settings = dict(spec["settings"])
     dev = resolve_device(device)
     settings["device"] = str(dev)

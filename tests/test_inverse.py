@@ -30,7 +30,7 @@ def observations(problem, n=50, seed=0):
 
 # -- the data term ---------------------------------------------------------------------------------
 def test_data_term_is_the_mean_square_misfit_of_the_observations():
-    problem = Burgers().observe(observations(Burgers(), n=40), conditions="none")
+    problem = Burgers().given(observations(Burgers(), n=40), conditions="none")
     solver = PINN(problem, **TINY, dtype="float64")
     solver.setup()
     data = solver.loss()["data"].item()
@@ -135,11 +135,11 @@ def test_unknown_or_unidentifiable_parameters_are_refused(tmp_path):
 
 
 def test_a_hard_constraint_that_ties_the_initial_to_the_boundary_condition_is_not_split():
-    problem = Burgers().observe(observations(Burgers()))  # default with observations: boundary conditions only
+    problem = Burgers().given(observations(Burgers()))  # default with observations: boundary conditions only
     with pytest.raises(ValueError, match=r"builds its boundary and initial conditions into the network together.*"
                                          r"penalise them instead \(enforce='soft'\)"):
         PINN(problem, **TINY).build_model()
-    soft = Burgers(enforce="soft").observe(observations(Burgers()))
+    soft = Burgers(enforce="soft").given(observations(Burgers()))
     solver = PINN(soft, **TINY)
     solver.setup()
     assert [c.name for c in solver.conditions] == ["boundary", "data"] and solver.model.constraint is None
@@ -149,9 +149,9 @@ def test_an_initial_condition_built_in_alone_is_dropped_with_observations_and_ke
     from sciml.problems import Convection
 
     problem = Convection(beta=10.0)
-    problem.observe(inverse.sample_observations(problem, sensors=5))  # "boundary": the initial condition unknown
+    problem.given(inverse.sample_observations(problem, sensors=5))  # "boundary": the initial condition unknown
     assert PINN(problem, **TINY).build_model().constraint is None
-    problem.observe(problem.observations, conditions="all")
+    problem.given(problem.observations, conditions="all")
     assert PINN(problem, **TINY).build_model().constraint is not None
 
 
@@ -230,7 +230,7 @@ def test_command_line_flags(tmp_path):
 def test_an_interrupted_identification_resumes_exactly(tmp_path):
     def solver():
         problem = Burgers().identify(["nu"], {"nu": 0.05})
-        problem.observe(observations(problem, n=100), conditions="none")
+        problem.given(observations(problem, n=100), conditions="none")
         return PINN(problem, **{**TINY, "iterations": 8})
 
     def interrupt(trainer, record):  # as Ctrl-C does: stop after this step, checkpoint kept
