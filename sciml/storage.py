@@ -44,10 +44,10 @@ def plain(value: Any, where: str = "value") -> Any:
     """``value`` with every part converted to what :func:`read` can load: tensors, None, bool, int,
     float, str, and lists, tuples and dicts of them. NumPy scalars become Python numbers, NumPy arrays
     lists, paths and devices strings; anything else is a ``ValueError`` naming ``where`` it sits."""
+    if isinstance(value, np.generic):  # before the Python types: np.float64 is a float subclass
+        return value.item()
     if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (Path, torch.device)):
@@ -114,9 +114,9 @@ def read(path: str | Path, kind: str, *, required: tuple[str, ...] = (), map_loc
             saved = torch.load(path, map_location=map_location, weights_only=not trusted)
     except pickle.UnpicklingError as err:
         unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-        if unsafe is None:
-            raise SavedFileError(f"{path} cannot be read as a sciml {kind}: it is damaged or not a file sciml "
-                                 f"wrote ({first_line(err)})") from None
+        if unsafe is None:  # bytes that are no pickle: the unpickler's own reason, not torch's preamble
+            raise SavedFileError(f"{path} cannot be read as a sciml {kind}: it is damaged (truncated or overwritten) "
+                                 f"or not a file sciml wrote ({first_line(err.__context__ or err)})") from None
         advice = ("if you trust whoever wrote it (e.g. a result of a sciml older than file format 1), convert "
                   "it once with sciml.load(FOLDER, trusted=True).save(FOLDER)") if kind == "result" else (
             "a checkpoint of a sciml older than file format 1 cannot be resumed: start the run afresh, "
