@@ -2,9 +2,10 @@
 
 It owns what makes long runs safe: a tqdm bar showing the loss terms, checkpoints every so many
 steps and every so many minutes, written atomically and read without running code
-(:mod:`sciml.storage`), exact resume (model, optimiser, schedule, every random generator and the solver's own
-state such as its collocation points), a guard that stops on NaN or divergence and restores the last
-good state, and a Ctrl-C that saves and stops cleanly (a second Ctrl-C aborts at once).
+(:mod:`sciml.storage`), exact resume (model, optimiser, schedule, every random generator and the
+solver's own state such as its collocation points), a guard that stops on NaN or divergence and
+restores the last good state, and a Ctrl-C that saves and stops cleanly (a second Ctrl-C aborts at
+once).
 """
 
 from __future__ import annotations
