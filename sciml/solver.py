@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from . import registry
+from . import registry, storage
 from .problem import Problem, relative_l2
 
 
@@ -147,35 +147,68 @@ class Result:
                 "settings": self.solver.settings, "inverse": inverse}
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``result.pt`` (model weights, spec and identified parameters) and ``history.json``;
-        returns the directory."""
+        """Write ``result.pt`` (the model's weights, the problem's and solver's registered names,
+        parameters and settings, identified parameters, timings; tensors and plain values only, see
+        :mod:`sciml.storage`) and ``history.json``, each atomically; returns the directory."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        torch.save({"spec": self.spec(), "model": self.model.state_dict(), "timings": self.timings,
-                    "interrupted": self.interrupted, "identified": self.identified}, directory / "result.pt")
-        (directory / "history.json").write_text(json.dumps(self.history))
+        storage.write(directory / "result.pt", {"spec": self.spec(), "model": self.model.state_dict(),
+                                                "timings": self.timings, "interrupted": self.interrupted,
+                                                "identified": self.identified}, "result")
+        with storage.atomic(directory / "history.json", "w") as f:
+            json.dump(self.history, f)
         return directory
 
 
-def load(directory: str | Path, device: str | None = None) -> Result:
-    """Bring back a result saved by :meth:`Result.save` (or ``sciml run``), ready for ``predict``."""
+def load(directory: str | Path, device: str | None = None, trusted: bool = False) -> Result:
+    """Bring back a result saved by :meth:`Result.save` (or ``sciml run``), ready for ``predict``.
+
+    Loading runs no code from the folder: ``result.pt`` is read with ``torch.load(...,
+    weights_only=True)``, which builds tensors and plain values only, and the problem and solver are
+    rebuilt from their registered names and recorded parameters and settings. A file that holds
+    anything else, is damaged, names a problem or solver not registered here, or was written by a
+    newer sciml is a :class:`sciml.storage.SavedFileError` (a ``ValueError``) naming the file.
+
+    ``trusted=True`` (off by default) unpickles ``result.pt`` whatever it holds, which runs any code
+    the file carries: use it only on files whose writer you trust, such as results of a sciml older
+    than file format 1 whose settings held Python objects; ``load(folder, trusted=True).save(folder)``
+    converts one to the safe format once. ``device`` chooses where the model lives (default: CUDA if
+    present).
+    """
     from .device import resolve_device
 
-    path = Path(directory) / "result.pt"
+    folder = Path(directory)
+    path = folder / "result.pt"
     if not path.is_file():
         raise FileNotFoundError(f"no saved result in {directory} (expected {path})")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved = storage.read(path, "result", required=("spec", "model"), map_location="cpu", trusted=trusted)
     spec = saved["spec"]
-    problem = registry.problem(spec["problem"])(**spec["params"])
-    inverse = spec.get("inverse") or {}
-    problem.identify(list(inverse.get("unknowns", {})), inverse.get("unknowns"))
-    problem.given(None, inverse.get("conditions", "all"))
-    settings = dict(spec["settings"])
+    try:
+        problem_name, solver_name = spec["problem"], spec["solver"]
+        params, settings = dict(spec["params"]), dict(spec["settings"])
+    except (KeyError, TypeError) as err:
+        raise storage.SavedFileError(f"{path} is not a sciml result: its spec lacks the problem's or solver's name, "
+                                     f"parameters or settings ({storage.first_line(err)})") from None
+    for group, name in (("sciml.problems", problem_name), ("sciml.solvers", solver_name)):
+        if name not in registry.names(group):
+            kind = group.split(".")[1][:-1]
+            raise storage.SavedFileError(
+                f"{path} is a result of the {kind} {name!r}, which is not registered here (registered {kind}s: "
+                f"{', '.join(registry.names(group))}): install the package that provides it")
     dev = resolve_device(device)
-    settings["device"] = str(dev)
-    solver = registry.solver(spec["solver"])(problem, **settings)
-    model = solver.build_model()
-    model.load_state_dict(saved["model"])
-    history_file = Path(directory) / "history.json"
-    history = json.loads(history_file.read_text()) if history_file.exists() else []
-    return Result(solver, model, history, saved["timings"], dev, saved["interrupted"])
+    try:
+        problem = registry.problem(problem_name)(**params)
+        inverse = spec.get("inverse") or {}
+        problem.identify(list(inverse.get("unknowns", {})), inverse.get("unknowns"))
+        problem.given(None, inverse.get("conditions", "all"))
+        solver = registry.solver(solver_name)(problem, **{**settings, "device": str(dev)})
+        model = solver.build_model()
+        model.load_state_dict(saved["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        raise storage.SavedFileError(f"{path} does not fit the {problem_name!r} problem and {solver_name!r} solver "
+                                     f"of this sciml: {storage.first_line(err)}") from None
+    history_file = folder / "history.json"
+    try:
+        history = json.loads(history_file.read_text()) if history_file.exists() else []
+    except (ValueError, UnicodeDecodeError) as err:
+        raise storage.SavedFileError(f"{history_file} is damaged: {storage.first_line(err)}") from None
+    return Result(solver, model, history, saved.get("timings", {}), dev, saved.get("interrupted", False))

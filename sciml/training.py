@@ -1,16 +1,18 @@
 """The training loop every solver uses: Adam with a learning-rate schedule, then optional L-BFGS.
 
-It owns what makes long runs safe: a tqdm bar showing the loss terms, periodic checkpoints written
-atomically, exact resume (model, optimiser, schedule, every random generator and the solver's own
-state such as its collocation points), a guard that stops on NaN or divergence and restores the last
-good state, and a Ctrl-C that saves and stops cleanly (a second Ctrl-C aborts at once).
+It owns what makes long runs safe: a tqdm bar showing the loss terms, checkpoints every so many
+steps and every so many minutes, written atomically and read without running code
+(:mod:`sciml.storage`), exact resume (model, optimiser, schedule, every random generator and the
+solver's own state such as its collocation points), a guard that stops on NaN or divergence and
+restores the last good state, and a Ctrl-C that saves and stops cleanly (a second Ctrl-C aborts at
+once).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-import os
 import random
 import signal
 import sys
@@ -24,6 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from . import storage
 
 LossFn = Callable[[], dict[str, Tensor]]
 """Returns the weighted loss terms by name; the loss is their sum."""
@@ -46,7 +50,9 @@ class TrainConfig:
     iterations after Adam at most, run in chunks of ``lbfgs_chunk`` (one history entry and one
     checkpoint opportunity each); the phase ends early, and the history's last L-BFGS step says
     where, once a chunk stops on L-BFGS's own tolerances without lowering the loss.
-    checkpoint_every: steps between checkpoints (0: only at the end and on interruption).
+    checkpoint_every: steps between checkpoints (0: none by step count). checkpoint_minutes: also
+    write one once this many minutes [min] have passed since the last (0: none by time), so a hard
+    kill loses at most that much work. Either way one is written at the end and on interruption.
     resample_every: call the solver's resampler every this many Adam steps (0: never).
     divergence: stop when the loss exceeds this factor times the best loss so far.
     """
@@ -60,6 +66,7 @@ class TrainConfig:
     lbfgs_chunk: int = 50
     lbfgs_history: int = 50
     checkpoint_every: int = 1000
+    checkpoint_minutes: float = 5.0
     resample_every: int = 0
     divergence: float = 1e8
     progress: bool = True
@@ -72,6 +79,8 @@ class TrainConfig:
         if self.iterations + self.lbfgs_iterations <= 0:
             raise ValueError(f"iterations must be positive, got {self.iterations} Adam and "
                              f"{self.lbfgs_iterations} L-BFGS iterations")
+        if not (self.checkpoint_minutes >= 0 and math.isfinite(self.checkpoint_minutes)):
+            raise ValueError(f"checkpoint_minutes must be a finite number >= 0, got {self.checkpoint_minutes!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be positive and finite, got {self.lr!r}")
         if self.schedule not in ("exponential", "cosine", "constant"):
@@ -94,7 +103,11 @@ class TrainState:
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """The state of every global random generator, as tensors and plain values (a checkpoint holds
+    nothing else, see :mod:`sciml.storage`)."""
+    name, key, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "numpy": (name, key.tolist(), pos, has_gauss, cached),
+             "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -102,7 +115,8 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, key, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -167,13 +181,13 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Everything needed to continue exactly from here."""
+        """Everything needed to continue exactly from here, as tensors and plain values."""
         return {
             "module": copy.deepcopy(self.module.state_dict()),
             "adam": copy.deepcopy(self.adam.state_dict()),
-            "scheduler": self.scheduler.state_dict(),
+            "scheduler": copy.deepcopy(self.scheduler.state_dict()),
             "lbfgs": copy.deepcopy(self.lbfgs.state_dict()),
-            "state": copy.deepcopy(self.state),
+            "state": dataclasses.asdict(self.state),
             "rng": rng_state(),
             "extra": copy.deepcopy(self.get_extra()) if self.get_extra else None,
             "best": self._best,
@@ -184,7 +198,7 @@ class Trainer:
         self.adam.load_state_dict(snap["adam"])
         self.scheduler.load_state_dict(snap["scheduler"])
         self.lbfgs.load_state_dict(snap["lbfgs"])
-        self.state = copy.deepcopy(snap["state"])
+        self.state = TrainState(**copy.deepcopy(snap["state"]))
         set_rng_state(snap["rng"])
         if self.set_extra and snap["extra"] is not None:
             self.set_extra(snap["extra"])
@@ -193,18 +207,24 @@ class Trainer:
     def save(self) -> None:
         """Remember the current state as the last good one and write it (atomically) if asked to."""
         self._good = self.snapshot()
+        self._saved_at = time.monotonic()
         if self.checkpoint is not None:
-            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.checkpoint.with_suffix(".tmp")
-            torch.save(self._good, tmp)
-            os.replace(tmp, self.checkpoint)
+            storage.write(self.checkpoint, self._good, "checkpoint")
 
     def load(self, path: str | Path) -> None:
-        """Continue from a checkpoint written by :meth:`save`."""
+        """Continue from a checkpoint written by :meth:`save`. It is read without running code from
+        it (:func:`sciml.storage.read`); a damaged, foreign or unsafe file, or one of another run, is a
+        :class:`sciml.storage.SavedFileError` and is left as it is."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path} to resume from")
-        self.restore(torch.load(path, weights_only=False))
+        snap = storage.read(path, "checkpoint", map_location="cpu",
+                            required=("module", "adam", "scheduler", "lbfgs", "state", "rng", "extra", "best"))
+        try:
+            self.restore(snap)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+            raise storage.SavedFileError(f"{path} does not hold the state of this run (written by a run with "
+                                         f"other settings?): {storage.first_line(err)}") from None
         self._good = self.snapshot()
 
     # -- the loop --------------------------------------------------------------------------------
@@ -225,7 +245,7 @@ class Trainer:
         if self._good is not None:
             good = self._good["state"]
             self.restore(self._good)
-            kept = (f"the last good state ({good.phase} step {good.step}) is restored"
+            kept = (f"the last good state ({good['phase']} step {good['step']}) is restored"
                     + (f" and kept at {self.checkpoint}" if self.checkpoint else ""))
         else:
             kept = "no good state was saved yet"
@@ -303,6 +323,7 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             handler = signal.signal(signal.SIGINT, self._on_sigint)
         started = time.perf_counter()
+        self._saved_at = time.monotonic()
         self._stop_requested = False
         self.state.interrupted = False
         if self._good is None:
@@ -356,7 +377,8 @@ class Trainer:
                 return
             self._record(loss, terms, bar, started)
             bar.update(advanced)
-            if c.checkpoint_every and self._crossed_checkpoint(advanced):
+            if (c.checkpoint_every and self._crossed_checkpoint(advanced)) or (
+                    c.checkpoint_minutes and time.monotonic() - self._saved_at >= 60 * c.checkpoint_minutes):
                 self.save()
             if self._stop_requested:
                 self.state.interrupted = True

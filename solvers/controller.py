@@ -92,7 +92,7 @@ class Controller(ODESolver):
     by default: it is evaluated at every step of every training step) and step-size range
     ``dt_min``/``dt_max`` [s] (it is trained first, its time reported apart as
     ``hypersolver_train_s``); ``seed`` (initial policy and batches are the same for every method),
-    ``device`` (CPU, float64), ``checkpoint_every``, ``progress``.
+    ``device`` (CPU, float64), ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "controller"
@@ -103,7 +103,7 @@ class Controller(ODESolver):
         "hyper_iterations": 2000, "hyper_samples": 8192, "hyper_width": 16, "hyper_depth": 1,
         "hyper_activation": "silu", "hyper_precision": "float32",
         "dt_min": 0.01, "dt_max": 0.1,
-        "seed": 0, "device": None, "checkpoint_every": 100, "progress": True,
+        "seed": 0, "device": None, "checkpoint_every": 100, "checkpoint_minutes": 5.0, "progress": True,
     }
 
     @classmethod
@@ -126,7 +126,7 @@ class Controller(ODESolver):
         return HyperSolver(self.problem, base="euler", width=s["hyper_width"], depth=s["hyper_depth"],
                            activation=s["hyper_activation"], precision=s["hyper_precision"], n_samples=s["hyper_samples"], dt_min=s["dt_min"], dt_max=s["dt_max"],
                            step_size=s["step_size"], iterations=s["hyper_iterations"], seed=s["seed"],
-                           progress=s["progress"])
+                           checkpoint_minutes=s["checkpoint_minutes"], progress=s["progress"])
 
     def build_model(self) -> ControllerModel:
         """The policy (its initial weights depend on the seed only, not on the method) and, for
@@ -166,7 +166,8 @@ class Controller(ODESolver):
             return {"cost": self.model.cost(batch, p.horizon, **how).mean()}
 
         return self.fit(self.model, loss, out, resume, callbacks, f"{p.name}/{self.name}[{s['method']}]",
-                        hypersolver_train_s=hyper_s)
+                        get_extra=lambda: {"draws": draws.get_state()},  # which batches come next
+                        set_extra=lambda extra: draws.set_state(extra["draws"]), hypersolver_train_s=hyper_s)
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """Control cost on the held-out initial states by dopri5 (tight) and by the training

@@ -121,14 +121,16 @@ class HyperSolver(ODESolver):
     ``width``/``depth``/``activation``/``precision`` ("float32" or "float64") of g_ω; ``n_samples`` training triples (state, step size
     [, control]); ``dt_min``/``dt_max`` the range of sampled step sizes [time units];
     ``step_size`` used by ``predict`` [time units]; ``iterations`` full-batch Adam steps, ``lr``,
-    ``schedule``; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``, ``progress``.
+    ``schedule``; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``, ``checkpoint_minutes``,
+    ``progress``.
     """
 
     name = "hypersolver"
     defaults: dict[str, Any] = {
         "base": "euler", "width": 32, "depth": 2, "activation": "tanh", "precision": "float64", "n_samples": 8192,
         "dt_min": 0.002, "dt_max": 0.03, "step_size": 0.01, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "seed": 0, "device": None, "checkpoint_every": 1000, "progress": True,
+        "schedule": "cosine", "seed": 0, "device": None, "checkpoint_every": 1000, "checkpoint_minutes": 5.0,
+        "progress": True,
     }
 
     def __init__(self, problem, **settings):

@@ -80,7 +80,8 @@ class NeuralODE(ODESolver):
     {name: value} (default: the problem's values). Integration: ``method`` ("dopri5" or another
     adaptive or fixed-step method), ``rtol``/``atol`` or ``step_size``, ``adjoint``.
     ``regularise`` λ ≥ 0 weighs Pal et al.'s R_E (dopri5 only). Optimisation: ``iterations``,
-    ``lr``, ``schedule``; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``, ``progress``.
+    ``lr``, ``schedule``; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``, ``checkpoint_minutes``,
+    ``progress``.
     """
 
     name = "neural-ode"
@@ -89,7 +90,7 @@ class NeuralODE(ODESolver):
         "method": "dopri5", "rtol": 1e-5, "atol": 1e-6, "step_size": None, "adjoint": False, "regularise": 0.0,
         "n_trajectories": 64, "n_observations": 100, "span": 2.0, "window": 0.2, "batch": 32, "noise": 0.0,
         "iterations": 2000, "lr": 3e-3, "schedule": "cosine", "seed": 0, "device": None,
-        "checkpoint_every": 500, "progress": True,
+        "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 
     def __init__(self, problem, **settings):
@@ -183,7 +184,9 @@ class NeuralODE(ODESolver):
             if s["hybrid"]:  # the correction starts small: the physics carries the field at first
                 with torch.no_grad():
                     net.mlp.linears[-1].weight.mul_(0.01)
-        return self.fit(self.model, self.loss, out, resume, callbacks, f"{self.problem.name}/{self.name}")
+        return self.fit(self.model, self.loss, out, resume, callbacks, f"{self.problem.name}/{self.name}",
+                        get_extra=lambda: {"train_nfe": self.train_nfe},
+                        set_extra=lambda extra: setattr(self, "train_nfe", list(extra["train_nfe"])))
 
     # -- evaluation --------------------------------------------------------------------------------
     def extra_metrics(self, result: Result) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sciml import distributed, geometry, inverse, native
+from sciml import distributed, geometry, inverse, native, storage
 from sciml.conditions import PointData, PointSet
 from sciml.device import resolve_device
 from sciml.fields import AutogradFields, Fields, Plan, TaylorFields, discover_plan
@@ -53,7 +53,8 @@ class PINN(Solver):
     runs, ``compile=False`` — falling back to the PyTorch path, with one warning, where the kernel does
     not build),
     ``dtype`` ("float32"), ``device`` (None: CUDA if present), ``seed`` (0), ``checkpoint_every``
-    (1000), ``eval_every`` (0: off; else log the error against the reference), ``progress`` (True).
+    (1000) steps and ``checkpoint_minutes`` (5.0) between checkpoints, ``eval_every`` (0: off; else
+    log the error against the reference), ``progress`` (True).
     """
 
     name = "pinn"
@@ -65,7 +66,7 @@ class PINN(Solver):
         "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
         "lbfgs_iterations": 0, "lbfgs_chunk": 50, "weights": None,
         "engine": "auto", "compile": "auto", "native": False, "dtype": "float32", "device": None, "seed": 0,
-        "checkpoint_every": 1000, "eval_every": 0, "progress": True, "init": None,
+        "checkpoint_every": 1000, "checkpoint_minutes": 5.0, "eval_every": 0, "progress": True, "init": None,
     }
 
     @classmethod
@@ -97,7 +98,8 @@ class PINN(Solver):
         self.config = TrainConfig(
             iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"], decay_rate=s["decay_rate"],
             decay_steps=s["decay_steps"], lbfgs_iterations=s["lbfgs_iterations"], lbfgs_chunk=s["lbfgs_chunk"],
-            checkpoint_every=s["checkpoint_every"], resample_every=math.gcd(s["resample_every"], s["rar_every"]),
+            checkpoint_every=s["checkpoint_every"], checkpoint_minutes=s["checkpoint_minutes"],
+            resample_every=math.gcd(s["resample_every"], s["rar_every"]),
             progress=s["progress"])
 
     # -- model -----------------------------------------------------------------------------------
@@ -122,13 +124,15 @@ class PINN(Solver):
                    fourier_scale=s["fourier_scale"], periodic=[p.inputs.index(name) for name in p.periodic])
 
     def load_initial_weights(self, path: str | Path) -> None:
-        """Set the model's weights to those of the saved result at ``path`` (its folder or ``result.pt``)."""
+        """Set the model's weights to those of the saved result at ``path`` (its folder or ``result.pt``),
+        read without running code from it (:func:`sciml.storage.read`; an unsafe or damaged file is a
+        :class:`sciml.storage.SavedFileError`)."""
         path = Path(path)
         file = path / "result.pt" if path.is_dir() else path
         if not file.is_file():
             raise FileNotFoundError(f"init: no saved result at {str(path)!r} (expected a folder with result.pt "
                                     "or the file itself)")
-        saved = torch.load(file, map_location=self.device, weights_only=False)
+        saved = storage.read(file, "result", required=("model",), map_location=self.device)
         try:
             # The network's weights only: unknown parameters start from this run's initial guesses.
             weights = {k: v for k, v in saved["model"].items() if not k.startswith("unknowns.")}

@@ -8,6 +8,7 @@ import signal
 import pytest
 import torch
 
+from sciml import storage
 from sciml.problems import Burgers
 from sciml.solvers import PINN
 from sciml.training import TrainConfig, Trainer, TrainingDiverged
@@ -72,8 +73,8 @@ def test_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path, bad_value, rea
     model, trainer = _toy_trainer(tmp_path, bad_step=7, bad_value=bad_value)
     with pytest.raises(TrainingDiverged, match=f"{reason}.*adam step 7.*step 5\\) is restored"):
         trainer.run()
-    saved = torch.load(tmp_path / "ck.pt", weights_only=False)
-    assert saved["state"].step == 5
+    saved = storage.read(tmp_path / "ck.pt", "checkpoint")
+    assert saved["state"]["step"] == 5
     assert torch.equal(model.w.detach(), saved["module"]["w"])
     assert torch.isfinite(model.w).all()
 
