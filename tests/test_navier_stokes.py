@@ -155,6 +155,53 @@ def test_cylinder_forces_from_stress_integral():
     assert m["drag_coefficient"] == pytest.approx(2 * fx / (1.5 * 0.2 ** 2 * 0.1))
 
 
+def test_cylinder_forces_of_a_manufactured_field_with_lift():
+    """Velocity s(r) A(θ) with s = sin(k (r - R)) / k (no slip, ∂u/∂n = A on the surface) and a pressure
+    with cos θ, sin θ, sin 2θ and cos³θ parts on the circle. In closed form, ∮ σ n ds with σ n =
+    -p n + ρν (A + n (n·A)):
+    F_x = -π R² (c1 + 3 c4 R² / 4) + ρνπR (3 a0 + (a2 + b2) / 2),   F_y = -π R² c2 + 3 ρνπR b0."""
+    rho, nu = 1.5, 2e-3
+    p = Cylinder(nu=nu, density=rho)
+    (xc, yc), r0 = p.CENTRE, p.RADIUS
+    a0, a1, a2, b0, b1, b2 = 0.7, -0.4, 0.9, -1.3, 0.5, 0.6
+    c1, c2, c3, c4, k = 3.0, -2.0, 5.0, 40.0, 20.0
+
+    def predict(pts):
+        dx, dy = pts[:, 0] - xc, pts[:, 1] - yc
+        r, th = np.hypot(dx, dy), np.arctan2(dy, dx)
+        s = np.sin(k * (r - r0)) / k
+        return np.stack([s * (a0 + a1 * np.sin(th) + a2 * np.cos(2 * th)),
+                         s * (b0 + b1 * np.cos(th) + b2 * np.sin(2 * th)),
+                         c1 * dx + c2 * dy + c3 * dx * dy + c4 * dx ** 3], axis=1)
+
+    fx, fy = p.forces(predict)
+    assert fx == pytest.approx(-math.pi * r0 ** 2 * (c1 + 0.75 * c4 * r0 ** 2)
+                               + rho * nu * math.pi * r0 * (3 * a0 + (a2 + b2) / 2), rel=1e-6)
+    assert fy == pytest.approx(-math.pi * r0 ** 2 * c2 + 3 * rho * nu * math.pi * r0 * b0, rel=1e-6)
+    assert p.metrics(predict)["lift_coefficient"] == pytest.approx(2 * fy / (rho * 0.2 ** 2 * 0.1), rel=1e-12)
+
+
+def test_cylinder_lift_of_potential_flow_is_kutta_joukowski():
+    """Potential flow past the cylinder with circulation Γ (counter-clockwise), pressure by Bernoulli:
+    the lift is F_y = -ρ U Γ (Kutta-Joukowski) and the drag 0 (d'Alembert). The viscous stress of this
+    slipping flow is not what forces() assumes (no slip), so ν is made negligible; the check is on the
+    pressure part and on the sign of the lift (C_L > 0 upwards, as in Schäfer & Turek)."""
+    rho, speed, gamma = 1.2, 0.25, -0.04
+    p = Cylinder(nu=1e-12, density=rho)
+    (xc, yc), r0 = p.CENTRE, p.RADIUS
+
+    def predict(pts):
+        z = (pts[:, 0] - xc) + 1j * (pts[:, 1] - yc)
+        w = speed * (1 - r0 ** 2 / z ** 2) - 1j * gamma / (2 * math.pi * z)  # u - i v
+        pressure = 0.5 * rho * (speed ** 2 - np.abs(w) ** 2)
+        return np.stack([w.real, -w.imag, pressure], axis=1)
+
+    fx, fy = p.forces(predict)
+    assert fy == pytest.approx(-rho * speed * gamma, rel=1e-6)
+    assert abs(fx) < 1e-9 * abs(fy)
+    assert p.metrics(predict)["lift_coefficient"] > 0
+
+
 def test_cavity_corner_weight():
     """Residuals are weighted by min(1, (r/δ)²) near the top corners of a uniform lid only."""
     x = torch.tensor([[0.01, 0.99], [0.5, 0.5], [0.98, 0.97]], dtype=torch.float64)
