@@ -444,7 +444,8 @@ register(Case(
     name="cylinder-pinn", problem="cylinder", solver="pinn",
     budget="defaults of `sciml run cylinder`",
     reference=("Schäfer & Turek (1996) DFG benchmark 2D-1 (Re = 20), values in the published column. Computed from "
-               "the trained network: surface integral of the stress with the cylinder's normals, and the pressure at "
+               "the trained network: the force by the volume (weak) form of the momentum balance with a smooth weight "
+               "that is 1 on the cylinder and 0 from 3 radii on (Cylinder.volume_forces), and the pressure at "
                "(0.15, 0.2) and (0.25, 0.2)"),
     published=tuple(
         Published(value=SCHAEFER_TUREK_2D1[metric], metric=metric,
