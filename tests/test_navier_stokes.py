@@ -139,7 +139,8 @@ def test_cylinder_velocity_conditions_are_exact():
 
 def test_cylinder_forces_from_stress_integral():
     """Known fields: p = a x gives F = -a π R² e_x; u = c (r² - R²) e_x gives F_x = 6 π ρ ν c R² (the
-    viscous part of ∮ σ n ds); the probes read p for the pressure difference."""
+    viscous part of ∮ σ n ds); the probes read p for the pressure difference. The fields do not solve
+    the equations, so only the surface integral is the closed form; the metrics are the volume form's."""
     p = Cylinder(nu=2e-3, density=1.5)
     a, c, (xc, yc), r = 3.0, 7.0, p.CENTRE, p.RADIUS
 
@@ -147,12 +148,95 @@ def test_cylinder_forces_from_stress_integral():
         r2 = (pts[:, 0] - xc) ** 2 + (pts[:, 1] - yc) ** 2
         return np.stack([c * (r2 - r ** 2), 0 * r2, a * pts[:, 0]], axis=1)
 
-    fx, fy = p.forces(predict)
+    fx, fy = p.forces(predict, method="surface")
     assert fx == pytest.approx(-a * math.pi * r ** 2 + 6 * math.pi * 1.5 * 2e-3 * c * r ** 2, rel=1e-6)
     assert abs(fy) < 1e-12
     m = p.metrics(predict)
     assert m["pressure_difference"] == pytest.approx(a * (0.15 - 0.25))
-    assert m["drag_coefficient"] == pytest.approx(2 * fx / (1.5 * 0.2 ** 2 * 0.1))
+    assert m["drag_coefficient"] == pytest.approx(2 * p.forces(predict)[0] / (1.5 * 0.2 ** 2 * 0.1), rel=1e-12)
+    with pytest.raises(ValueError, match="method must be one of"):
+        p.forces(predict, method="line")
+    with pytest.raises(ValueError, match="1 < outer <= 4 radii"):
+        p.forces(predict, outer=5.0)
+
+
+def test_cylinder_forces_of_a_manufactured_field_with_lift():
+    """Velocity s(r) A(θ) with s = sin(k (r - R)) / k (no slip, ∂u/∂n = A on the surface) and a pressure
+    with cos θ, sin θ, sin 2θ and cos³θ parts on the circle. In closed form, ∮ σ n ds with σ n =
+    -p n + ρν (A + n (n·A)):
+    F_x = -π R² (c1 + 3 c4 R² / 4) + ρνπR (3 a0 + (a2 + b2) / 2),   F_y = -π R² c2 + 3 ρνπR b0."""
+    rho, nu = 1.5, 2e-3
+    p = Cylinder(nu=nu, density=rho)
+    (xc, yc), r0 = p.CENTRE, p.RADIUS
+    a0, a1, a2, b0, b1, b2 = 0.7, -0.4, 0.9, -1.3, 0.5, 0.6
+    c1, c2, c3, c4, k = 3.0, -2.0, 5.0, 40.0, 20.0
+
+    def predict(pts):
+        dx, dy = pts[:, 0] - xc, pts[:, 1] - yc
+        r, th = np.hypot(dx, dy), np.arctan2(dy, dx)
+        s = np.sin(k * (r - r0)) / k
+        return np.stack([s * (a0 + a1 * np.sin(th) + a2 * np.cos(2 * th)),
+                         s * (b0 + b1 * np.cos(th) + b2 * np.sin(2 * th)),
+                         c1 * dx + c2 * dy + c3 * dx * dy + c4 * dx ** 3], axis=1)
+
+    fx, fy = p.forces(predict, method="surface")
+    assert fx == pytest.approx(-math.pi * r0 ** 2 * (c1 + 0.75 * c4 * r0 ** 2)
+                               + rho * nu * math.pi * r0 * (3 * a0 + (a2 + b2) / 2), rel=1e-6)
+    assert fy == pytest.approx(-math.pi * r0 ** 2 * c2 + 3 * rho * nu * math.pi * r0 * b0, rel=1e-6)
+
+
+def _stokes_flow_past_cylinder(problem, force):
+    """Exact Stokes flow (u, v, p) in the plane around the no-slip cylinder, as a predict function:
+    a Stokeslet of strength ``force`` (N/m, the force on the fluid) at the centre, the potential dipole
+    -R²/(4μ) of it and the uniform flow that cancel it on r = R (μ = ρν)."""
+    mu, r0 = problem.rho * problem.nu, problem.RADIUS
+    force = np.asarray(force, float)
+
+    def predict(pts):
+        x = pts - np.asarray(problem.CENTRE)
+        r2 = np.sum(x ** 2, axis=1, keepdims=True)
+        xf = x @ force[:, None]
+        stokeslet = (-0.5 * np.log(r2) * force + x * xf / r2) / (4 * math.pi * mu)
+        dipole = -r0 ** 2 / (4 * mu) * (-force / r2 + 2 * x * xf / r2 ** 2) / (2 * math.pi)
+        uniform = force * (math.log(r0) - 0.5) / (4 * math.pi * mu)
+        return np.concatenate([stokeslet + dipole + uniform, xf / (2 * math.pi * r2)], axis=1)
+
+    return predict
+
+
+def test_cylinder_volume_and_surface_forces_of_an_exact_stokes_flow():
+    """A flow that solves the equations (Stokes: ν so large that ρ u·∇u is below 1e-8 of the viscous
+    terms) has the same force by the volume form, whatever the weight's support, and by the surface
+    integral: minus the Stokeslet's strength, drag and lift."""
+    p = Cylinder(nu=1e6, density=1.3)
+    force = np.array([0.3, -0.7]) * p.rho * p.nu
+    predict = _stokes_flow_past_cylinder(p, force)
+    assert np.abs(predict(np.asarray(p.CENTRE) + p.RADIUS * np.array([[1.0, 0.0], [0.6, -0.8]]))[:, :2]).max() < 1e-12
+    np.testing.assert_allclose(p.forces(predict, method="surface"), -force, rtol=1e-6)
+    for outer in (1.5, 3.0, 4.0):
+        np.testing.assert_allclose(p.forces(predict, outer=outer), -force, rtol=1e-7)
+
+
+def test_cylinder_lift_of_potential_flow_is_kutta_joukowski():
+    """Potential flow past the cylinder with circulation Γ (counter-clockwise), pressure by Bernoulli:
+    it solves Navier-Stokes (ν ∇²u = 0), so the volume form gives the force at any ν: lift
+    F_y = -ρ U Γ (Kutta-Joukowski), drag 0 (d'Alembert), C_L > 0 upwards as in Schäfer & Turek. The
+    surface integral assumes no slip, which this flow does not have, so it is checked at negligible ν
+    (its pressure part)."""
+    rho, speed, gamma = 1.2, 0.25, -0.04
+    p, inviscid = Cylinder(density=rho), Cylinder(nu=1e-12, density=rho)
+    (xc, yc), r0 = p.CENTRE, p.RADIUS
+
+    def predict(pts):
+        z = (pts[:, 0] - xc) + 1j * (pts[:, 1] - yc)
+        w = speed * (1 - r0 ** 2 / z ** 2) - 1j * gamma / (2 * math.pi * z)  # u - i v
+        pressure = 0.5 * rho * (speed ** 2 - np.abs(w) ** 2)
+        return np.stack([w.real, -w.imag, pressure], axis=1)
+
+    for fx, fy in (p.forces(predict), inviscid.forces(predict, method="surface")):
+        assert fy == pytest.approx(-rho * speed * gamma, rel=1e-6)
+        assert abs(fx) < 1e-6 * abs(fy)
+    assert p.metrics(predict)["lift_coefficient"] == pytest.approx(-2 * speed * gamma / (0.2 ** 2 * 0.1), rel=1e-6)
 
 
 def test_cavity_corner_weight():

@@ -398,22 +398,30 @@ def _status(case: registry.Case, record: dict[str, Any]) -> str:
     return "no target" if passed is None else "pass" if passed else "FAIL"
 
 
-def _bounds_lines(case: registry.Case, record: dict[str, Any]) -> list[str]:
-    """Report lines for the problem's own metrics (``problem_metrics``) and the case's bounds on them."""
+def _published_value(p: registry.Published) -> str:
+    """A published value as the report prints it: a relative L2 as an error, any other with its metric."""
+    return fmt_error(p.value) if p.metric == registry.REL_L2 else f"{p.metric} = {p.value:.5g}"
+
+
+def _bounds_lines(case: registry.Case, record: dict[str, Any], ref_number) -> list[str]:
+    """Report lines for the problem's own metrics (``problem_metrics``), their published values and the
+    case's bounds on them; ``ref_number`` numbers a citation as in the list under the summary table."""
     names = list(dict.fromkeys(list(record.get("problem_metrics") or []) + list(case.bounds)))
     if not names:
         return []
-    lines = ["| metric | measured | acceptance interval | result |", "|---|---|---|---|"]
+    lines = ["| metric | measured | published | acceptance interval | result |", "|---|---|---|---|---|"]
     for metric in names:
         value = record.get(metric)
         shown = f"{value:.5g}" if isinstance(value, (int, float)) else "—"
+        published = "<br>".join(f"{p.value:.5g} [{ref_number(p.citation)}]" for p in case.published
+                                if p.metric == metric) or "—"
         if metric in case.bounds:
             low, high = case.bounds[metric]
             interval = f"[{low:.5g}, {high:.5g}]"
             verdict = "pass" if _within(record, metric, (low, high)) else "FAIL"
         else:
             interval, verdict = "— (reported, no bound)", "—"
-        lines.append(f"| {_cell(metric)} | {shown} | {interval} | {verdict} |")
+        lines.append(f"| {_cell(metric)} | {shown} | {published} | {interval} | {verdict} |")
     return lines + [""]
 
 
@@ -484,7 +492,7 @@ def render_report(out: Path) -> str:
     described = [(record, *_describe(record, code)) for record in records]
     lines += [
         "| case | problem | solver | budget | measured rel. L2 | target | result | wall time | machine | date "
-        "| commit | published (rel. L2) |",
+        "| commit | published |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for record, case, note in described:
@@ -492,7 +500,7 @@ def render_report(out: Path) -> str:
         if case.bounds:
             target += "; " + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in case.bounds.items())
         status = _verdict(case, record) + (f" ({note})" if note else "")
-        published = "<br>".join(f"{fmt_error(p.value)} — {p.short or p.what} [{ref_number(p.citation)}]"
+        published = "<br>".join(f"{_published_value(p)} — {p.short or p.what} [{ref_number(p.citation)}]"
                                 for p in case.published) or "—"
         budget = case.budget or _steps_text(record)
         lines.append("| " + " | ".join(_cell(c) for c in (
@@ -526,8 +534,9 @@ def render_report(out: Path) -> str:
                       if len(record.get("rel_l2_by_output") or {}) > 1)
             + f", final loss {record.get('final_loss', float('nan')):.3e}, training wall time "
               f"{fmt_time(record.get('wall_time_s'))}.",
-            f"- **Target:** {('rel. L2 ≤ ' + fmt_error(case.target)) if case.target is not None else 'none'}"
-            f"{' — ' + case.target_text if case.target_text else ''}. Result: **{_verdict(case, record)}**.",
+            f"- **Target:** {('rel. L2 ≤ ' + fmt_error(case.target)) if case.target is not None else 'none on the rel. L2'}"
+            + (f"; bounds on {', '.join(case.bounds)} (table below)" if case.bounds else "")
+            + f"{' — ' + case.target_text if case.target_text else ''}. Result: **{_verdict(case, record)}**.",
             f"- **Machine:** {machine_text(record)}; {record.get('machine', '')}; Python {record.get('python', '?')}, "
             f"torch {record.get('torch', '?')}, sciml {record.get('sciml_version', '?')} at commit "
             f"{record.get('commit') or '(none recorded)'}; run {record.get('date', '?')}"
@@ -543,10 +552,10 @@ def render_report(out: Path) -> str:
             f"- **Regenerate:** `{record.get('command', 'sciml validate ' + name)}`.",
             "",
         ]
-        lines += _bounds_lines(case, record)
+        lines += _bounds_lines(case, record, ref_number)
         if case.published:
-            lines += ["| published rel. L2 | method and setting | source |", "|---|---|---|"]
-            lines += [f"| {fmt_error(p.value)} | {_cell(p.what)} | [{ref_number(p.citation)}] {_cell(p.short)} |"
+            lines += ["| published | method and setting | source |", "|---|---|---|"]
+            lines += [f"| {_published_value(p)} | {_cell(p.what)} | [{ref_number(p.citation)}] {_cell(p.short)} |"
                       for p in case.published]
             lines.append("")
         figs = record.get("figures") or {}
