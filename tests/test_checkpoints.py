@@ -49,12 +49,7 @@ SOLVERS = {
 """Solver factories on tiny budgets, and the record after which a run is interrupted."""
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _losses(history):

@@ -23,12 +23,7 @@ from sciml.solvers.neural_ode import NeuralODE
 from sciml.training import seed_everything
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_lorenz_trajectories_match_scipy_dop853():

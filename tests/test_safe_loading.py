@@ -149,14 +149,19 @@ def one_sentence(err, path: Path, *words: str) -> None:
         assert word in message, message
 
 
+def damaged_copy(source, folder, how):
+    """A copy of ``source`` in ``folder`` damaged ``how``; returns its path and its damaged bytes."""
+    folder.mkdir()
+    path = folder / source.name
+    path.write_bytes(source.read_bytes())
+    damage(path, how)
+    return path, path.read_bytes()
+
+
 @pytest.mark.parametrize("how", ["truncated", "garbage", "empty", "text"])
 def test_a_damaged_result_is_one_sentence_and_left_alone(saved, tmp_path, how):
     folder = tmp_path / "copy"
-    folder.mkdir()
-    path = folder / "result.pt"
-    path.write_bytes((saved / "result.pt").read_bytes())
-    damage(path, how)
-    before = path.read_bytes()
+    path, before = damaged_copy(saved / "result.pt", folder, how)
     one_sentence(attempt(lambda: sciml.load(folder)), path, "damaged")
     one_sentence(attempt(lambda: PINN(Burgers(), init=folder, **TINY).setup()), path, "damaged")
     assert path.read_bytes() == before
@@ -165,11 +170,7 @@ def test_a_damaged_result_is_one_sentence_and_left_alone(saved, tmp_path, how):
 @pytest.mark.parametrize("how", ["truncated", "garbage"])
 def test_resume_from_a_damaged_checkpoint_is_one_sentence_and_does_not_overwrite_it(saved, tmp_path, how, capsys, no_native):
     run = tmp_path / "run"
-    run.mkdir()
-    path = run / "checkpoint.pt"
-    path.write_bytes((saved / "checkpoint.pt").read_bytes())
-    damage(path, how)
-    before = path.read_bytes()
+    path, before = damaged_copy(saved / "checkpoint.pt", run, how)
     one_sentence(attempt(lambda: PINN(Burgers(), **TINY).train(out=run, resume=True)), path, "damaged")
     assert main(["run", "burgers", "--out", str(run), "--resume"] + FAST) == 2
     err = capsys.readouterr().err

@@ -22,17 +22,6 @@ TINY_LBFGS = Case(
 
 
 @pytest.fixture
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine two busy-waiting threads slow tiny runs 10-50x."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def tiny_cases():
     for case in (TINY, TINY_LBFGS):
         cases.register(case)
