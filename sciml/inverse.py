@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .geometry import bounds
+
 if TYPE_CHECKING:  # pragma: no cover
     from .problem import Problem
 
@@ -189,10 +191,11 @@ def sample_observations(problem: "Problem", *, sensors: int | None = None, sampl
                         noise: float = 0.0, outputs: Sequence[str] | None = None, seed: int = 0) -> Observations:
     """Synthetic observations of ``problem`` taken from its own reference, in one of two layouts:
 
-    - ``sensors=N`` (a 1-D space-time problem with a reference on a (t, x) grid): N sensors at evenly
-      spaced positions x_k = lo + (k + 1/2) (hi − lo) / N, k = 0..N−1 (the centres of N equal cells,
-      so also evenly spaced around a ring), each placed on the grid column nearest to it and
-      recording every time step of the reference grid;
+    - ``sensors=N`` (a 1-D space-time problem with a reference on a (t, x) grid): N sensors evenly
+      spaced over the domain [lo, hi], at x_k = lo + k (hi − lo) / N, k = 0..N−1, when x is periodic
+      (a ring: the first sensor at its origin), else at the centres x_k = lo + (k + 1/2) (hi − lo) / N
+      of N equal cells (no sensor on a boundary); each is placed on the grid column nearest to it and
+      records every time step of the reference grid;
     - ``samples=N``: N distinct points drawn at random from the reference's points (as Raissi et
       al. 2019 draw N_u = 2000 points from their Burgers solution).
 
@@ -248,8 +251,8 @@ def _sensor_rows(problem: "Problem", ref, n: int) -> tuple[np.ndarray, str]:
     x = ref.grid[space[0]]
     if n > len(x):
         raise ValueError(f"sensors={n} exceeds the {len(x)} positions of the reference grid")
-    lo, hi = x.min(), x.max()
-    wanted = lo + (np.arange(n) + 0.5) * (hi - lo) / n
+    lo, hi = (b[problem.inputs.index(space[0])] for b in bounds(problem.geometry()))
+    wanted = lo + (np.arange(n) + (0.0 if space[0] in problem.periodic else 0.5)) * (hi - lo) / n
     columns = np.abs(x[None, :] - wanted[:, None]).argmin(axis=1)
     if len(set(columns.tolist())) != n:
         raise ValueError(f"sensors={n}: two sensors fall on the same of the reference's {len(x)} grid positions")

@@ -185,7 +185,9 @@ def test_bundled_ring_road_checksum_and_grid():
     np.testing.assert_allclose(ref["t"], np.linspace(0.0, 3.0, 301), atol=1e-15)
     assert (float(ref["v_f"]), float(ref["rho_m"]), float(ref["eps"])) == (
         RING_ROAD["v_f"], RING_ROAD["rho_m"], RING_ROAD["eps"])
-    np.testing.assert_array_equal(ref["rho"][0], ring_road_initial(ref["x"]))
+    # the initial condition as evaluated where the file was written: exp may differ in the last bit
+    # between numpy builds
+    np.testing.assert_allclose(ref["rho"][0], ring_road_initial(ref["x"]), rtol=0, atol=4e-16)
     # Vehicles are conserved (the mean over a period of smooth point values is their integral).
     mean = ref["rho"].mean(axis=1)
     assert np.abs(mean - mean[0]).max() < 1e-8

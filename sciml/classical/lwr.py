@@ -374,17 +374,19 @@ def ring_road_initial(x) -> np.ndarray:
     return 0.05 + 0.9 * np.exp(-100.0 * (x - 0.5) ** 2)
 
 
-def ring_road_solve(n_cells, nt=RING_ROAD_NT, cfl=0.9) -> dict[str, np.ndarray]:
-    """The ring road on ``n_cells`` cells: ``x`` (n_cells,) centres, ``t`` (nt,) = linspace(0, 3, nt),
-    ``rho`` (nt, n_cells) cell averages, ``rho[j, i]`` at (x[i], t[j])."""
+def ring_road_solve(n_cells, nt=RING_ROAD_NT, cfl=0.9, eps=RING_ROAD["eps"],
+                    t_end=RING_ROAD["t_end"]) -> dict[str, np.ndarray]:
+    """The ring road on ``n_cells`` cells: ``x`` (n_cells,) centres, ``t`` (nt,) = linspace(0, t_end, nt),
+    ``rho`` (nt, n_cells) cell averages, ``rho[j, i]`` at (x[i], t[j]). ``eps`` and ``t_end`` default
+    to the case's (0.005, 3); v_f = rho_m = L = 1, so any other ring road is this one in scaled form."""
     n = _n_cells(n_cells)
     nt = operator.index(nt)
     if nt < 2:
         raise ValueError(f"nt must be an integer >= 2, got nt={nt}")
     p = RING_ROAD
-    t = np.linspace(0.0, p["t_end"], nt)
+    t = np.linspace(0.0, _positive("t_end", t_end), nt)
     rho0 = cell_averages(ring_road_initial, n, 0.0, p["length"])
-    rho = godunov(rho0, t, 0.0, p["length"], v_f=p["v_f"], rho_m=p["rho_m"], eps=p["eps"], cfl=cfl)
+    rho = godunov(rho0, t, 0.0, p["length"], v_f=p["v_f"], rho_m=p["rho_m"], eps=eps, cfl=cfl)
     return {"x": cell_centres(n, 0.0, p["length"]), "t": t, "rho": rho}
 
 
@@ -405,16 +407,19 @@ def _richardson(coarse, fine):
     return 2.0 * fine - coarse
 
 
-def ring_road_reference(cells=RING_ROAD_CELLS, nx=RING_ROAD_NX, nt=RING_ROAD_NT) -> dict[str, np.ndarray]:
-    """The bundled ring-road reference: Richardson extrapolation of the grids ``cells`` = (N, 2N).
+def ring_road_reference(cells=RING_ROAD_CELLS, nx=RING_ROAD_NX, nt=RING_ROAD_NT, eps=RING_ROAD["eps"],
+                        t_end=RING_ROAD["t_end"]) -> dict[str, np.ndarray]:
+    """The bundled ring-road reference: Richardson extrapolation of the grids ``cells`` = (N, 2N);
+    with other ``eps`` and ``t_end`` (scaled units, see :func:`ring_road_solve`) the same method for
+    that ring road.
 
-    Returns ``x`` (nx,) = k / nx, ``t`` (nt,) = linspace(0, 3, nt) and ``rho`` (nt, nx), point
+    Returns ``x`` (nx,) = k / nx, ``t`` (nt,) = linspace(0, t_end, nt) and ``rho`` (nt, nx), point
     values with ``rho[j, i]`` at (x[i], t[j]). Row t = 0 is the initial condition exactly.
     """
     coarse, fine = (_n_cells(c) for c in cells)
     if fine != 2 * coarse:
         raise ValueError(f"cells must be (N, 2N) for the extrapolation, got cells={tuple(cells)!r}")
-    runs = [ring_road_solve(c, nt) for c in (coarse, fine)]
+    runs = [ring_road_solve(c, nt, eps=eps, t_end=t_end) for c in (coarse, fine)]
     rho = _richardson(*(_at_faces(r["rho"], nx) for r in runs))
     x = np.arange(nx) * (RING_ROAD["length"] / nx)
     rho[0] = ring_road_initial(x)
