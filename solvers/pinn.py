@@ -157,7 +157,7 @@ class PINN(Solver):
         conditions, _ = inverse.applied(p, p.conditions(), p.constraint())
         if p.observations is not None:
             conditions.append(PointData(p.observations.outputs, p.observations.points, p.observations.values,
-                                        name="data"))
+                                        name="data", weight=p.data_weight))
         return conditions
 
     def predictor(self) -> torch.nn.Module:

@@ -41,6 +41,15 @@ def test_data_term_is_the_mean_square_misfit_of_the_observations():
     assert set(solver.loss()) == {"residual", "data"}  # conditions="none": no initial/boundary term
     assert solver.model.constraint is None              # and the hard constraint is gone
 
+    class Weighted(Burgers):  # a problem that weights its data term; a solver's weights override it
+        data_weight = 7.0
+
+    weighted = Weighted().given(problem.observations, conditions="none")
+    for settings, factor in (({}, 7.0), ({"weights": {"data": 2.0}}, 2.0)):
+        solver = PINN(weighted, **{**TINY, **settings}, dtype="float64")
+        solver.setup()
+        assert solver.loss()["data"].item() == pytest.approx(factor * data, rel=1e-12)
+
 
 def test_point_data_of_two_outputs_averages_over_every_observed_value():
     torch.manual_seed(0)

@@ -605,3 +605,40 @@ register(Case(
                  "points with 1% noise (about 0.1% from clean data), with a 9 x 20 tanh network and L-BFGS, "
                  "identifying the u u_x coefficient lambda_1 too (here it is known) [" + RAISSI_2019_INVERSE + "]; "
                  "the field's relative L2 is reported, with no bound")))
+
+
+# -- issue 14: traffic state estimation from loop detectors ----------------------------------------
+DI_2023 = ("X. Di, R. Shi, Z. Mo, Y. Fu, \"Physics-informed deep learning for traffic state estimation: a survey "
+           "and the outlook\", Algorithms 16(6), 305 (2023), Sec. 3.4 (numerical data validation, three-parameter "
+           "LWR): relative L2 error of the density over the whole field, estimated from loop detectors")
+TRAFFIC_REFERENCE = ("our Godunov solution of the ring road, bundled as data/traffic_ring_road.npz (Richardson "
+                     "extrapolation of 2,400 and 4,800 cells, estimated error 2.6e-5 relative L2), on its 600 x 301 "
+                     "(x, t) points")
+TRAFFIC_BUDGET = ("defaults of `sciml run traffic` (64 x 4 tanh MLP periodic in x, 8,000 collocation points "
+                  "resampled every 250 Adam steps, 5,000 Adam + 1,500 L-BFGS, the data term weighted 10)")
+TRAFFIC_OBSERVED = ("the detectors record the reference density at every reference time step (every 0.01 s); the "
+                    "initial condition is unknown to the solver (conditions 'boundary': a ring has no boundary)")
+register(Case(
+    name="traffic-5-loops", problem="traffic", solver="pinn", inverse={"sensors": 5},
+    budget=TRAFFIC_BUDGET + " with 5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8",
+    reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED,
+    target=3e-2,
+    published=(Published(3.2e-2, REL_L2, "PIDL with 5 loop detectors on a simulated three-parameter LWR road (not "
+                                         "this ring road: a like-for-like figure, not the same data)", DI_2023,
+                         short="Di et al. 2023, Sec. 3.4, 5 loops"),),
+    target_text=("the density over the whole (x, t) field to 3e-2 from 5 detectors, as Di et al. report 3.2e-2 with "
+                 "5 loops; periodic linear interpolation between the detectors (interpolation_rel_l2, below) "
+                 "gives 0.27")))
+register(Case(
+    name="traffic-5-loops-identify", problem="traffic", solver="pinn",
+    inverse={"sensors": 5, "noise": 0.02, "identify": ["eps", "v_f"], "initial_guess": {"eps": 0.01, "v_f": 0.8}},
+    budget=TRAFFIC_BUDGET + " with 5 loop detectors, Gaussian noise 0.02 x std(rho) on each reading, eps and v_f "
+                            "learned in log space from 0.01 (2x the truth) and 0.8 (0.8x)",
+    reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED + "; the true eps = 0.005 and v_f = 1 are the reference's",
+    target=5e-2, bounds={"rel_error_eps": (0.0, 0.05), "rel_error_v_f": (0.0, 0.05)},
+    target_text="eps and v_f within 5% of the truth and the density to 5e-2 relative L2, from 5 noisy detectors"))
+register(Case(
+    name="traffic-3-loops", problem="traffic", solver="pinn", inverse={"sensors": 3},
+    budget=TRAFFIC_BUDGET + " with 3 loop detectors at x = 0, 1/3, 2/3",
+    reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED,
+    target_text="reported as measured, with the detectors' interpolation (interpolation_rel_l2) beside it"))
