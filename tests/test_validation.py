@@ -182,3 +182,44 @@ def test_a_target_set_after_the_run_is_marked_as_such(tmp_path, tiny_cases):
     _stored(tmp_path, dataclasses.replace(TINY, target=0.1))  # ran against a stricter target, since relaxed
     row = _row(render_report(tmp_path), "tiny-burgers")
     assert "pass (against a target changed after this run; then: FAIL)" in row
+
+
+def test_a_seed_study_judges_the_median_ratio_and_shows_every_seed(tmp_path):
+    import dataclasses
+
+    study = cases.Study(name="tiny-study", seeds=(0, 1, 2), arms=("pinn", "long"), baseline="pinn",
+                        candidate="long", target_ratio=0.8, target_text="the longer run at most 0.8x the error")
+    common = dict(problem="burgers", reference="Cole-Hopf", settings={"n_interior": 300})
+    cases.register_study(study, {"pinn": {"solver": "pinn", "settings": {"iterations": 10}},
+                                 "long": {"solver": "pinn", "settings": {"iterations": 20}}}, **common)
+    try:
+        assert cases.expand(["tiny-study"]) == [f"tiny-study-{a}-seed{s}" for a in ("pinn", "long") for s in (0, 1, 2)]
+        made = cases.get("tiny-study-long-seed1")
+        assert made.settings == {"n_interior": 300, "iterations": 20, "seed": 1} and made.study == "tiny-study"
+        # ratios long/pinn per seed: 0.5, 0.9, 0.7 -> median 0.7 <= 0.8: pass, though one seed is above
+        errors = {0: (0.2, 0.1), 1: (0.2, 0.18), 2: (0.1, 0.07)}
+        for seed, (base, cand) in errors.items():
+            for arm, err in (("pinn", base), ("long", cand)):
+                _stored(tmp_path, cases.get(study.case_name(arm, seed)), rel_l2=err,
+                        study=dataclasses.asdict(study))
+        report = render_report(tmp_path)
+        assert "| 1 | 2.00e-01, 1.0 s | 1.80e-01, 1.0 s | 0.9 |" in report
+        assert "median (min–max) over 3 seeds: 0.7 (0.5–0.9)" in report
+        assert "median ratio ≤ 0.8: **pass**." in report
+        # the same runs against a stricter target set afterwards: FAIL, and marked as set after the runs
+        cases.STUDIES["tiny-study"] = dataclasses.replace(study, target_ratio=0.6)
+        report = render_report(tmp_path)
+        assert "median ratio ≤ 0.6: **FAIL** (against a target set or changed after some of these runs)" in report
+        # a missing seed leaves the study incomplete, not passed
+        (tmp_path / "results" / "tiny-study-long-seed2.json").unlink()
+        assert "incomplete: 2 of 3 seeds have both arms" in render_report(tmp_path)
+    finally:
+        for name in cases.STUDIES.pop("tiny-study").cases():
+            cases.unregister(name)
+
+
+def test_a_study_needs_three_seeds_and_its_arms():
+    with pytest.raises(ValueError, match="at least three distinct seeds"):
+        cases.Study(name="s", seeds=(0, 1), arms=("a", "b"), baseline="a", candidate="b")
+    with pytest.raises(ValueError, match="the candidate 'c' is not one of its arms"):
+        cases.Study(name="s", seeds=(0, 1, 2), arms=("a", "b"), baseline="a", candidate="c")

@@ -93,6 +93,9 @@ class Case:
     compare: str = ""
     """A row label (e.g. "convection, β = 50"): cases sharing it are shown side by side, one column
     per solver, in the report's comparison table."""
+    study: str = ""
+    """The :class:`Study` this case is one run of (its arm and seed in ``arm`` and ``settings["seed"]``)."""
+    arm: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME.match(self.name):
@@ -180,6 +183,11 @@ def names() -> list[str]:
     return list(CASES)
 
 
+def expand(names: list[str]) -> list[str]:
+    """Case names with each study name replaced by its cases."""
+    return [c for n in names for c in (STUDIES[n].cases() if n in STUDIES else [n])]
+
+
 def get(name: str) -> Case:
     """The case registered as ``name``; a ``ValueError`` listing the known names otherwise."""
     try:
@@ -187,6 +195,61 @@ def get(name: str) -> Case:
     except (KeyError, TypeError):
         known = ", ".join(CASES) or "none"
         raise ValueError(f"unknown validation case {name!r}; known cases: {known}") from None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A comparison of methods ("arms") over several seeds at the same budget: one seed decides
+    nothing, so the report judges the median over ``seeds`` of the per-seed ratio of the
+    ``candidate`` arm's relative L2 to the ``baseline`` arm's against ``target_ratio`` (None: reported
+    only), and shows every seed and the spread. Each arm and seed is a registered case named
+    ``{name}-{arm}-seed{seed}`` (:func:`register_study` makes them); ``sciml validate NAME`` runs them all."""
+
+    name: str
+    seeds: tuple[int, ...]
+    arms: tuple[str, ...]
+    baseline: str
+    candidate: str
+    target_ratio: float | None = None
+    target_text: str = ""
+
+    def __post_init__(self):
+        if not NAME.match(self.name):
+            raise ValueError(f"study name must be lower-case letters, digits, '-', '_' or '.', got {self.name!r}")
+        if len(self.seeds) < 3 or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"study {self.name!r}: give at least three distinct seeds, got {self.seeds!r}")
+        for role in ("baseline", "candidate"):
+            if getattr(self, role) not in self.arms:
+                raise ValueError(f"study {self.name!r}: the {role} {getattr(self, role)!r} is not one of its arms "
+                                 f"{list(self.arms)}")
+
+    def case_name(self, arm: str, seed: int) -> str:
+        return f"{self.name}-{arm}-seed{seed}"
+
+    def cases(self) -> list[str]:
+        """The names of the study's cases, arm by arm."""
+        return [self.case_name(a, s) for a in self.arms for s in self.seeds]
+
+
+STUDIES: dict[str, Study] = {}
+"""All registered studies by name."""
+
+
+def register_study(study: Study, arms: dict[str, dict[str, Any]], **common: Any) -> Study:
+    """Register ``study`` and one case per arm and seed: the :class:`Case` fields ``common`` shared by
+    all, each arm's ``arms[arm]`` (its solver, settings, budget) over them, and ``settings["seed"]``."""
+    if set(arms) != set(study.arms):
+        raise ValueError(f"study {study.name!r}: arms given for {sorted(arms)}, the study has {list(study.arms)}")
+    if study.name in STUDIES or study.name in CASES:
+        raise ValueError(f"a study or case named {study.name!r} is already registered")
+    for arm in study.arms:
+        fields = {**common, **arms[arm]}
+        settings = {**common.get("settings", {}), **arms[arm].get("settings", {})}
+        for seed in study.seeds:
+            register(Case(**{**fields, "name": study.case_name(arm, seed), "settings": {**settings, "seed": seed},
+                             "study": study.name, "arm": arm}))
+    STUDIES[study.name] = study
+    return study
 
 
 # -- the cases -------------------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -275,6 +277,8 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "load_average": {"start": load_start, "end": load_end},
         "interrupted": False,
     })
+    if case.study in registry.STUDIES:  # the study's target as it was when this run was made
+        record["study"] = dataclasses.asdict(registry.STUDIES[case.study])
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{case.name}.json").write_text(json.dumps(_jsonable(record), indent=2) + "\n")
@@ -466,6 +470,59 @@ def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]])
     return lines
 
 
+def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> list[str]:
+    """One table per seed study (:class:`~sciml.validation.cases.Study`): each seed's relative L2 per
+    arm and the ratio of the candidate's to every other arm's, then the median and spread of the
+    ratios and the verdict of the median against the study's target (as the runs recorded it)."""
+    runs: dict[str, dict[tuple[str, Any], tuple[dict[str, Any], str]]] = {}
+    for record, case, note in described:
+        if case.study in registry.STUDIES:
+            runs.setdefault(case.study, {})[(case.arm, case.settings.get("seed"))] = (record, note)
+    lines: list[str] = []
+    for name, got in runs.items():
+        st = registry.STUDIES[name]
+        others = [a for a in st.arms if a != st.candidate]
+        lines += ["", f"### Study `{name}`: `{st.candidate}` against {', '.join(f'`{a}`' for a in others)}, "
+                      f"{len(st.seeds)} seeds", "", st.target_text, "",
+                  "| seed | " + " | ".join(f"`{a}` rel. L2, time" for a in st.arms) + " | "
+                  + " | ".join(f"ratio {st.candidate}/{a}" for a in others) + " |",
+                  "|---" * (1 + len(st.arms) + len(others)) + "|"]
+        ratios: dict[str, list[float]] = {a: [] for a in others}
+        for seed in st.seeds:
+            cells = []
+            for arm in st.arms:
+                run = got.get((arm, seed))
+                cells.append("—" if run is None else f"{fmt_error(run[0]['rel_l2'])}, "
+                             f"{fmt_time(run[0].get('wall_time_s'))}" + (" (stale)" if run[1] else ""))
+            mine = got.get((st.candidate, seed))
+            for arm in others:
+                theirs = got.get((arm, seed))
+                if mine and theirs:
+                    ratios[arm].append(mine[0]["rel_l2"] / theirs[0]["rel_l2"])
+                    cells.append(f"{ratios[arm][-1]:.3g}")
+                else:
+                    cells.append("—")
+            lines.append(f"| {seed} | " + " | ".join(_cell(c) for c in cells) + " |")
+        summary = [f"median (min–max) over {len(r)} seeds: {statistics.median(r):.3g} ({min(r):.3g}–{max(r):.3g})"
+                   if r else "no complete seed" for r in ratios.values()]
+        lines.append("| **median** | " + " | ".join("" for _ in st.arms) + " | " + " | ".join(summary) + " |")
+        base = ratios[st.baseline]
+        targets = {json.dumps(run.get("study", {}).get("target_ratio")) for run, _ in got.values()}
+        if len(base) < len(st.seeds):
+            verdict = f"incomplete: {len(base)} of {len(st.seeds)} seeds have both arms"
+        elif st.target_ratio is None:
+            verdict = "reported (no target)"
+        else:
+            verdict = "pass" if statistics.median(base) <= st.target_ratio else "FAIL"
+            verdict = f"median ratio ≤ {st.target_ratio:g}: **{verdict}**"
+            if targets != {json.dumps(st.target_ratio)}:
+                verdict += " (against a target set or changed after some of these runs)"
+        if any(note for _, note in got.values()):
+            verdict += " (some runs are stale: see their sections)"
+        lines += ["", f"Result: {verdict}."]
+    return lines
+
+
 def render_report(out: Path) -> str:
     records = load_results(out)
     lines = [
@@ -509,6 +566,7 @@ def render_report(out: Path) -> str:
             machine_text(record), record.get("date", "—").split(" ")[0],
             f"`{record['commit']}`" if record.get("commit") else "— (none recorded)", published)) + " |")
     lines += comparison_table(described)
+    lines += study_tables(described)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
     lines.append("")
@@ -609,6 +667,9 @@ def _list() -> None:
         c = registry.get(name)
         target = "no target" if c.target is None else f"target rel. L2 <= {c.target:g}"
         print(f"{name:24s} {c.problem}/{c.solver}; {c.budget or 'default budget'}; {target}")
+    for name, st in registry.STUDIES.items():
+        target = "reported" if st.target_ratio is None else f"median ratio {st.candidate}/{st.baseline} <= {st.target_ratio:g}"
+        print(f"{name:24s} study: arms {', '.join(st.arms)} over seeds {list(st.seeds)}; {target}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -618,7 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         _list()
         return 0
-    chosen = [registry.get(name).name for name in (args.cases or registry.names())]  # unknown names fail here
+    chosen = [registry.get(name).name for name in registry.expand(args.cases or registry.names())]  # unknown names fail here
     chosen = list(dict.fromkeys(chosen))
     out = Path(args.out) if args.out is not None else default_out()
     if out.exists() and not out.is_dir():
