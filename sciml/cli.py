@@ -26,7 +26,7 @@ def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
         unit = "" if spec.choices else f" [unit: {spec.unit}]"
         group.add_argument(f"--{name.replace('_', '-')}", dest=f"param_{name}", default=None,
                            type=str if spec.choices else spec.type, choices=spec.choices, metavar=None if spec.choices else name.upper(),
-                           help=f"{spec.doc}{unit} (default: {spec.default!r})")
+                           help=f"{spec.doc}{unit} (default: {spec.default!r})".replace("%", "%%"))
 
 
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:

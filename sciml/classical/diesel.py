@@ -30,7 +30,7 @@ The implicit exhaust-temperature equations (the residual gas fraction x_r and th
 intake valve closing, (24)) are solved to convergence at every evaluation by fixed-point iteration.
 The commands are known functions of time (:class:`Commands`); the actuators see the EGR and VGT commands
 through their time delays. :func:`simulate` integrates piecewise between the commands' breakpoints (and
-the same shifted by the delays) with SciPy's BDF method.
+the same shifted by the delays) with SciPy's LSODA (switching to BDF where stiff).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ COMMAND_RANGES = {"u_delta": (1.0, 250.0, "mg/cycle"), "u_egr": (0.0, 100.0, "%"
 """Physical range (min, max, unit) of each command."""
 RANDOM_RANGES = {"u_delta": (60.0, 200.0), "u_egr": (0.0, 80.0), "u_vgt": (25.0, 90.0), "n_e": (1000.0, 1900.0)}
 """Where :meth:`Commands.random` draws its commands (uniformly), inside :data:`COMMAND_RANGES`."""
-_SCALE = np.array([1e5, 1e5, 0.1, 0.1, 1e4, 100.0, 100.0, 100.0])
+STATE_SCALE = np.array([1e5, 1e5, 0.1, 0.1, 1e4, 100.0, 100.0, 100.0])
 """Typical magnitude of each state in :data:`STATES`, for absolute tolerances."""
 
 
@@ -426,16 +426,19 @@ def parameters(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {**DEFAULTS, **overrides}
 
 
-def _field(p: Mapping[str, Any], commands: Commands, reduced: bool):
+def _field(p: Mapping[str, Any], commands: Commands, reduced: bool, segment: tuple[float, float] | None = None):
+    """f(t, y) of solve_ivp. Within a ``segment`` between two breakpoints, held commands are constant and
+    are looked up once."""
     delay_egr, delay_vgt = p["tau_degr"], p["tau_dvgt"]
 
-    def f(t, y):
+    def delayed(t):
         u_delta, _, _, n_e = commands(t)
-        u_egr = commands(t - delay_egr)[1]
-        u_vgt = commands(t - delay_vgt)[2]
-        return derivatives(p, y.tolist(), float(u_delta), float(n_e), float(u_egr), float(u_vgt), reduced)
+        return float(u_delta), float(n_e), float(commands(t - delay_egr)[1]), float(commands(t - delay_vgt)[2])
 
-    return f
+    if commands.hold and segment is not None:
+        u = delayed(0.5 * (segment[0] + segment[1]))
+        return lambda t, y: derivatives(p, y.tolist(), *u, reduced)
+    return lambda t, y: derivatives(p, y.tolist(), *delayed(t), reduced)
 
 
 def steady_state(u: Mapping[str, float] | np.ndarray, params: Mapping[str, Any] | None = None,
@@ -452,7 +455,7 @@ def steady_state(u: Mapping[str, float] | np.ndarray, params: Mapping[str, Any] 
     x0 = np.array([generic[n] for n in names])
     settled = _integrate(p, commands, x0, np.array([0.0, 20.0]), reduced, rtol=1e-6)[-1]
     f = _field(p, commands, reduced)
-    scale = _SCALE[[STATES.index(n) for n in names]]
+    scale = STATE_SCALE[[STATES.index(n) for n in names]]
     sol = root(lambda z: np.array(f(0.0, z * scale)) / scale, settled / scale, method="hybr", tol=1e-10)
     x = sol.x * scale
     if not sol.success or np.max(np.abs(np.array(f(0.0, x)) / scale)) > 1e-8:
@@ -461,10 +464,9 @@ def steady_state(u: Mapping[str, float] | np.ndarray, params: Mapping[str, Any] 
 
 
 def _integrate(p, commands: Commands, x0: np.ndarray, t_eval: np.ndarray, reduced: bool, rtol: float,
-               method: str = "BDF") -> np.ndarray:
-    f = _field(p, commands, reduced)
+               method: str = "LSODA") -> np.ndarray:
     names = REDUCED if reduced else STATES
-    atol = rtol * 1e-2 * _SCALE[[STATES.index(n) for n in names]]
+    atol = rtol * 1e-2 * STATE_SCALE[[STATES.index(n) for n in names]]
     edges = commands.breakpoints(p)
     edges = np.unique(np.concatenate([[t_eval[0]], edges[(edges > t_eval[0]) & (edges < t_eval[-1])], [t_eval[-1]]]))
     out = np.empty((len(t_eval), len(x0)))
@@ -474,7 +476,8 @@ def _integrate(p, commands: Commands, x0: np.ndarray, t_eval: np.ndarray, reduce
         times = t_eval[inside]
         if not (len(times) and times[-1] == b):
             times = np.append(times, b)
-        sol = solve_ivp(f, (a, b), x, method=method, t_eval=times, rtol=rtol, atol=atol)
+        sol = solve_ivp(_field(p, commands, reduced, (a, b)), (a, b), x, method=method, t_eval=times, rtol=rtol,
+                        atol=atol)
         if not sol.success:
             raise RuntimeError(f"the engine simulation failed between t = {a:g} and {b:g} s: {sol.message}")
         out[inside], x = sol.y[:, :inside.sum()].T, sol.y[:, -1]
@@ -482,12 +485,13 @@ def _integrate(p, commands: Commands, x0: np.ndarray, t_eval: np.ndarray, reduce
 
 
 def simulate(commands: Commands, t_eval, params: Mapping[str, Any] | None = None, x0=None, reduced: bool = False,
-             rtol: float = 1e-8, method: str = "BDF") -> np.ndarray:
+             rtol: float = 1e-8, method: str = "LSODA") -> np.ndarray:
     """States (T, n) of the engine at the increasing times ``t_eval`` (T,) [s] under ``commands``, from
     ``x0`` (n,) at t_eval[0] (default: the steady state of the commands at t_eval[0]); n = 8 states
     (:data:`STATES`) or 6 when ``reduced`` (:data:`REDUCED`). ``params`` overrides parameters by name.
-    SciPy's ``method`` (BDF; LSODA and Radau also handle the stiff actuators) at ``rtol``, with absolute
-    tolerances rtol/100 of each state's typical size, restarted at every breakpoint of the commands."""
+    SciPy's ``method`` (LSODA: Adams, switching to BDF where the actuators make it stiff; BDF and Radau also
+    work) at ``rtol``, with absolute tolerances rtol/100 of each state's typical size (:data:`STATE_SCALE`),
+    restarted at every breakpoint of the commands."""
     p = parameters(params)
     t_eval = np.asarray(t_eval, dtype=float)
     if t_eval.ndim != 1 or len(t_eval) < 1 or np.any(np.diff(t_eval) <= 0):
