@@ -95,6 +95,8 @@ class DieselEngine(ODEProblem):
             start = {c: self.params[c] for c in diesel.COMMANDS}
             self.commands = (diesel.Commands.constant(**start) if self.scenario == "constant" else
                              diesel.Commands.step(start, self.step_input, self.step_value, self.step_time))
+        self.horizon = self.duration
+        self.n_times = int(round(self.duration * self.sample_rate)) + 1
 
     @property
     def model_params(self) -> dict:
@@ -142,9 +144,6 @@ class DieselEngine(ODEProblem):
         t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float)
         runs = [diesel.simulate(self.commands, t, self.model_params, x0=row) for row in np.asarray(x0, dtype=float)]
         return torch.as_tensor(np.stack(runs, axis=1))
-
-    def reference_times(self):
-        return np.linspace(0.0, self.duration, int(round(self.duration * self.sample_rate)) + 1)
 
     def reference(self):
         t = self.reference_times()
