@@ -19,14 +19,15 @@ saturations) are in :mod:`sciml.classical.diesel`.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
 import torch
 
 from sciml.classical import diesel
-from sciml.odeproblem import ODEProblem, trajectory_points
-from sciml.problem import Parameter, Reference
+from sciml.odeproblem import REFERENCE_SEED, ODEProblem, trajectory_points
+from sciml.problem import Parameter, Problem, Reference
 
 POSITIVE = {"c_pa", "c_pe", "c_va", "R_a", "R_e", "gamma_a", "gamma_e", "T_amb", "p_amb", "V_im", "T_im", "V_em",
             "r_c", "V_d", "q_HV", "AFs", "n_cyl", "X_Oc", "T_w", "d_pipe", "l_pipe", "n_pipe", "eta_sc", "A_egrmax",
@@ -157,3 +158,63 @@ class DieselEngine(ODEProblem):
 def _float(value) -> float:
     """A parameter's value as a float (a trainable tensor's current value)."""
     return float(value.detach()) if torch.is_tensor(value) else float(value)
+
+
+class DieselActuators(Problem):
+    """The engine's EGR and VGT actuators alone: their states as functions of time and of the held
+    commands, for operator learning (the command history in, the actuator trajectories out)."""
+
+    name = "diesel-actuators"
+    description = ("the diesel engine's EGR and VGT actuators (delayed first-order lags, exact solution) under "
+                   "random held commands: operator learning from command histories to actuator states")
+    outputs = diesel.ACTUATORS
+    time = "t"
+    default_solver = "deeponet"
+    n_reference = 100
+    """Held-out command sequences of the reference."""
+    n_times = 201
+    """Reference times per sequence, evenly spaced over [0, duration]."""
+    parameters = {
+        "duration": Parameter(2.0, unit="s", doc="length of each command sequence", minimum=0.0,
+                              exclusive_minimum=True),
+        "hold": Parameter(0.25, unit="s", doc="time each command value is held", minimum=0.0, exclusive_minimum=True),
+        **{name: _model_parameter(name) for name in ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")},
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.pieces = int(math.ceil(self.duration / self.hold - 1e-9))
+        self.inputs = ("t",) + tuple(f"{c}_{k}" for c in ("u_egr", "u_vgt") for k in range(1, self.pieces + 1))
+        self.units = {"t": "s", **{name: "%" for name in self.inputs[1:] + self.outputs}}
+
+    def commands(self, row) -> diesel.Commands:
+        """The held commands of one row (2K,) of command values (u_egr_1..K, then u_vgt_1..K) [%]; fuel and
+        engine speed, which the actuators do not see, at the README's operating point."""
+        row = np.asarray(row, dtype=float)
+        values = np.zeros((self.pieces, len(diesel.COMMANDS)))
+        values[:, 0], values[:, 3] = 110.0, 1500.0
+        values[:, 1], values[:, 2] = row[:self.pieces], row[self.pieces:]
+        return diesel.Commands(np.arange(self.pieces) * self.hold, values, source=f"{self.name} commands")
+
+    def sample_commands(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` command sequences (n, 2K) float64, every held value uniform in its physical range: u_egr in
+        [0, 100] %, u_vgt in [20, 100] %."""
+        lo, hi = (torch.tensor([diesel.COMMAND_RANGES[c][i] for c in ("u_egr", "u_vgt")], dtype=torch.float64)
+                  .repeat_interleave(self.pieces) for i in (0, 1))
+        return lo + (hi - lo) * torch.rand(n, 2 * self.pieces, generator=generator, dtype=torch.float64)
+
+    def solution(self, commands, t) -> np.ndarray:
+        """The exact actuator states (n, T, 3) for command sequences (n, 2K) at times ``t`` (T,) [s]."""
+        params = {name: self.params[name] for name in ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")}
+        return np.stack([diesel.actuators(self.commands(row), t, params) for row in np.asarray(commands)])
+
+    def held_out(self) -> np.ndarray:
+        """The reference's command sequences (n_reference, 2K), by a fixed seed never used for training."""
+        return self.sample_commands(self.n_reference, torch.Generator().manual_seed(REFERENCE_SEED)).numpy()
+
+    def reference(self):
+        commands = self.held_out()
+        t = np.linspace(0.0, self.duration, self.n_times)
+        return Reference(trajectory_points(commands, t), self.solution(commands, t).reshape(-1, len(self.outputs)),
+                         f"exact delayed first-order responses, {self.n_reference} held-out command sequences "
+                         f"(seed {REFERENCE_SEED}) held {self.hold:g} s, t in [0, {self.duration:g}] s")

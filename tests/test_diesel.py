@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sciml.classical import diesel
-from sciml.problems.diesel import DieselEngine
+from sciml.problems.diesel import DieselActuators, DieselEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATING_POINT = {"u_delta": 110.0, "u_egr": 80.0, "n_e": 1500.0}
@@ -81,6 +81,31 @@ def test_actuator_delays_and_first_order_responses():
     vgt = x[:, diesel.STATES.index("ut_vgt")]
     exact = 40.0 + 20.0 * np.exp(-np.clip(t - 0.5 - p["tau_dvgt"], 0.0, None) / p["tau_vgt"])
     np.testing.assert_allclose(vgt, exact, rtol=1e-6)
+
+
+def test_exact_actuator_response_equals_the_simulated_one():
+    """diesel-actuators' exact solution against the engine simulation's actuator states, same commands."""
+    problem = DieselActuators()
+    commands = problem.held_out()[:3]
+    t = np.linspace(0.0, problem.duration, problem.n_times)
+    exact = problem.solution(commands, t)
+    for row, want in zip(commands, exact):
+        simulated = diesel.simulate(problem.commands(row), t)[:, 5:]
+        np.testing.assert_allclose(simulated, want, atol=1e-4)            # [%], LSODA at rtol 1e-8
+    assert np.ptp(exact[..., 2]) > 30.0                                   # the commands move the VGT
+
+
+def test_actuator_problem_reference_and_sampling():
+    problem = DieselActuators(duration=1.0, hold=0.25)
+    assert problem.inputs == ("t", "u_egr_1", "u_egr_2", "u_egr_3", "u_egr_4", "u_vgt_1", "u_vgt_2", "u_vgt_3",
+                              "u_vgt_4")
+    ref = problem.reference()
+    assert ref.points.shape == (100 * 201, 9) and ref.values.shape == (100 * 201, 3)
+    first = ref.points[0]
+    np.testing.assert_allclose(ref.values[0], [first[1], first[1], first[5]])   # steady at t = 0
+    drawn = problem.sample_commands(500, torch.Generator().manual_seed(1)).numpy()
+    assert drawn[:, :4].min() >= 0.0 and drawn[:, :4].max() <= 100.0 and drawn[:, 4:].min() >= 20.0
+    assert drawn[:, 4:].min() < 22.0 and drawn[:, 4:].max() > 98.0              # the whole range is covered
 
 
 def test_torch_vector_field_equals_the_simulator():

@@ -507,6 +507,30 @@ def simulate(commands: Commands, t_eval, params: Mapping[str, Any] | None = None
     return _integrate(p, commands, x0, t_eval, reduced, rtol, method)
 
 
+ACTUATORS = ("ut_egr1", "ut_egr2", "ut_vgt")
+"""The actuator states: EGR (two, an overshoot model) and VGT [%]."""
+
+
+def actuators(commands: Commands, t, params: Mapping[str, Any] | None = None) -> np.ndarray:
+    """The exact actuator states (T, 3) of :data:`ACTUATORS` at times ``t`` (T,) [s] under held ``commands``,
+    from their steady state at the first commands: for a state of time constant tau following the command c
+    with delay d, whose held values c_k start at s_k,
+
+        ut(t) = c_1 + sum_{k >= 2} (c_k - c_{k-1}) (1 - exp(-(t - s_k - d) / tau)) for t > s_k + d.
+    """
+    if not commands.hold:
+        raise ValueError("the exact actuator response needs held commands (hold=True), not interpolated ones")
+    p = parameters(params)
+    t = np.asarray(t, dtype=float)
+    out = []
+    for column, tau, delay in ((1, "tau_egr1", "tau_degr"), (1, "tau_egr2", "tau_degr"), (2, "tau_vgt", "tau_dvgt")):
+        c = commands.values[:, column]
+        lag = t[:, None] - commands.times[None, 1:] - p[delay]                      # (T, K - 1)
+        rise = np.where(lag > 0, -np.expm1(-np.clip(lag, 0.0, None) / p[tau]), 0.0)
+        out.append(c[0] + rise @ np.diff(c))
+    return np.stack(out, axis=-1)
+
+
 def outputs(x: np.ndarray, commands: Commands, t, params: Mapping[str, Any] | None = None,
             reduced: bool = False) -> dict[str, np.ndarray]:
     """The model's signals (:func:`signals`) along states ``x`` (T, n) at times ``t`` (T,), plus the
