@@ -544,3 +544,74 @@ def outputs(x: np.ndarray, commands: Commands, t, params: Mapping[str, Any] | No
                 u[:, 0], u[:, 3])
     s["n_t"] = 30.0 * col["omega_t"] / math.pi
     return s
+
+
+# ----------------------------------------------------------------------------------------------
+# parameter identification: the classical baseline
+# ----------------------------------------------------------------------------------------------
+MEASURED = ("p_im", "p_em", "omega_t", "W_egr")
+"""The signals an engine measures, in the order of :func:`measure`: p_im, p_em [Pa], omega_t [rad/s],
+W_egr [kg/s]."""
+IDENTIFIED = ("eta_sc", "h_tot", "A_egrmax", "A_vgtmax")
+"""The parameters identified by default: they drift as an engine ages or fails."""
+
+
+def measure(commands: Commands, t, params: Mapping[str, Any] | None = None, noise: float = 0.0, seed: int = 0,
+            rtol: float = 1e-8) -> np.ndarray:
+    """The measured signals (T, 4) of :data:`MEASURED` at times ``t`` (T,) [s], simulated from the steady
+    state of the first commands, each sample multiplied by (1 + ``noise`` e), e standard Gaussian (seed
+    ``seed``): ``noise=0.01`` is 1 % relative noise."""
+    x = simulate(commands, t, params, rtol=rtol)
+    y = _measured(x, commands, t, params)
+    if noise:
+        y = y * (1.0 + noise * np.random.default_rng(seed).standard_normal(y.shape))
+    return y
+
+
+def _measured(x: np.ndarray, commands: Commands, t, params) -> np.ndarray:
+    return np.stack([x[:, 0], x[:, 1], x[:, 4], outputs(x, commands, t, params)["W_egr"]], axis=1)
+
+
+def identify_least_squares(commands: Commands, t, measured: np.ndarray, initial_guess: Mapping[str, float],
+                           params: Mapping[str, Any] | None = None, rtol: float = 1e-8,
+                           diff_step: float = 1e-3) -> dict[str, Any]:
+    """Nonlinear least squares (``scipy.optimize.least_squares``, trust region reflective) on the simulator:
+    the parameters named in ``initial_guess`` (name -> starting value) that make the simulated signals of
+    :data:`MEASURED` fit ``measured`` (T, 4) at times ``t`` (T,) [s] under ``commands``, every trajectory
+    from the steady state of the first commands at the trial parameters. Residuals are each signal's
+    misfit over its RMS; the unknowns are log(value / guess), bounded to a factor 3 either way; the Jacobian
+    is by forward differences of step ``diff_step`` (well above the integrator's error at ``rtol``).
+    ``params`` sets the other parameters. Returns ``values`` (name -> identified value), ``nfev``
+    (simulations, Jacobian included), ``cost`` and ``wall_s``."""
+    import time
+
+    from scipy.optimize import least_squares
+
+    names = list(initial_guess)
+    if not names:
+        raise ValueError("initial_guess must name at least one parameter to identify")
+    base = parameters(params)
+    unknown = [n for n in names if n not in base]
+    if unknown:
+        raise ValueError(f"cannot identify unknown parameter(s) {unknown}; the parameters are {sorted(base)}")
+    bad = {n: v for n, v in initial_guess.items() if not (np.isfinite(v) and v > 0)}
+    if bad:
+        raise ValueError(f"initial guesses must be finite and > 0 (they are scaled logarithmically), got {bad}")
+    measured = np.asarray(measured, dtype=float)
+    t = np.asarray(t, dtype=float)
+    if measured.shape != (len(t), len(MEASURED)):
+        raise ValueError(f"measured must be (T, 4) = ({len(t)}, 4) signals {MEASURED}, got shape {measured.shape}")
+    guess = np.array([initial_guess[n] for n in names], dtype=float)
+    weight = 1.0 / np.sqrt(np.mean(measured ** 2, axis=0))
+
+    def residuals(theta):
+        trial = {**base, **dict(zip(names, guess * np.exp(theta)))}
+        x = simulate(commands, t, trial, rtol=rtol)
+        return ((_measured(x, commands, t, trial) - measured) * weight).ravel()
+
+    start = time.perf_counter()
+    fit = least_squares(residuals, np.zeros(len(names)), bounds=(-math.log(3.0), math.log(3.0)), method="trf",
+                        diff_step=diff_step, x_scale=1.0)
+    wall = time.perf_counter() - start
+    return {"values": dict(zip(names, (guess * np.exp(fit.x)).tolist())), "nfev": int(fit.nfev + fit.njev * len(names)),
+            "cost": float(fit.cost), "wall_s": wall, "message": fit.message}
