@@ -50,6 +50,11 @@ def _command(name: str, default: float, doc: str) -> Parameter:
     return Parameter(default, unit=unit, doc=doc, minimum=lo, maximum=hi)
 
 
+def _float(value) -> float:
+    """A parameter's value as a float (a trainable tensor's current value)."""
+    return float(value.detach()) if torch.is_tensor(value) else float(value)
+
+
 class DieselEngine(ODEProblem):
     name = "diesel-engine"
     description = ("diesel engine with VGT and EGR (Wahlström & Eriksson 2011 mean-value model), known commands "
@@ -153,11 +158,6 @@ class DieselEngine(ODEProblem):
         return Reference(trajectory_points(x0[None], t), x,
                          f"SciPy LSODA (rtol 1e-8) from the steady state at t = 0, {self.commands.source}, "
                          f"t in [0, {self.duration:g}] s")
-
-
-def _float(value) -> float:
-    """A parameter's value as a float (a trainable tensor's current value)."""
-    return float(value.detach()) if torch.is_tensor(value) else float(value)
 
 
 class DieselActuators(Problem):
