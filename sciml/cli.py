@@ -26,7 +26,7 @@ def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
         unit = "" if spec.choices else f" [unit: {spec.unit}]"
         group.add_argument(f"--{name.replace('_', '-')}", dest=f"param_{name}", default=None,
                            type=str if spec.choices else spec.type, choices=spec.choices, metavar=None if spec.choices else name.upper(),
-                           help=f"{spec.doc}{unit} (default: {spec.default!r})")
+                           help=f"{spec.doc}{unit} (default: {spec.default!r})".replace("%", "%%"))
 
 
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
@@ -150,7 +150,8 @@ def cmd_list(argv: Sequence[str]) -> int:
 
 def cmd_bench(argv: Sequence[str]) -> int:
     benches = {"residual": "sciml.benchmarks.residual", "hypersolver": "sciml.benchmarks.hypersolver",
-               "control": "sciml.benchmarks.control", "native": "sciml.benchmarks.native"}
+               "control": "sciml.benchmarks.control", "native": "sciml.benchmarks.native",
+               "diesel": "sciml.benchmarks.diesel"}
     p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks; "
                                 "`sciml bench NAME --help` lists a benchmark's options.")
     p.add_argument("name", choices=sorted(benches))
@@ -178,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "  validate [CASE ...]  run validation cases and regenerate validation/REPORT.md\n"
               "  bench residual       training-step speed: our residual core vs DeepXDE\n"
               "  bench hypersolver    error vs wall time and NFE: hypersolvers vs Euler/midpoint/RK4/dopri5\n"
-              "  bench control        pendulum-control trainings through dopri5, HyperEuler, Euler side by side")
+              "  bench control        pendulum-control trainings through dopri5, HyperEuler, Euler side by side\n"
+              "  bench diesel         the diesel engine simulator's time for a 30 s transient, by SciPy method")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nsciml: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
             return 2

@@ -1,0 +1,220 @@
+"""A heavy-duty diesel engine with VGT and EGR: the mean-value engine model of Wahlström & Eriksson (2011,
+Proc. IMechE Part D 225(7):960-986) as an ODE problem, its commands known functions of time.
+
+States (p_im, p_em, X_Oim, X_Oem, omega_t, ut_egr1, ut_egr2, ut_vgt): manifold pressures [Pa], oxygen mass
+fractions [-], turbocharger speed [rad/s], actuator states [%]. Commands: fuel u_delta [mg/cycle], EGR valve
+u_egr [%], VGT u_vgt [%] and engine speed n_e [rpm], by scenario:
+
+- ``constant``: the operating point --u-delta, --u-egr, --u-vgt, --n-e held;
+- ``step``: that operating point, then --step-input stepped to --step-value at --step-time;
+- ``random`` (default): all four commands drawn anew every --hold seconds (by --command-seed) in
+  :data:`sciml.classical.diesel.RANDOM_RANGES`;
+- ``csv``: a user's own commands, a CSV file (--csv) with columns t, u_delta, u_egr, u_vgt, n_e, linear
+  between rows.
+
+Trajectories start at t = 0 from the steady state of the commands at t = 0. The equations, the parameter
+values (each a flag with its unit) and the reference simulator (SciPy LSODA, actuator delays and the model's
+saturations) are in :mod:`sciml.classical.diesel`.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from sciml.classical import diesel
+from sciml.odeproblem import REFERENCE_SEED, ODEProblem, trajectory_points
+from sciml.problem import Parameter, Problem, Reference
+
+POSITIVE = {"c_pa", "c_pe", "c_va", "R_a", "R_e", "gamma_a", "gamma_e", "T_amb", "p_amb", "V_im", "T_im", "V_em",
+            "r_c", "V_d", "q_HV", "AFs", "n_cyl", "X_Oc", "T_w", "d_pipe", "l_pipe", "n_pipe", "eta_sc", "A_egrmax",
+            "K_egr", "tau_egr1", "tau_egr2", "A_vgtmax", "K_t", "c_vgt1", "tau_vgt", "R_t", "eta_tmmax", "J_t",
+            "R_c", "eta_cmax"}
+"""Model parameters that must be > 0; the time delays and h_tot must be >= 0; the others (fitted coefficients
+of the empirical maps) take any value."""
+NON_NEGATIVE = {"tau_degr", "tau_dvgt", "h_tot", "x_cv"}
+
+
+def _model_parameter(name: str) -> Parameter:
+    value, unit, doc = diesel.PARAMETERS[name]
+    if name in POSITIVE:
+        return Parameter(value, unit=unit, doc=doc, minimum=0, exclusive_minimum=True)
+    return Parameter(value, unit=unit, doc=doc, minimum=0 if name in NON_NEGATIVE else None)
+
+
+def _command(name: str, default: float, doc: str) -> Parameter:
+    lo, hi, unit = diesel.COMMAND_RANGES[name]
+    return Parameter(default, unit=unit, doc=doc, minimum=lo, maximum=hi)
+
+
+def _float(value) -> float:
+    """A parameter's value as a float (a trainable tensor's current value)."""
+    return float(value.detach()) if torch.is_tensor(value) else float(value)
+
+
+class DieselEngine(ODEProblem):
+    name = "diesel-engine"
+    description = ("diesel engine with VGT and EGR (Wahlström & Eriksson 2011 mean-value model), known commands "
+                   "(constant, step, random transient or CSV); SciPy LSODA reference")
+    state = diesel.STATES
+    units = {"t": "s", **diesel.STATE_UNITS, **{f"{s}0": u for s, u in diesel.STATE_UNITS.items()}}
+    autonomous = False
+    n_reference = 1
+    sample_rate = 10.0
+    """Reference output times per second [Hz]."""
+    parameters = {
+        "scenario": Parameter("random", doc="how the commands evolve", choices=("random", "constant", "step", "csv")),
+        "u_delta": _command("u_delta", 110.0, "fuel injected per cycle (constant/step scenarios)"),
+        "u_egr": _command("u_egr", 80.0, "EGR valve position command (constant/step scenarios)"),
+        "u_vgt": _command("u_vgt", 75.0, "VGT position command (constant/step scenarios)"),
+        "n_e": _command("n_e", 1500.0, "engine speed (constant/step scenarios)"),
+        "step_input": Parameter("u_vgt", doc="the command stepped (step scenario)", choices=diesel.COMMANDS),
+        "step_value": Parameter(65.0, unit="command's unit", doc="value of the stepped command after the step"),
+        "step_time": Parameter(1.0, unit="s", doc="time of the step", minimum=0.0),
+        "hold": Parameter(4.0, unit="s", doc="time between changes of the random commands", minimum=0.0,
+                          exclusive_minimum=True),
+        "command_seed": Parameter(0, doc="seed of the random commands"),
+        "csv": Parameter("", unit="path", doc="CSV file of commands with columns t, u_delta, u_egr, u_vgt, n_e "
+                         "(csv scenario)"),
+        "duration": Parameter(60.0, unit="s", doc="time simulated (csv scenario: the file's last time unless given)",
+                              minimum=0.0, exclusive_minimum=True),
+        **{name: _model_parameter(name) for name in diesel.PARAMETERS},
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.scenario == "csv":
+            if not self.csv:
+                raise ValueError("the csv scenario needs a commands file: give csv='FILE' (--csv FILE)")
+            self.commands = diesel.Commands.read_csv(self.csv)
+            if self.commands.times[0] < 0:
+                raise ValueError(f"commands file {self.csv!r} starts at t = {self.commands.times[0]:g} s; trajectories "
+                                 "start at t = 0 s, so its times must be >= 0")
+            if "duration" not in params:
+                self.duration = self.params["duration"] = float(self.commands.times[-1])
+        elif self.scenario == "random":
+            self.commands = diesel.Commands.random(self.command_seed, self.duration, self.hold)
+        else:
+            start = {c: self.params[c] for c in diesel.COMMANDS}
+            self.commands = (diesel.Commands.constant(**start) if self.scenario == "constant" else
+                             diesel.Commands.step(start, self.step_input, self.step_value, self.step_time))
+        self.horizon = self.duration
+        self.n_times = int(round(self.duration * self.sample_rate)) + 1
+
+    @property
+    def model_params(self) -> dict:
+        """The engine model's parameters (name -> value)."""
+        return {name: self.params[name] for name in diesel.PARAMETERS}
+
+    @cached_property
+    def initial_state(self) -> np.ndarray:
+        """The steady state (8,) of the commands at t = 0, where every trajectory starts."""
+        return diesel.steady_state(self.commands(0.0), self.model_params)
+
+    def rhs(self, t, x, u=None, params=None):
+        """dx/dt (N, 8) at states ``x`` (N, 8) and time ``t`` [s] (a scalar or (N,)), the commands (with the
+        actuators' delays) of this problem's scenario; ``params`` overrides model parameters (tensors allowed)."""
+        p = {**self.model_params, **(params or {})}
+        when = np.asarray(t.detach().cpu() if torch.is_tensor(t) else t, dtype=float)
+        now = self.commands(when)
+        column = lambda values: torch.as_tensor(values, dtype=x.dtype, device=x.device).expand(x.shape[:-1])
+        u_delta, n_e = column(now[..., 0]), column(now[..., 3])
+        u_egr = column(self.commands(when - _float(p["tau_degr"]))[..., 1])
+        u_vgt = column(self.commands(when - _float(p["tau_dvgt"]))[..., 2])
+        return torch.stack(diesel.derivatives(p, x.unbind(-1), u_delta, n_e, u_egr, u_vgt), dim=-1)
+
+    def sample_states(self, n, generator):
+        """States (n, 8) around the initial steady state: pressures and turbo speed within ±10 %, oxygen
+        fractions within ±0.02, actuator states within ±10 percentage points (clipped to [0, 100] %)."""
+        x0 = torch.as_tensor(self.initial_state)
+        r = torch.rand(n, len(self.state), generator=generator, dtype=torch.float64) * 2 - 1
+        relative = torch.tensor([0.1, 0.1, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0], dtype=torch.float64)
+        absolute = torch.tensor([0.0, 0.0, 0.02, 0.02, 0.0, 10.0, 10.0, 10.0], dtype=torch.float64)
+        x = x0 * (1 + relative * r) + absolute * r
+        x[:, 5:] = x[:, 5:].clamp(0.0, 100.0)
+        return x
+
+    def held_out(self, n=None):
+        """The initial steady state, ``n`` times (n, 8)."""
+        return torch.as_tensor(self.initial_state).repeat(n or self.n_reference, 1)
+
+    def features(self, x):
+        """The states scaled to order one: by :data:`sciml.classical.diesel.STATE_SCALE`."""
+        return x / torch.as_tensor(diesel.STATE_SCALE, dtype=x.dtype)
+
+    def trajectories(self, x0, t):
+        """Trajectories (T, N, 8) from ``x0`` (N, 8) at times ``t`` (T,) [s] by the reference simulator."""
+        t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float)
+        runs = [diesel.simulate(self.commands, t, self.model_params, x0=row) for row in np.asarray(x0, dtype=float)]
+        return torch.as_tensor(np.stack(runs, axis=1))
+
+    def reference(self):
+        t = self.reference_times()
+        x0 = self.initial_state
+        x = diesel.simulate(self.commands, t, self.model_params, x0=x0)
+        return Reference(trajectory_points(x0[None], t), x,
+                         f"SciPy LSODA (rtol 1e-8) from the steady state at t = 0, {self.commands.source}, "
+                         f"t in [0, {self.duration:g}] s")
+
+
+class DieselActuators(Problem):
+    """The engine's EGR and VGT actuators alone: their states as functions of time and of the held
+    commands, for operator learning (the command history in, the actuator trajectories out)."""
+
+    name = "diesel-actuators"
+    description = ("the diesel engine's EGR and VGT actuators (delayed first-order lags, exact solution) under "
+                   "random held commands: operator learning from command histories to actuator states")
+    outputs = diesel.ACTUATORS
+    time = "t"
+    default_solver = "deeponet"
+    n_reference = 100
+    """Held-out command sequences of the reference."""
+    n_times = 201
+    """Reference times per sequence, evenly spaced over [0, duration]."""
+    parameters = {
+        "duration": Parameter(2.0, unit="s", doc="length of each command sequence", minimum=0.0,
+                              exclusive_minimum=True),
+        "hold": Parameter(0.25, unit="s", doc="time each command value is held", minimum=0.0, exclusive_minimum=True),
+        **{name: _model_parameter(name) for name in ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")},
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.pieces = int(math.ceil(self.duration / self.hold - 1e-9))
+        self.inputs = ("t",) + tuple(f"{c}_{k}" for c in ("u_egr", "u_vgt") for k in range(1, self.pieces + 1))
+        self.units = {"t": "s", **{name: "%" for name in self.inputs[1:] + self.outputs}}
+
+    def commands(self, row) -> diesel.Commands:
+        """The held commands of one row (2K,) of command values (u_egr_1..K, then u_vgt_1..K) [%]; fuel and
+        engine speed, which the actuators do not see, at the README's operating point."""
+        row = np.asarray(row, dtype=float)
+        values = np.zeros((self.pieces, len(diesel.COMMANDS)))
+        values[:, 0], values[:, 3] = 110.0, 1500.0
+        values[:, 1], values[:, 2] = row[:self.pieces], row[self.pieces:]
+        return diesel.Commands(np.arange(self.pieces) * self.hold, values, source=f"{self.name} commands")
+
+    def sample_commands(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` command sequences (n, 2K) float64, every held value uniform in its physical range: u_egr in
+        [0, 100] %, u_vgt in [20, 100] %."""
+        lo, hi = (torch.tensor([diesel.COMMAND_RANGES[c][i] for c in ("u_egr", "u_vgt")], dtype=torch.float64)
+                  .repeat_interleave(self.pieces) for i in (0, 1))
+        return lo + (hi - lo) * torch.rand(n, 2 * self.pieces, generator=generator, dtype=torch.float64)
+
+    def solution(self, commands, t) -> np.ndarray:
+        """The exact actuator states (n, T, 3) for command sequences (n, 2K) at times ``t`` (T,) [s]."""
+        params = {name: self.params[name] for name in ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")}
+        return np.stack([diesel.actuators(self.commands(row), t, params) for row in np.asarray(commands)])
+
+    def held_out(self) -> np.ndarray:
+        """The reference's command sequences (n_reference, 2K), by a fixed seed never used for training."""
+        return self.sample_commands(self.n_reference, torch.Generator().manual_seed(REFERENCE_SEED)).numpy()
+
+    def reference(self):
+        commands = self.held_out()
+        t = np.linspace(0.0, self.duration, self.n_times)
+        return Reference(trajectory_points(commands, t), self.solution(commands, t).reshape(-1, len(self.outputs)),
+                         f"exact delayed first-order responses, {self.n_reference} held-out command sequences "
+                         f"(seed {REFERENCE_SEED}) held {self.hold:g} s, t in [0, {self.duration:g}] s")

@@ -1,0 +1,200 @@
+"""The diesel engine mean-value model (sciml.classical.diesel) and the diesel-engine problem: the published
+VGT step responses (Wahlström & Eriksson 2011, Figs 11-12, as restated with an independent implementation's
+numbers in ../shared/reference/diesel-mvem/README.md), the exact 6-state reduction, the transcribed
+parameter set and the input checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sciml.classical import diesel
+from sciml.problems.diesel import DieselActuators, DieselEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATING_POINT = {"u_delta": 110.0, "u_egr": 80.0, "n_e": 1500.0}
+"""The README's operating point of the two VGT steps."""
+STEPS = {
+    # VGT command before -> after: README's steady state before the step (p_im [Pa], p_em [Pa], n_t [rpm],
+    # W_egr [kg/s], T_em [K]) and compressor flow W_c [kg/s] before, at its extreme and settled
+    (75.0, 65.0): {"before": (149.6e3, 153.6e3, 59780.0, 0.0139, 730.0), "W_c": (0.2445, 0.2396, 0.2486)},
+    (30.0, 25.0): {"before": (185.0e3, 212.4e3, 68290.0, 0.0819, 691.0), "W_c": (0.2345, 0.2176, 0.2202)},
+}
+
+
+def _vgt_step(before: float, after: float):
+    commands = diesel.Commands.step({**OPERATING_POINT, "u_vgt": before}, "u_vgt", after, at=1.0)
+    t = np.linspace(0.0, 20.0, 2001)
+    x = diesel.simulate(commands, t)
+    return t, x, diesel.outputs(x, commands, t)
+
+
+@pytest.mark.parametrize("vgt", list(STEPS))
+def test_steady_state_before_the_vgt_step_matches_the_reference_implementation(vgt):
+    _, x, out = _vgt_step(*vgt)
+    got = (x[0, 0], x[0, 1], out["n_t"][0], out["W_egr"][0], out["T_em"][0])
+    np.testing.assert_allclose(got, STEPS[vgt]["before"], rtol=5e-3)
+
+
+def test_vgt_step_75_to_65_is_non_minimum_phase():
+    """W_c first dips, then settles higher than before (negative DC gain)."""
+    t, _, out = _vgt_step(75.0, 65.0)
+    w = out["W_c"]
+    start, low, settled = STEPS[(75.0, 65.0)]["W_c"]
+    assert w[0] == pytest.approx(start, rel=2e-2) and w[-1] == pytest.approx(settled, rel=2e-2)
+    assert w.min() == pytest.approx(low, rel=2e-2)
+    assert w.min() < w[0] - 3e-3 < w[-1] - 6e-3          # dip below the start, settle well above it
+    assert 1.0 < t[np.argmin(w)] < 2.0 < t[np.argmax(w)]    # the dip comes right after the step, the rise after
+
+
+def test_vgt_step_30_to_25_undershoots_and_settles_lower():
+    """W_c undershoots and settles lower than before: the DC gain has changed sign."""
+    t, _, out = _vgt_step(30.0, 25.0)
+    w = out["W_c"]
+    start, low, settled = STEPS[(30.0, 25.0)]["W_c"]
+    assert w[0] == pytest.approx(start, rel=2e-2) and w[-1] == pytest.approx(settled, rel=2e-2)
+    assert w.min() == pytest.approx(low, rel=2e-2)
+    assert w.min() < w[-1] - 1e-3 < w[0] - 1e-2         # below the settled value, which is below the start
+    assert np.all(w[t < 1.0] == pytest.approx(w[0], rel=1e-6))  # nothing moves before the step
+
+
+def test_six_state_reduction_equals_the_full_model():
+    commands = diesel.Commands.random(seed=3, duration=20.0)
+    t = np.linspace(0.0, 20.0, 201)
+    full = diesel.simulate(commands, t)
+    reduced = diesel.simulate(commands, t, reduced=True)
+    keep = [diesel.STATES.index(n) for n in ("p_im", "p_em", "omega_t")]
+    np.testing.assert_allclose(reduced[:, [0, 1, 2]], full[:, keep], rtol=1e-6)
+    assert np.ptp(full[:, 0]) > 0.3 * full[:, 0].mean()      # a transient that moves the pressures
+
+
+def test_actuator_delays_and_first_order_responses():
+    """The VGT actuator starts tau_dvgt after its command's step and then follows exp(-t / tau_vgt) exactly."""
+    p = diesel.DEFAULTS
+    commands = diesel.Commands.step({**OPERATING_POINT, "u_vgt": 60.0}, "u_vgt", 40.0, at=0.5)
+    t = np.array([0.0, 0.5, 0.5 + p["tau_dvgt"], 0.6, 0.7])
+    x = diesel.simulate(commands, t)
+    vgt = x[:, diesel.STATES.index("ut_vgt")]
+    exact = 40.0 + 20.0 * np.exp(-np.clip(t - 0.5 - p["tau_dvgt"], 0.0, None) / p["tau_vgt"])
+    np.testing.assert_allclose(vgt, exact, rtol=1e-6)
+
+
+def test_exact_actuator_response_equals_the_simulated_one():
+    """diesel-actuators' exact solution against the engine simulation's actuator states, same commands."""
+    problem = DieselActuators()
+    commands = problem.held_out()[:3]
+    t = np.linspace(0.0, problem.duration, problem.n_times)
+    exact = problem.solution(commands, t)
+    for row, want in zip(commands, exact):
+        simulated = diesel.simulate(problem.commands(row), t)[:, 5:]
+        np.testing.assert_allclose(simulated, want, atol=1e-4)            # [%], LSODA at rtol 1e-8
+    assert np.ptp(exact[..., 2]) > 30.0                                   # the commands move the VGT
+
+
+def test_actuator_problem_reference_and_sampling():
+    problem = DieselActuators(duration=1.0, hold=0.25)
+    assert problem.inputs == ("t", "u_egr_1", "u_egr_2", "u_egr_3", "u_egr_4", "u_vgt_1", "u_vgt_2", "u_vgt_3",
+                              "u_vgt_4")
+    ref = problem.reference()
+    assert ref.points.shape == (100 * 201, 9) and ref.values.shape == (100 * 201, 3)
+    first = ref.points[0]
+    np.testing.assert_allclose(ref.values[0], [first[1], first[1], first[5]])   # steady at t = 0
+    drawn = problem.sample_commands(500, torch.Generator().manual_seed(1)).numpy()
+    assert drawn[:, :4].min() >= 0.0 and drawn[:, :4].max() <= 100.0 and drawn[:, 4:].min() >= 20.0
+    assert drawn[:, 4:].min() < 22.0 and drawn[:, 4:].max() > 98.0              # the whole range is covered
+
+
+def test_torch_vector_field_equals_the_simulator():
+    problem = DieselEngine(duration=8.0)
+    ref = problem.reference()
+    t, x = ref.points[:, 0], ref.values
+    got = problem.rhs(torch.as_tensor(t), torch.as_tensor(x)).numpy()
+    field = diesel._field(diesel.DEFAULTS, problem.commands, reduced=False)
+    want = np.array([field(ti, xi) for ti, xi in zip(t, x)])
+    assert np.max(np.abs(got - want) / np.abs(want).max(axis=0)) < 1e-10
+    assert ref.points.shape == (81, 9) and np.all(ref.points[:, 1:] == problem.initial_state)
+
+
+def test_least_squares_identifies_the_drifting_parameters():
+    """The classical baseline recovers eta_sc, h_tot, A_egrmax, A_vgtmax from p_im, p_em, omega_t, W_egr at
+    10 Hz over a short random transient, from a guess 20 % off, on clean data."""
+    commands = diesel.Commands.random(seed=7, duration=8.0, hold=2.0)
+    t = np.arange(0.0, 8.0 + 1e-9, 0.1)
+    truth = {name: diesel.DEFAULTS[name] for name in diesel.IDENTIFIED}
+    guess = {name: value * factor for (name, value), factor in zip(truth.items(), (1.2, 0.8, 1.2, 0.8))}
+    fit = diesel.identify_least_squares(commands, t, diesel.measure(commands, t), guess)
+    for name, value in truth.items():
+        assert fit["values"][name] == pytest.approx(value, rel=1e-6), name
+    with pytest.raises(ValueError, match=r"initial guesses must be finite and > 0 .*\{'h_tot': -1.0\}"):
+        diesel.identify_least_squares(commands, t, np.zeros((len(t), 4)), {"h_tot": -1.0})
+
+
+def test_parameters_are_the_released_set():
+    """Every value equals parameters.json of the shared reference (where that folder is present)."""
+    found = [d / "shared/reference/diesel-mvem/parameters.json" for d in (ROOT.parent, ROOT.parent.parent)]
+    found = [f for f in found if f.is_file()]
+    if not found:
+        pytest.skip("../shared/reference/diesel-mvem/parameters.json not present")
+    released = json.loads(found[0].read_text())["parameters"]
+    vectors = {"c_vol": "c_volVec", "c_egr": "c_egr", "c_m": "c_mVec", "c_wpsi": "c_wpsiVec", "c_wphi": "c_wphiVec"}
+    for name, (value, _, _) in diesel.PARAMETERS.items():
+        stem, index = name.rstrip("123"), name[-1]
+        if name.startswith("Q_c"):
+            want = released["Q_c"][int(name[-2]) - 1][int(name[-1]) - 1]
+        elif stem in vectors and index in "123":
+            want = released[vectors[stem]][int(index) - 1]
+        else:
+            want = released[name]
+        assert value == want, name
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input: one sentence naming the value
+# ----------------------------------------------------------------------------------------------
+def test_command_outside_its_range_is_refused():
+    with pytest.raises(ValueError, match=r"u_vgt must be >= 20.0 .*got 10.0"):
+        DieselEngine(u_vgt=10.0)
+    with pytest.raises(ValueError, match=r"u_egr = 120 % at t = 1 s is outside its physical range \[0, 100\] %"):
+        DieselEngine(scenario="step", step_input="u_egr", step_value=120.0)
+    with pytest.raises(ValueError, match=r"n_e = 2500 rpm at t = 0 s is outside"):
+        diesel.Commands([0.0], [[100.0, 50.0, 50.0, 2500.0]])
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_csv_commands(tmp_path):
+    good = _write(tmp_path / "good.csv", "t,n_e,u_delta,u_egr,u_vgt\n0,1500,110,80,75\n2,1500,110,80,65\n")
+    problem = DieselEngine(scenario="csv", csv=str(good))
+    assert problem.duration == 2.0
+    np.testing.assert_allclose(problem.commands(1.0), [110.0, 80.0, 70.0, 1500.0])   # linear between rows
+    missing = _write(tmp_path / "missing.csv", "t,u_delta,u_egr,n_e\n0,110,80,1500\n")
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['u_vgt'\]"):
+        DieselEngine(scenario="csv", csv=str(missing))
+    backwards = _write(tmp_path / "back.csv", "t,u_delta,u_egr,u_vgt,n_e\n0,110,80,75,1500\n2,110,80,75,1500\n"
+                                              "1,110,80,75,1500\n")
+    with pytest.raises(ValueError, match=r"times must increase, but t = 1 s \(row 3\) follows t = 2 s"):
+        DieselEngine(scenario="csv", csv=str(backwards))
+    outside = _write(tmp_path / "out.csv", "t,u_delta,u_egr,u_vgt,n_e\n0,110,80,75,1500\n1,300,80,75,1500\n")
+    with pytest.raises(ValueError, match=r"u_delta = 300 mg/cycle at t = 1 s is outside"):
+        DieselEngine(scenario="csv", csv=str(outside))
+    with pytest.raises(ValueError, match="the csv scenario needs a commands file"):
+        DieselEngine(scenario="csv")
+
+
+def test_cli_help_shows_every_parameter(capsys):
+    from sciml.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "diesel-engine", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name, spec in DieselEngine.parameters.items():
+        assert f"--{name.replace('_', '-')}" in text, name
+    assert "maximum effective area of the EGR valve [unit: m^2] (default: 0.0004)" in text
+    assert "VGT position command (constant/step scenarios) [unit: %] (default: 75.0)" in text
