@@ -49,6 +49,9 @@ class Task:
     label: str
     solver: PINN
     trainer: Trainer | None = None
+    rng: dict[str, Any] | None = None
+    """An auxiliary task's own state of the global random generators (its resampling draws from
+    them), swapped in while it trains so that T0's draws are those of a ``pinn`` run."""
 
     def loss(self) -> float:
         """The task's training loss at its current weights and points (no gradient step)."""
@@ -198,7 +201,7 @@ class MTO(PINN):
         solver.model.load_state_dict(self.model.state_dict())
         trainer = Trainer(solver.model, solver.loss, solver.config, get_extra=solver._get_extra,
                           set_extra=solver._set_extra, resample=solver._resample, description=label)
-        return Task(label, solver, trainer)
+        return Task(label, solver, trainer, rng_state())
 
     def setup(self) -> None:
         """T0 exactly as the ``pinn`` solver sets it up, then the auxiliary tasks; building them
@@ -260,24 +263,32 @@ class MTO(PINN):
         if record["phase"] != "adam" or (step % self.settings["round_steps"] and step != self.main_steps):
             return
         self.tasks[0].trainer = trainer
+        main_rng = rng_state()
         for task in self.tasks[1:]:
+            set_rng_state(task.rng)
             while task.trainer.state.step < step:
                 try:
                     task.trainer.adam_step()
                 except TrainingDiverged as err:
                     raise TrainingDiverged(f"auxiliary task {task.label}: {err}") from None
                 task.trainer.state.step += 1
+            task.rng = rng_state()
+        set_rng_state(main_rng)
         n = len(self.tasks)
         record["transfers"] = [self.transfer(j, self.pick_source(j)) for j in range(n)] if n > 1 else []
 
     def _get_extra(self) -> dict:
         return {**super()._get_extra(), "tasks": [task.trainer.snapshot() for task in self.tasks[1:]],
-                "counts": self.counts.clone(), "generator": self.generator.get_state()}
+                "rngs": [task.rng for task in self.tasks[1:]], "counts": self.counts.clone(),
+                "generator": self.generator.get_state()}
 
     def _set_extra(self, extra: dict) -> None:
         super()._set_extra(extra)
-        for task, snap in zip(self.tasks[1:], extra["tasks"]):
+        main_rng = rng_state()
+        for task, snap, rng in zip(self.tasks[1:], extra["tasks"], extra["rngs"]):
             task.trainer.restore(snap)
+            task.rng = rng
+        set_rng_state(main_rng)
         self.counts = extra["counts"].clone()
         self.generator.set_state(extra["generator"])
 
