@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml import api, inverse
+from sciml import api, inverse, load
 from sciml.problems import Burgers, Poisson
 from sciml.problems.traffic import Traffic
 from sciml.solvers.mto import MTO
@@ -163,6 +163,9 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
     assert [(r["loss"], r.get("transfers")) for r in resumed.history] == \
            [(r["loss"], r.get("transfers")) for r in full.history]
     assert _same_weights(resumed.model, full.model)
+    loaded = load(full.save(tmp_path / "saved"))  # what is saved and loaded back is T0's network
+    x = np.random.default_rng(1).uniform([-1, 0], [1, 1], (40, 2))
+    assert np.array_equal(loaded.predict(x), full.predict(x)) and loaded.solver.name == "mto"
 
 
 @pytest.mark.parametrize("problem, settings, message", [
