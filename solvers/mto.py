@@ -26,6 +26,7 @@ its own network and Adam optimiser, and what one task has found is offered to th
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,11 @@ class MTO(PINN):
     forward evaluations of the loss only (two per task and round). ``metrics.json``'s
     ``extra_metrics`` holds both step counts and the transfers' counts and acceptance rates; the
     history's record at the end of each round lists that round's transfers under ``transfers``.
+
+    T0 is set up and trained by the ``pinn`` solver's own code, and the auxiliary tasks draw from
+    random streams of their own: with K = 0, or with auxiliary tasks whose transfers are all
+    rejected, T0 is bit for bit the ``pinn`` run of ``iterations / (K + 1)`` steps with the same seed.
+    Checkpoints hold every task, so an interrupted run resumes exactly.
     """
 
     name = "mto"
@@ -90,7 +96,7 @@ class MTO(PINN):
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        if isinstance(s["round_steps"], bool) or int(s["round_steps"]) != s["round_steps"] or s["round_steps"] < 1:
+        if isinstance(s["round_steps"], bool) or not isinstance(s["round_steps"], numbers.Integral) or s["round_steps"] < 1:
             raise ValueError(f"round_steps must be a positive integer (Adam steps per task between transfers), "
                              f"got {s['round_steps']!r}")
         if not (isinstance(s["alpha"], (int, float)) and 0 < s["alpha"] <= 1):

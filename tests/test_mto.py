@@ -181,6 +181,7 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
     (Burgers, {"alpha": 0.0}, "alpha must be a number in (0, 1]"),
     (Burgers, {"alpha": 1.5}, "alpha must be a number in (0, 1]"),
     (Burgers, {"round_steps": 0}, "round_steps must be a positive integer"),
+    (Burgers, {"round_steps": "ten"}, "round_steps must be a positive integer"),
     (Burgers, {"tasks": ["points", "points"], "iterations": 301}, "iterations (301) must be a multiple of the number "
                                                                   "of tasks (3"),
 ])
