@@ -32,6 +32,7 @@ class Burgers(Problem):
     inputs = ("x", "t")
     outputs = ("u",)
     time = "t"
+    smoothing = "nu"
     parameters = {
         "nu": Parameter(DEFAULT_NU, unit="1", doc="kinematic viscosity (dimensionless)", minimum=0.0,
                         exclusive_minimum=True),

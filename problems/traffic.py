@@ -62,6 +62,7 @@ class Traffic(PeriodicInitialValueProblem):
         "width": 64, "depth": 4, "n_interior": 8000, "resample_every": 250, "iterations": 5000, "lr": 2e-3,
         "decay_steps": 1000, "lbfgs_iterations": 1500, "eval_every": 500,
     }
+    smoothing = "eps"
     data_weight = 10.0  # the detectors' misfit 10x a residual's: measured better than 1 (traffic-5-loops)
 
     def geometry(self):

@@ -130,6 +130,9 @@ class Problem:
     """The solver ``sciml run NAME`` uses when no ``--solver`` is given."""
     observations: Observations | None = None
     """Measured values of some outputs that the loss fits (:meth:`observe`); None: none."""
+    smoothing: ClassVar[str | None] = None
+    """The parameter that smooths the solution as it grows (a viscosity or diffusion), for solvers that
+    train on smoothed copies of a problem (``mto``'s ``smooth`` tasks); None: the problem names none."""
     data_weight: ClassVar[float] = 1.0
     """Weight of the observations' loss term ``data`` relative to a residual's, for a problem whose
     residual and data misfit differ in scale; a solver's ``weights={"data": w}`` overrides it."""

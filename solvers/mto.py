@@ -115,7 +115,7 @@ class MTO(PINN):
     def smoothing_parameter(self) -> str | None:
         """The parameter ``smooth`` tasks scale: the ``smooth`` setting, else the problem's
         ``smoothing`` attribute, else None."""
-        return self.settings["smooth"] or getattr(self.problem, "smoothing", None)
+        return self.settings["smooth"] or self.problem.smoothing
 
     def _parse_tasks(self, tasks) -> list[tuple[str, Any]]:
         """(kind, argument) of each auxiliary task: a factor for "smooth", {term: weight} for

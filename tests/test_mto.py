@@ -169,7 +169,8 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
 
 
 @pytest.mark.parametrize("problem, settings, message", [
-    (Burgers, {"tasks": ["smooth:2"]}, "problem 'burgers' names none: give smooth=NAME, one of its real parameters (nu)"),
+    (Poisson, {"tasks": ["smooth:2"]}, "problem 'poisson' names none: give smooth=NAME, one of its real parameters "
+                                       "(frequency)"),
     (Burgers, {"tasks": ["smooth:0"], "smooth": "nu"}, "the factor must be a positive number, got '0'"),
     (Burgers, {"tasks": ["smooth:2"], "smooth": "enforce"}, "smooth='enforce' is not a real parameter"),
     (Poisson, {"tasks": ["smooth:5"], "smooth": "frequency"}, "frequency must be <= 8.0"),
