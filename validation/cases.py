@@ -678,7 +678,7 @@ TRAFFIC_REFERENCE = ("our Godunov solution of the ring road, bundled as data/tra
                      "extrapolation of 2,400 and 4,800 cells, estimated error 2.6e-5 relative L2), on its 600 x 301 "
                      "(x, t) points")
 TRAFFIC_BUDGET = ("defaults of `sciml run traffic` (64 x 4 tanh MLP periodic in x, 8,000 collocation points "
-                  "resampled every 250 Adam steps, 5,000 Adam + 1,500 L-BFGS, the data term weighted 10)")
+                  "resampled every 250 Adam steps, 3,000 Adam + 2,000 L-BFGS, the data term weighted 10)")
 TRAFFIC_OBSERVED = ("the detectors record the reference density at every reference time step (every 0.01 s); the "
                     "initial condition is unknown to the solver (conditions 'boundary': a ring has no boundary)")
 register(Case(
