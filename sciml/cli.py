@@ -29,6 +29,11 @@ def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
                            help=f"{spec.doc}{unit} (default: {spec.default!r})")
 
 
+NETWORK_FLAGS = {"width": "neurons per hidden layer", "depth": "hidden layers",
+                 "n_interior": "interior collocation points", "resample_every": "draw new collocation points every N steps"}
+"""Solver settings with a flag of their own on ``sciml run`` (integers)."""
+
+
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     from .training import OPTIMIZERS
 
@@ -43,8 +48,12 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
                         "points); the second-order ones run in float64 unless --dtype says otherwise (PINN solvers)")
     p.add_argument("--second-order-iterations", type=int, default=None, metavar="N",
                    help="steps of the --optimizer phase after Adam (default: as --lbfgs-iterations)")
-    p.add_argument("--dtype", default=None, choices=("float32", "float64"),
-                   help="floating-point type of the network and points (default: the solver's, float32 for PINNs)")
+    net = p.add_argument_group("network and points (PINN solvers; default: the problem's)")
+    net.add_argument("--dtype", default=None, choices=("float32", "float64"),
+                     help="floating-point type of the network and points (default: float32, float64 with a "
+                          "second-order --optimizer)")
+    for flag, doc in NETWORK_FLAGS.items():
+        net.add_argument(f"--{flag.replace('_', '-')}", type=int, default=None, metavar="N", help=doc)
     p.add_argument("--device", default=None, help="'auto' (default: CUDA if present), 'cpu', 'cuda', 'cuda:N'")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: runs/PROBLEM-SOLVER)")
@@ -105,6 +114,7 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
             settings["dtype"] = "float64"
     if args.dtype is not None:
         settings["dtype"] = args.dtype
+    settings.update({k: getattr(args, k) for k in NETWORK_FLAGS if getattr(args, k) is not None})
     args.inverse = _inverse_options(args)
     return args, params, settings
 

@@ -259,16 +259,20 @@ class NaturalGradient:
 
     Each step takes the stacked residual vector r (M,) and its Jacobian J (M, P) by the parameters,
     forms the Gram matrix G = JᵀJ, solves (G + λ I) d = Jᵀr with λ = ``damping`` · trace(G) / P
-    (Cholesky; the damping grows tenfold until it factorises) and moves to x - η d with η the value of
+    (Cholesky; λ grows tenfold until it factorises) and moves to x - η d with η the value of
     ``0.5 ** k``, k = 0 … ``grid`` - 1, that gives the lowest loss (no move if none lowers it).
+    With ``adaptive`` the damping follows the step as in Levenberg–Marquardt: divided by 10 after a
+    step of η ≥ 1/4, down to ``min_damping``, and multiplied by 10 after a step of η < 1/64 (or
+    none), up to 1 — far from the minimum the undamped direction is long in directions the residuals
+    barely determine, and only tiny steps along it lower the loss.
     """
 
-    def __init__(self, damping: float = 1e-10, grid: int = 30):
-        if not damping >= 0:
-            raise ValueError(f"damping must be >= 0, got {damping!r}")
+    def __init__(self, damping: float = 1e-3, grid: int = 30, adaptive: bool = True, min_damping: float = 1e-12):
+        if not 0 <= min_damping <= damping <= 1:
+            raise ValueError(f"need 0 <= min_damping <= damping <= 1, got {min_damping!r} and {damping!r}")
         if int(grid) != grid or grid < 1:
             raise ValueError(f"grid must be a positive integer, got {grid!r}")
-        self.damping, self.grid = damping, grid
+        self.damping, self.grid, self.adaptive, self.min_damping = damping, grid, adaptive, min_damping
         self.eta = 0.0
         """The step size of the last step (0: it found no lower loss)."""
 
@@ -276,7 +280,7 @@ class NaturalGradient:
         """d (P,) with (JᵀJ + λ I) d = Jᵀr."""
         G = J.T @ J
         rhs = J.T @ r
-        lam = self.damping * float(G.diagonal().mean()) if G.numel() else 0.0
+        lam = self.damping * float(G.diagonal().mean())
         eye = torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
         for _ in range(20):
             L, info = torch.linalg.cholesky_ex(G + lam * eye)
@@ -289,14 +293,23 @@ class NaturalGradient:
         """One step from ``x`` (P,) with residuals ``r`` (M,) and Jacobian ``J`` (M, P) there;
         ``loss(x)`` is Σ r² at x. Returns the new x (x itself when no grid step lowers the loss)."""
         d = self.direction(r, J)
-        f0 = float(r @ r)
-        best, self.eta = f0, 0.0
+        best, self.eta = float(r @ r), 0.0
         for k in range(self.grid):
             eta = 0.5 ** k
             f = loss(x - eta * d)
             if math.isfinite(f) and f < best:
                 best, self.eta = f, eta
+        if self.adaptive and self.eta >= 0.25:
+            self.damping = max(self.damping / 10, self.min_damping)
+        elif self.adaptive and self.eta < 1 / 64:
+            self.damping = min(self.damping * 10, 1.0)
         return x - self.eta * d if self.eta else x
+
+    def state_dict(self) -> dict:
+        return {"damping": self.damping}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.damping = float(state["damping"])
 
 
 class _Call(nn.Module):

@@ -244,7 +244,7 @@ class Trainer:
             "rng": rng_state(),
             "extra": copy.deepcopy(self.get_extra()) if self.get_extra else None,
             "best": self._best,
-            "quasi_newton": self.quasi.state_dict() if self.quasi is not None else None,
+            "second_order": self._second_order().state_dict() if self._second_order() is not None else None,
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -257,10 +257,10 @@ class Trainer:
         if self.set_extra and snap["extra"] is not None:
             self.set_extra(snap["extra"])
         self._best = snap["best"]
-        if self.quasi is not None:
-            if snap.get("quasi_newton") is None:
+        if self._second_order() is not None:
+            if snap.get("second_order") is None:
                 raise ValueError(f"the checkpoint holds no {self.config.optimizer} state")
-            self.quasi.load_state_dict(snap["quasi_newton"])
+            self._second_order().load_state_dict(snap["second_order"])
 
     def save(self) -> None:
         """Remember the current state as the last good one and write it (atomically) if asked to."""
@@ -364,6 +364,9 @@ class Trainer:
         return loss, values, after - before
 
     # -- second-order phases (sciml.optim) ----------------------------------------------------------
+    def _second_order(self) -> QuasiNewton | NaturalGradient | None:
+        return self.quasi if self.quasi is not None else self.natural
+
     def _flat(self) -> Tensor:
         return torch.cat([p.detach().reshape(-1) for p in self.params]).double()
 

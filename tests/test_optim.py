@@ -97,7 +97,7 @@ def test_natural_gradient_solves_a_linear_least_squares_problem_in_one_step():
     A = torch.randn(30, 6, generator=gen, dtype=torch.float64) @ torch.diag(torch.logspace(0, 3, 6, dtype=torch.float64))
     b = torch.randn(30, generator=gen, dtype=torch.float64)
     x_star = torch.linalg.lstsq(A, b).solution
-    x = NaturalGradient(damping=0.0).step(torch.zeros(6, dtype=torch.float64), -b, A,
+    x = NaturalGradient(damping=0.0, adaptive=False, min_damping=0.0).step(torch.zeros(6, dtype=torch.float64), -b, A,
                                          lambda z: float(((A @ z - b) ** 2).sum()))
     assert torch.allclose(x, x_star, atol=1e-10, rtol=0)
 
@@ -138,3 +138,63 @@ def test_point_jacobian_matches_autograd_rows():
     for i in (0, 5, 13):
         row = torch.cat([g.reshape(-1) for g in torch.autograd.grad(out[i], list(net.parameters()), retain_graph=True)])
         assert torch.allclose(J[i], row, atol=1e-14)
+
+
+# -- the trainer's second-order phases ---------------------------------------------------------------
+
+def _pinn(optimizer, **extra):
+    from sciml.problems import Burgers, Poisson
+    from sciml.solvers import PINN
+
+    if optimizer == "engd":
+        return PINN(Poisson(frequency=1.0), width=8, depth=1, n_interior=60, iterations=3, optimizer="engd",
+                    second_order_iterations=12, lbfgs_chunk=3, dtype="float64", progress=False, device="cpu", **extra)
+    return PINN(Burgers(), width=8, depth=2, n_interior=200, n_boundary=30, iterations=6, optimizer=optimizer,
+                second_order_iterations=16, lbfgs_chunk=3, resample_every=4, dtype="float64", compile=False,
+                progress=False, device="cpu", **extra)
+
+
+@pytest.mark.parametrize("optimizer", ["ssbroyden", "engd"])
+def test_second_order_phase_resumes_exactly(tmp_path, optimizer):
+    import os
+    import signal
+
+    full = _pinn(optimizer).train(out=tmp_path / "full")
+    phases = [h["phase"] for h in full.history]
+    assert phases[0] == "adam" and phases[-1] == optimizer
+    assert full.history[-1]["loss"] < 0.5 * full.history[len([p for p in phases if p == "adam"]) - 1]["loss"]
+
+    def interrupt(trainer, record):
+        if record["phase"] == optimizer and record["step"] == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+    cut = _pinn(optimizer).train(out=tmp_path / "cut", callbacks=[interrupt])
+    assert cut.interrupted and len(cut.history) < len(full.history)
+    resumed = _pinn(optimizer).train(out=tmp_path / "cut", resume=True)
+    assert [(h["phase"], h["step"], h["loss"]) for h in resumed.history] == \
+        [(h["phase"], h["step"], h["loss"]) for h in full.history]
+
+
+def test_a_nan_in_the_quasi_newton_phase_stops_training_and_restores_the_last_good_state(tmp_path):
+    model = torch.nn.Linear(3, 1)
+    calls = {"n": 0}
+
+    def loss_fn():
+        calls["n"] += 1
+        loss = ((model(torch.eye(3)) - 1) ** 2).sum()
+        return {"fit": loss * (math.nan if calls["n"] > 10 else 1.0)}
+
+    config = TrainConfig(iterations=2, optimizer="ssbfgs", second_order_iterations=50, lbfgs_chunk=2,
+                         checkpoint_every=2, progress=False)
+    trainer = Trainer(model, loss_fn, config, checkpoint=tmp_path / "ck.pt")
+    with pytest.raises(TrainingDiverged, match="not finite at ssbfgs step"):
+        trainer.run()
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def test_second_order_settings_are_checked():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="newton")
+    with pytest.raises(ValueError, match="with optimizer='adam-lbfgs' give lbfgs_iterations"):
+        TrainConfig(second_order_iterations=10)
+    with pytest.raises(ValueError, match="'engd' needs the residual Jacobian"):
+        Trainer(torch.nn.Linear(2, 1), lambda: {}, TrainConfig(optimizer="engd", progress=False))
