@@ -30,7 +30,9 @@ def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
 
 
 NETWORK_FLAGS = {"width": "neurons per hidden layer", "depth": "hidden layers",
-                 "n_interior": "interior collocation points", "resample_every": "draw new collocation points every N steps"}
+                 "n_interior": "interior collocation points", "resample_every": "draw new collocation points every N steps",
+                 "eval_every": "record the error against the reference in the history every N Adam steps (and at "
+                               "every entry of the phase after Adam)"}
 """Solver settings with a flag of their own on ``sciml run`` (integers)."""
 
 
@@ -48,7 +50,7 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
                         "points); the second-order ones run in float64 unless --dtype says otherwise (PINN solvers)")
     p.add_argument("--second-order-iterations", type=int, default=None, metavar="N",
                    help="steps of the --optimizer phase after Adam (default: as --lbfgs-iterations)")
-    net = p.add_argument_group("network and points (PINN solvers; default: the problem's)")
+    net = p.add_argument_group("network, points and records (PINN solvers; default: the problem's)")
     net.add_argument("--dtype", default=None, choices=("float32", "float64"),
                      help="floating-point type of the network and points (default: float32, float64 with a "
                           "second-order --optimizer)")

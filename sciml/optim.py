@@ -225,11 +225,11 @@ class QuasiNewton:
             theta, tau = self._ssbroyden(a, b, h)
         phi = (1.0 - theta) / (1.0 + a * theta)
         v = s / ys - Hy / yHy
-        H = (self.H - torch.outer(Hy, Hy) / yHy + (phi * yHy) * torch.outer(v, v)) / tau + torch.outer(s, s) / ys
-        if not (math.isfinite(tau) and tau > 0 and bool(torch.isfinite(H).all())):
+        if not (math.isfinite(tau) and tau > 0 and math.isfinite(phi) and bool(torch.isfinite(v).all())):
             self.reset()
             return
-        self.H = 0.5 * (H + H.T)  # symmetric to rounding
+        # In place, four passes over H; rank-one terms a aᵀ keep H exactly symmetric.
+        self.H.addr_(Hy, Hy, alpha=-1.0 / yHy).addr_(v, v, alpha=phi * yHy).div_(tau).addr_(s, s, alpha=1.0 / ys)
 
     def _ssbroyden(self, a: float, b: float, h: float) -> tuple[float, float]:
         """θ and τ of the self-scaled Broyden update (see the class docstring)."""
@@ -249,7 +249,7 @@ class QuasiNewton:
         return {"H": self.H.clone(), "scaled": self.scaled, "resets": self.resets}
 
     def load_state_dict(self, state: dict) -> None:
-        self.H = state["H"].to(self.H.device, self.H.dtype)
+        self.H = state["H"].to(self.H.device, self.H.dtype).clone()  # updated in place
         self.scaled, self.resets = bool(state["scaled"]), int(state["resets"])
         self.restart()
 
