@@ -181,10 +181,10 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
 
 def identified_history(result: Result) -> dict[str, Any]:
     """Each unknown parameter's value after every recorded step: {"step": [...], name: [...]}, the
-    steps on one axis (L-BFGS iterations counted after the last Adam step)."""
+    steps on one axis (the steps of the phase after Adam counted after the last Adam step)."""
     rows = [r for r in result.history if "identified" in r]
     adam = max((int(r["step"]) for r in rows if r.get("phase") == "adam"), default=0)
-    steps = [int(r["step"]) + (adam if r.get("phase") == "lbfgs" else 0) for r in rows]
+    steps = [int(r["step"]) + (adam if r.get("phase") != "adam" else 0) for r in rows]
     return {"step": steps, **{n: [r["identified"][n] for r in rows] for n in result.problem.unknowns}}
 
 
