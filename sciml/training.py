@@ -69,7 +69,7 @@ class TrainConfig:
     :class:`sciml.optim.NaturalGradient`; needs the residual Jacobian from the solver). These phases
     record one history entry per ``lbfgs_chunk`` steps, its "lr" being the last step length, resample
     every ``resample_every`` steps counted from the start of training (the estimate H is kept) and end
-    early when a step finds no lower loss.
+    early when a step finds no lower loss (for "engd": at its largest damping).
     """
 
     iterations: int = 10000
@@ -421,7 +421,9 @@ class Trainer:
                 self._step_length = self.natural.eta
             self._set_flat(x_new)
             taken += 1
-            if self._step_length == 0:
+            # No lower loss: quasi-Newton has already tried the gradient direction; ENGD damps more
+            # and tries again until its damping is at its largest.
+            if self._step_length == 0 and (self.natural is None or self.natural.damping >= 1.0):
                 stalled = True
                 break
         with torch.no_grad():
