@@ -198,3 +198,16 @@ def test_second_order_settings_are_checked():
         TrainConfig(second_order_iterations=10)
     with pytest.raises(ValueError, match="'engd' needs the residual Jacobian"):
         Trainer(torch.nn.Linear(2, 1), lambda: {}, TrainConfig(optimizer="engd", progress=False))
+
+
+def test_the_optimizer_flag_reaches_the_solver_settings_in_float64():
+    from sciml.cli import parse_run
+
+    _, _, settings = parse_run(["burgers", "--optimizer", "ssbroyden", "--second-order-iterations", "300",
+                                "--width", "20", "--resample-every", "500"])
+    assert settings["optimizer"] == "ssbroyden" and settings["dtype"] == "float64"
+    assert settings["second_order_iterations"] == 300 and settings["width"] == 20 and settings["resample_every"] == 500
+    _, _, settings = parse_run(["burgers", "--optimizer", "engd", "--dtype", "float32"])
+    assert settings["dtype"] == "float32"
+    _, _, settings = parse_run(["burgers"])
+    assert "optimizer" not in settings and "dtype" not in settings
