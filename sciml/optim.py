@@ -331,15 +331,18 @@ def point_jacobian(module: nn.Module, fn: Callable[..., Tensor], *batched) -> tu
     point, flattened point by point). One per-point reverse pass vectorised over the points
     (``torch.func.vmap`` of ``jacrev``): about the cost of one batched backward pass, not of M."""
     from torch.func import functional_call, jacrev, vmap
-    from torch.utils._pytree import tree_map
+    from torch.utils._pytree import tree_leaves, tree_map
 
     call = _Call(module, fn)
     params = {f"module.{k}": p.detach() for k, p in module.named_parameters() if p.requires_grad}
 
     def one(p, *point):
-        out = functional_call(call, p, tree_map(lambda t: t.unsqueeze(0), point)).reshape(-1)
+        point = tree_map(lambda t: t.unsqueeze(0) if isinstance(t, Tensor) else t, point)
+        out = functional_call(call, p, point).reshape(-1)
         return out, out.detach()
 
-    jac, values = vmap(jacrev(one, has_aux=True), in_dims=(None, *([0] * len(batched))))(params, *batched)
+    # Arguments without tensors (None, {}) pass through unbatched.
+    dims = tuple(0 if any(isinstance(t, Tensor) for t in tree_leaves(a)) else None for a in batched)
+    jac, values = vmap(jacrev(one, has_aux=True), in_dims=(None, *dims))(params, *batched)
     M = values.numel()
     return values.reshape(M), torch.cat([jac[k].reshape(M, -1) for k in params], dim=1)

@@ -211,3 +211,19 @@ def test_the_optimizer_flag_reaches_the_solver_settings_in_float64():
     assert settings["dtype"] == "float32"
     _, _, settings = parse_run(["burgers"])
     assert "optimizer" not in settings and "dtype" not in settings
+
+
+@pytest.mark.parametrize("enforce", ["hard", "soft"])
+def test_pinn_residual_jacobian_matches_the_loss_and_its_gradient(enforce):
+    # Σ r² is the loss (every term, conditions included, with its weight), and Jᵀ(2r) its gradient.
+    from sciml.problems import Burgers
+    from sciml.solvers import PINN
+
+    solver = PINN(Burgers(enforce=enforce), width=6, depth=2, n_interior=40, n_boundary=10, dtype="float64",
+                  compile=False, progress=False, device="cpu", weights={"residual": 3.0})
+    solver.setup()
+    r, J = solver.residual_jacobian()
+    loss = sum(solver.loss().values())
+    grad = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(solver.model.parameters()))])
+    assert float(r @ r) == pytest.approx(float(loss.detach()), rel=1e-12)
+    assert torch.allclose(J.T @ (2 * r), grad, rtol=1e-10, atol=1e-13)
