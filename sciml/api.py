@@ -140,6 +140,16 @@ def residual_statistics(result: Result, points) -> dict[str, dict[str, float]]:
             for name, r in ((k, v.double().cpu().numpy()) for k, v in residuals(points).items())}
 
 
+def _second_phase_steps(settings: dict[str, Any]) -> dict[str, Any]:
+    """{phase: steps} of the phase after Adam that the settings ask for: {"lbfgs": lbfgs_iterations}
+    unless a second-order ``optimizer`` is named (:class:`sciml.training.TrainConfig`)."""
+    optimizer = settings.get("optimizer", "adam-lbfgs")
+    if optimizer == "adam-lbfgs":
+        return {"lbfgs": settings.get("lbfgs_iterations")}
+    steps = settings.get("second_order_iterations")
+    return {optimizer: settings.get("lbfgs_iterations") if steps is None else steps}
+
+
 def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any]:
     """The run's summary: errors against the reference (None where the problem has no reference
     field), the final loss and its terms, the problem's own metrics, time, budget, device and
@@ -160,7 +170,7 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
         "problem": result.problem.name, "solver": result.solver.name,
         "rel_l2": errors["rel_l2"], "rel_l2_by_output": errors["rel_l2_by_output"],
         "wall_time_s": result.timings["train_s"],
-        "iterations": {"adam": s.get("iterations"), "lbfgs": s.get("lbfgs_iterations")},
+        "iterations": {"adam": s.get("iterations"), **_second_phase_steps(s)},
         "final_loss": last.get("loss"),
         "loss_terms": {k: v for k, v in last.items() if k not in LOG_KEYS and isinstance(v, (int, float))},
         "device": str(result.device), "device_name": describe(result.device),
@@ -181,10 +191,10 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
 
 def identified_history(result: Result) -> dict[str, Any]:
     """Each unknown parameter's value after every recorded step: {"step": [...], name: [...]}, the
-    steps on one axis (L-BFGS iterations counted after the last Adam step)."""
+    steps on one axis (the steps of the phase after Adam counted after the last Adam step)."""
     rows = [r for r in result.history if "identified" in r]
     adam = max((int(r["step"]) for r in rows if r.get("phase") == "adam"), default=0)
-    steps = [int(r["step"]) + (adam if r.get("phase") == "lbfgs" else 0) for r in rows]
+    steps = [int(r["step"]) + (adam if r.get("phase") != "adam" else 0) for r in rows]
     return {"step": steps, **{n: [r["identified"][n] for r in rows] for n in result.problem.unknowns}}
 
 

@@ -29,12 +29,33 @@ def _problem_flags(parser: argparse.ArgumentParser, problem_cls) -> None:
                            help=f"{spec.doc}{unit} (default: {spec.default!r})".replace("%", "%%"))
 
 
+NETWORK_FLAGS = {"width": "neurons per hidden layer", "depth": "hidden layers",
+                 "n_interior": "interior collocation points", "resample_every": "draw new collocation points every N steps",
+                 "eval_every": "record the error against the reference in the history every N Adam steps (and at "
+                               "every entry of the phase after Adam)"}
+"""Solver settings with a flag of their own on ``sciml run`` (integers)."""
+
+
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
+    from .training import OPTIMIZERS
+
     p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.")
     p.add_argument("problem", help=f"problem name, one of: {', '.join(registry.names('sciml.problems'))}")
     p.add_argument("--solver", default=None, help="solver name (default: the problem's own, pinn for PDEs)")
     p.add_argument("--iterations", type=int, default=None, help="Adam steps (default: the problem's budget)")
     p.add_argument("--lbfgs-iterations", type=int, default=None, help="L-BFGS iterations after Adam")
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
+                   help="what follows Adam: adam-lbfgs (default), the self-scaled quasi-Newton methods ssbroyden "
+                        "and ssbfgs (or plain bfgs), or engd (energy natural gradient; small networks, fixed "
+                        "points); the second-order ones run in float64 unless --dtype says otherwise (PINN solvers)")
+    p.add_argument("--second-order-iterations", type=int, default=None, metavar="N",
+                   help="steps of the --optimizer phase after Adam (default: as --lbfgs-iterations)")
+    net = p.add_argument_group("network, points and records (PINN solvers; default: the problem's)")
+    net.add_argument("--dtype", default=None, choices=("float32", "float64"),
+                     help="floating-point type of the network and points (default: float32, float64 with a "
+                          "second-order --optimizer)")
+    for flag, doc in NETWORK_FLAGS.items():
+        net.add_argument(f"--{flag.replace('_', '-')}", type=int, default=None, metavar="N", help=doc)
     p.add_argument("--device", default=None, help="'auto' (default: CUDA if present), 'cpu', 'cuda', 'cuda:N'")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: runs/PROBLEM-SOLVER)")
@@ -85,6 +106,17 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
         settings["lbfgs_iterations"] = args.lbfgs_iterations
     if args.init is not None:
         settings["init"] = args.init
+    if args.second_order_iterations is not None:
+        if args.second_order_iterations < 0:
+            raise ValueError(f"--second-order-iterations must be >= 0, got {args.second_order_iterations}")
+        settings["second_order_iterations"] = args.second_order_iterations
+    if args.optimizer is not None:
+        settings["optimizer"] = args.optimizer
+        if args.optimizer != "adam-lbfgs" and args.dtype is None:
+            settings["dtype"] = "float64"
+    if args.dtype is not None:
+        settings["dtype"] = args.dtype
+    settings.update({k: getattr(args, k) for k in NETWORK_FLAGS if getattr(args, k) is not None})
     args.inverse = _inverse_options(args)
     return args, params, settings
 

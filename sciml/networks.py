@@ -33,6 +33,8 @@ class _Tanh(torch.autograd.Function):
     formula.
     """
 
+    generate_vmap_rule = True  # per-point Jacobians (sciml.optim.point_jacobian) vmap over it
+
     @staticmethod
     def forward(z: Tensor) -> Tensor:
         e = torch.expm1(2 * z.clamp(-20.0, 20.0))

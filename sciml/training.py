@@ -1,4 +1,6 @@
-"""The training loop every solver uses: Adam with a learning-rate schedule, then optional L-BFGS.
+"""The training loop every solver uses: Adam with a learning-rate schedule, then optionally a phase
+of a second-order optimiser: L-BFGS (torch's), or from :mod:`sciml.optim` the self-scaled
+quasi-Newton methods SSBroyden and SSBFGS (and plain BFGS) or energy natural gradient descent.
 
 It owns what makes long runs safe: a tqdm bar showing the loss terms, checkpoints every so many
 steps and every so many minutes, written atomically and read without running code
@@ -28,6 +30,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import storage
+from .optim import METHODS, NaturalGradient, QuasiNewton
+
+OPTIMIZERS = ("adam-lbfgs", *METHODS, "engd")
+"""Values of :attr:`TrainConfig.optimizer`."""
 
 LossFn = Callable[[], dict[str, Tensor]]
 """Returns the weighted loss terms by name; the loss is their sum."""
@@ -55,6 +61,15 @@ class TrainConfig:
     kill loses at most that much work. Either way one is written at the end and on interruption.
     resample_every: call the solver's resampler every this many Adam steps (0: never).
     divergence: stop when the loss exceeds this factor times the best loss so far.
+
+    optimizer: what follows Adam: "adam-lbfgs" (L-BFGS, ``lbfgs_iterations`` steps, with a
+    strong-Wolfe line search unless ``lbfgs_line_search`` is None), or ``second_order_iterations``
+    steps (None: ``lbfgs_iterations``) of "ssbroyden", "ssbfgs", "bfgs" (dense inverse Hessian,
+    strong-Wolfe line search, :class:`sciml.optim.QuasiNewton`) or "engd" (energy natural gradient,
+    :class:`sciml.optim.NaturalGradient`; needs the residual Jacobian from the solver). These phases
+    record one history entry per ``lbfgs_chunk`` steps, its "lr" being the last step length, resample
+    every ``resample_every`` steps counted from the start of training (the estimate H is kept) and end
+    early when a step finds no lower loss (for "engd": at its largest damping).
     """
 
     iterations: int = 10000
@@ -70,13 +85,16 @@ class TrainConfig:
     resample_every: int = 0
     divergence: float = 1e8
     progress: bool = True
+    optimizer: str = "adam-lbfgs"
+    second_order_iterations: int | None = None
+    lbfgs_line_search: str | None = "strong_wolfe"
 
     def __post_init__(self):
         for name in ("iterations", "lbfgs_iterations", "checkpoint_every", "resample_every"):
             value = getattr(self, name)
             if int(value) != value or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.iterations + self.lbfgs_iterations <= 0:
+        if self.iterations + self.lbfgs_iterations + (self.second_order_iterations or 0) <= 0:
             raise ValueError(f"iterations must be positive, got {self.iterations} Adam and "
                              f"{self.lbfgs_iterations} L-BFGS iterations")
         if not (self.checkpoint_minutes >= 0 and math.isfinite(self.checkpoint_minutes)):
@@ -89,11 +107,35 @@ class TrainConfig:
             raise ValueError(f"need 0 < decay_rate <= 1 and decay_steps > 0, got {self.decay_rate}, {self.decay_steps}")
         if self.lbfgs_chunk <= 0:
             raise ValueError(f"lbfgs_chunk must be positive, got {self.lbfgs_chunk}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.second_order_iterations is not None:
+            if self.optimizer == "adam-lbfgs":
+                raise ValueError("second_order_iterations sets the steps of a second-order optimizer; with "
+                                 "optimizer='adam-lbfgs' give lbfgs_iterations")
+            n = self.second_order_iterations
+            if int(n) != n or n < 0:
+                raise ValueError(f"second_order_iterations must be a non-negative integer, got {n!r}")
+        if self.lbfgs_line_search not in ("strong_wolfe", None):
+            raise ValueError(f"lbfgs_line_search must be 'strong_wolfe' or None, got {self.lbfgs_line_search!r}")
+
+    @property
+    def second_phase(self) -> str:
+        """The name of the phase after Adam, as the history and progress bar show it."""
+        return "lbfgs" if self.optimizer == "adam-lbfgs" else self.optimizer
+
+    @property
+    def second_steps(self) -> int:
+        """Steps of the phase after Adam."""
+        if self.optimizer == "adam-lbfgs" or self.second_order_iterations is None:
+            return self.lbfgs_iterations
+        return self.second_order_iterations
 
 
 @dataclass
 class TrainState:
-    """Where training stands: phase ("adam", "lbfgs", "done"), step within it, history, timings."""
+    """Where training stands: phase ("adam", the phase after it — "lbfgs" or the optimizer's name —
+    or "done"), step within it, history, timings."""
 
     phase: str = "adam"
     step: int = 0
@@ -138,7 +180,9 @@ class Trainer:
     with each checkpoint; ``resample(step)`` is called every ``resample_every`` Adam steps;
     ``callbacks`` are called as ``callback(trainer, record)`` after each step or L-BFGS chunk;
     ``after_backward()`` after every backward pass, before the optimiser uses the gradients (e.g. to
-    sum them over processes, :mod:`sciml.distributed`).
+    sum them over processes, :mod:`sciml.distributed`). ``jacobian()`` returns the weighted residual
+    vector r (M,) with Σ r² the loss and its Jacobian (M, P) by the parameters: optimizer "engd"
+    needs it.
     """
 
     def __init__(self, module: nn.Module, loss_fn: LossFn, config: TrainConfig, *,
@@ -148,6 +192,7 @@ class Trainer:
                  resample: Callable[[int], None] | None = None,
                  callbacks: list[Callable[["Trainer", dict], None]] | None = None,
                  after_backward: Callable[[], None] | None = None,
+                 jacobian: Callable[[], tuple[Tensor, Tensor]] | None = None,
                  description: str = "training"):
         self.module, self.loss_fn, self.config = module, loss_fn, config
         self.checkpoint = Path(checkpoint) if checkpoint else None
@@ -165,10 +210,18 @@ class Trainer:
         self.adam = torch.optim.Adam(self.params, lr=config.lr, fused=fused)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.adam, self._lr_factor)
         self.lbfgs = torch.optim.LBFGS(self.params, lr=1.0, max_iter=config.lbfgs_chunk,
-                                       history_size=config.lbfgs_history, line_search_fn="strong_wolfe",
+                                       history_size=config.lbfgs_history, line_search_fn=config.lbfgs_line_search,
                                        tolerance_grad=1e-12, tolerance_change=1e-15)
+        self.jacobian = jacobian
+        if config.optimizer == "engd" and jacobian is None:
+            raise ValueError("optimizer 'engd' needs the residual Jacobian, which this solver does not provide")
+        size = sum(p.numel() for p in self.params)
+        self.quasi = QuasiNewton(size, config.optimizer, device=self.params[0].device) \
+            if config.optimizer in METHODS else None
+        self.natural = NaturalGradient() if config.optimizer == "engd" else None
         self._best = math.inf
         self._good: dict[str, Any] | None = None
+        self._step_length = 1.0
         self._stop_requested = False
 
     def _lr_factor(self, step: int) -> float:
@@ -191,6 +244,7 @@ class Trainer:
             "rng": rng_state(),
             "extra": copy.deepcopy(self.get_extra()) if self.get_extra else None,
             "best": self._best,
+            "second_order": self._second_order().state_dict() if self._second_order() is not None else None,
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -203,6 +257,10 @@ class Trainer:
         if self.set_extra and snap["extra"] is not None:
             self.set_extra(snap["extra"])
         self._best = snap["best"]
+        if self._second_order() is not None:
+            if snap.get("second_order") is None:
+                raise ValueError(f"the checkpoint holds no {self.config.optimizer} state")
+            self._second_order().load_state_dict(snap["second_order"])
 
     def save(self) -> None:
         """Remember the current state as the last good one and write it (atomically) if asked to."""
@@ -253,8 +311,9 @@ class Trainer:
                                f"{kept}. Lower the learning rate or check the problem's scaling.")
 
     def _record(self, loss: float, terms: dict[str, float], bar, started: float) -> dict:
-        record = {"phase": self.state.phase, "step": self.state.step, "loss": loss, **terms,
-                  "lr": self.adam.param_groups[0]["lr"] if self.state.phase == "adam" else 1.0,
+        phase = self.state.phase
+        lr = self.adam.param_groups[0]["lr"] if phase == "adam" else 1.0 if phase == "lbfgs" else self._step_length
+        record = {"phase": phase, "step": self.state.step, "loss": loss, **terms, "lr": lr,
                   "time": self.state.wall_time + time.perf_counter() - started}
         self.state.history.append(record)
         for callback in self.callbacks:
@@ -304,6 +363,76 @@ class Trainer:
         self._check(loss, values)
         return loss, values, after - before
 
+    # -- second-order phases (sciml.optim) ----------------------------------------------------------
+    def _second_order(self) -> QuasiNewton | NaturalGradient | None:
+        return self.quasi if self.quasi is not None else self.natural
+
+    def _flat(self) -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self.params]).double()
+
+    def _set_flat(self, x: Tensor) -> None:
+        with torch.no_grad():
+            start = 0
+            for p in self.params:
+                p.copy_(x[start:start + p.numel()].view_as(p))
+                start += p.numel()
+
+    def _loss_and_gradient(self, x: Tensor) -> tuple[float, Tensor]:
+        """The loss and its gradient (P,) in float64 at parameters ``x`` (which it leaves set)."""
+        self._set_flat(x)
+        for p in self.params:
+            p.grad = None
+        total, _ = self._evaluate()
+        self._backward(total)
+        g = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self.params])
+        return total.item(), g.double()
+
+    def _loss_at(self, x: Tensor) -> float:
+        self._set_flat(x)
+        with torch.no_grad():
+            return self._evaluate()[0].item()
+
+    def _second_order_chunk(self, n: int) -> tuple[float, dict[str, float], int, bool]:
+        """Up to ``n`` steps of the quasi-Newton or natural-gradient phase; returns the loss and its
+        terms at the end, the steps taken and whether a step found no lower loss."""
+        c, s = self.config, self.state
+        stalled, taken = False, 0
+        for i in range(n):
+            overall = c.iterations + s.step + i  # resampling counts steps from the start of training
+            if self.resample and c.resample_every and overall and overall % c.resample_every == 0:
+                self.resample(overall)
+                if self.quasi is not None:
+                    self.quasi.restart()
+            x = self._flat()
+            if self.quasi is not None:
+                if self.quasi.g is None:
+                    f, g = self._loss_and_gradient(x)
+                    if not (math.isfinite(f) and bool(torch.isfinite(g).all())):
+                        self._check(math.nan if math.isfinite(f) else f, {"gradient": math.nan})
+                    self.quasi.f, self.quasi.g = f, g
+                x_new = self.quasi.step(x, self._loss_and_gradient)
+                self._step_length = self.quasi.last.alpha
+            else:
+                r, J = self.jacobian()
+                r, J = r.double(), J.double()
+                if not (bool(torch.isfinite(r).all()) and bool(torch.isfinite(J).all())):
+                    self._check(math.nan, {"residuals": math.nan})
+                x_new = self.natural.step(x, r, J, self._loss_at)
+                self._step_length = self.natural.eta
+            self._set_flat(x_new)
+            taken += 1
+            # No lower loss: quasi-Newton has already tried the gradient direction; ENGD damps more
+            # and tries again until its damping is at its largest.
+            if self._step_length == 0 and (self.natural is None or self.natural.damping >= 1.0):
+                stalled = True
+                break
+        with torch.no_grad():
+            total, terms = self._evaluate()
+        values = {k: v.item() for k, v in terms.items()}
+        loss = total.item()
+        self._check(loss, values)
+        return loss, values, taken, stalled
+
     def _on_sigint(self, signum, frame):
         if self._stop_requested:
             raise KeyboardInterrupt
@@ -312,12 +441,13 @@ class Trainer:
     def run(self) -> TrainState:
         """Train from the current state to the end of both phases (or until interrupted)."""
         c = self.config
-        total = c.iterations + c.lbfgs_iterations
-        done = self.state.step + (c.iterations if self.state.phase == "lbfgs" else 0)
+        total = c.iterations + c.second_steps
+        done = self.state.step + (c.iterations if self.state.phase != "adam" else 0)
         if self.state.phase == "done":
             return self.state
         interactive = sys.stderr.isatty()  # in logs, a line every 10 s instead of a redraw every 0.1 s
-        bar = tqdm(total=total, initial=min(done, total), desc=self.description, disable=not c.progress,
+        bar = tqdm(total=total, initial=min(done, total), desc=f"{self.description} [{self.state.phase}]",
+                   disable=not c.progress,
                    dynamic_ncols=True, leave=True, mininterval=0.1 if interactive else 10.0)
         handler = None
         if threading.current_thread() is threading.main_thread():
@@ -350,7 +480,8 @@ class Trainer:
             s = self.state
             if s.phase == "adam":
                 if s.step >= c.iterations:
-                    s.phase, s.step = "lbfgs", 0
+                    s.phase, s.step = c.second_phase, 0
+                    bar.set_description(f"{self.description} [{s.phase}]", refresh=False)
                     continue
                 loss, terms = self.adam_step()
                 s.step += 1
@@ -371,6 +502,18 @@ class Trainer:
                     # Another chunk would start from the same point and stop again after one
                     # iteration, each a full line search (measured: 616 such chunks, 2 minutes, on the
                     # Burgers defaults, loss and error unchanged to the last digit).
+                    s.phase = "done"
+                    bar.total = bar.n + advanced
+            elif s.phase != "done":
+                if s.step >= c.second_steps:
+                    s.phase = "done"
+                    return
+                chunk = min(c.lbfgs_chunk, c.second_steps - s.step)
+                if c.resample_every:  # a history entry (and checkpoint chance) at every resampling
+                    chunk = min(chunk, c.resample_every - (c.iterations + s.step) % c.resample_every)
+                loss, terms, advanced, stalled = self._second_order_chunk(chunk)
+                s.step += advanced
+                if stalled:
                     s.phase = "done"
                     bar.total = bar.n + advanced
             else:

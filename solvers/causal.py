@@ -230,7 +230,7 @@ class CausalPINN(PINN):
         seed_everything(self.settings["seed"])
         self.full = self.build_model()
         history, timings, interrupted = [], {"train_s": 0.0, "this_session_s": 0.0}, False
-        steps = self.config.iterations + self.config.lbfgs_iterations
+        steps = self.config.iterations + self.config.second_steps
         for k in range(self.settings["windows"]):
             self.window, self.eps_index = k, 0
             if self.settings["compile"] is not False:  # a fresh compile per window network, not a pile of recompiles

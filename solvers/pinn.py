@@ -41,7 +41,11 @@ class PINN(Solver):
     ``resample_every`` Adam steps (0: fixed points), residual-based adaptive refinement every
     ``rar_every`` Adam steps (0: off) adding the ``rar_points`` worst of ``rar_candidates``.
     Optimisation: ``iterations`` Adam steps (10000), ``lr`` (1e-3), ``schedule``, ``decay_rate``,
-    ``decay_steps``, ``lbfgs_iterations`` (0) in chunks of ``lbfgs_chunk`` (50), ``weights`` {term: weight}.
+    ``decay_steps``, ``lbfgs_iterations`` (0) in chunks of ``lbfgs_chunk`` (50), ``weights`` {term: weight};
+    ``optimizer`` after Adam ("adam-lbfgs"; or "ssbroyden", "ssbfgs", "bfgs", "engd" for
+    ``second_order_iterations`` steps, None: ``lbfgs_iterations``; see
+    :class:`sciml.training.TrainConfig`; they want ``dtype="float64"``, and "engd" a small network on
+    fixed points with the taylor engine).
     Start: ``init`` (None: random weights; else a saved result — the folder ``sciml run --out`` or
     :meth:`Result.save` wrote, or its ``result.pt`` — whose network weights start the training, e.g. a
     continuation from a neighbouring parameter value; the network settings must match).
@@ -65,6 +69,7 @@ class PINN(Solver):
         "rar_every": 0, "rar_points": 100, "rar_candidates": 10000,
         "iterations": 10000, "lr": 1e-3, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 1000,
         "lbfgs_iterations": 0, "lbfgs_chunk": 50, "weights": None,
+        "optimizer": "adam-lbfgs", "second_order_iterations": None,
         "engine": "auto", "compile": "auto", "native": False, "dtype": "float32", "device": None, "seed": 0,
         "checkpoint_every": 1000, "checkpoint_minutes": 5.0, "eval_every": 0, "progress": True, "init": None,
     }
@@ -100,7 +105,7 @@ class PINN(Solver):
             decay_steps=s["decay_steps"], lbfgs_iterations=s["lbfgs_iterations"], lbfgs_chunk=s["lbfgs_chunk"],
             checkpoint_every=s["checkpoint_every"], checkpoint_minutes=s["checkpoint_minutes"],
             resample_every=math.gcd(s["resample_every"], s["rar_every"]),
-            progress=s["progress"])
+            progress=s["progress"], optimizer=s["optimizer"], second_order_iterations=s["second_order_iterations"])
 
     # -- model -----------------------------------------------------------------------------------
     def build_model(self) -> Network:
@@ -275,13 +280,50 @@ class PINN(Solver):
         return {k: self.weights.get(k, 1.0) * (v ** 2).mean() for k, v in residuals.items()}
 
     def _loss_terms(self, xs, auxes, cjs) -> dict[str, torch.Tensor]:
-        weights = self.weights
         f = self.fields(xs[0], self.plans[0], cjs[0])
         terms = self._interior_terms(self._residuals(f), auxes[0])
         for cond, x, aux, plan, cj in zip(self.conditions, xs[1:], auxes[1:], self.plans[1:], cjs[1:]):
             r = cond.residual(self.fields(x, plan, cj), aux)
-            terms[cond.name] = weights.get(cond.name, cond.weight) * (r ** 2).mean()
+            terms[cond.name] = self._condition_weight(cond) * (r ** 2).mean()
         return terms
+
+    def _condition_weight(self, cond) -> float:
+        return self.weights.get(cond.name, cond.weight)
+
+    def residual_jacobian(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residuals of every loss term at the current points, each scaled by √(weight / its number
+        of points) and stacked, r (M,) with Σ r² the loss, and their Jacobian (M, P) by the model's
+        trainable parameters (:func:`sciml.optim.point_jacobian`), for the "engd" optimizer. Needs
+        the loss of :class:`PINN` itself (mean squares of residuals), the taylor engine and one process."""
+        cls = type(self)
+        if cls._loss_terms is not PINN._loss_terms or cls._interior_terms is not PINN._interior_terms \
+                or cls.loss is not PINN.loss:
+            raise ValueError(f"optimizer 'engd' needs a loss of plain mean squares of residuals; the {self.name!r} "
+                             "solver weights its loss otherwise")
+        if self.engine != "taylor" or self.native or self.group is not None:
+            raise ValueError(f"optimizer 'engd' needs the taylor engine without the native kernel on one process "
+                             f"(engine {self.engine!r}, native {self.native}, "
+                             f"{1 if self.group is None else self.group.size} processes)")
+        from sciml.optim import point_jacobian
+
+        def interior(x, cj):
+            r = self._residuals(self.fields(x, self.plans[0], cj))
+            return torch.stack([r[k] * math.sqrt(self.weights.get(k, 1.0)) for k in sorted(r)], dim=1)
+
+        sets = list(zip(self.sets, self.plans, self.constraint_jets))
+        rs, Js = [], []
+        with self.bound():
+            r, J = point_jacobian(self.model, interior, sets[0][0].x, sets[0][2])
+            rs.append(r / math.sqrt(sets[0][0].x.shape[0]))
+            Js.append(J / math.sqrt(sets[0][0].x.shape[0]))
+            for cond, (ps, plan, cj) in zip(self.conditions, sets[1:]):
+                def condition(x, aux, cj, cond=cond, plan=plan):
+                    return cond.residual(self.fields(x, plan, cj), aux)
+                r, J = point_jacobian(self.model, condition, ps.x, ps.aux, cj)
+                scale = math.sqrt(self._condition_weight(cond) / ps.x.shape[0])
+                rs.append(r * scale)
+                Js.append(J * scale)
+        return torch.cat(rs), torch.cat(Js)
 
     def loss(self) -> dict[str, torch.Tensor]:
         """The weighted loss terms at the current points."""
@@ -327,7 +369,7 @@ class PINN(Solver):
             # Compiling costs ~1-20 s once (less with a warm Inductor cache) and makes the taylor
             # step ~1.6x faster on a 2-core CPU (`sciml bench residual`): it pays off from a few
             # thousand steps on.
-            steps = self.config.iterations + self.config.lbfgs_iterations
+            steps = self.config.iterations + self.config.second_steps
             return self.engine == "taylor" and steps >= COMPILE_MIN_STEPS
         if c and self.engine != "taylor":
             raise ValueError("compile=True needs the taylor engine (nested autograd does not compile)")
@@ -419,6 +461,7 @@ class PINN(Solver):
         trainer = Trainer(self.model, self.loss, config, checkpoint=checkpoint if main else None,
                           get_extra=self._get_extra, set_extra=self._set_extra, resample=self._resample,
                           callbacks=callbacks, after_backward=after_backward,
+                          jacobian=self.residual_jacobian if s["optimizer"] == "engd" else None,
                           description=f"{self.problem.name}/{self.name}")
         self.trainer = trainer
         return self.run_trainer(trainer, self.model, checkpoint, resume)
