@@ -48,7 +48,7 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
+from scipy.sparse.linalg import LinearOperator, cg, splu
 
 SPLITS = ("none", "spectral", "amor")
 
@@ -224,6 +224,26 @@ def grips(mesh: Mesh, lateral: str = "clamped") -> Loading:
     return Loading(dofs, direction)
 
 
+class ReusedFactors:
+    """Solves a sequence of slowly changing symmetric positive definite systems A x = b (the
+    staggered passes of a load step): conjugate gradients to the relative residual ``rtol``,
+    preconditioned by the sparse LU factors of an earlier A, which are renewed whenever CG needs
+    more than ``max_iter`` iterations (or the size changes)."""
+
+    def __init__(self, rtol: float = 1e-8, max_iter: int = 20):
+        self.rtol, self.max_iter, self.factors = rtol, max_iter, None
+
+    def solve(self, A: sp.spmatrix, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
+        if self.factors is not None and self.factors.shape == A.shape:
+            M = LinearOperator(A.shape, self.factors.solve)
+            x, info = cg(A, b, x0=x0, rtol=self.rtol, atol=0.0, maxiter=self.max_iter, M=M)
+            if info == 0:
+                return x
+        self.factors = splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                            options={"SymmetricMode": True})
+        return self.factors.solve(b)
+
+
 class PhaseField:
     """The assembled AT2 operators of a material on a mesh.
 
@@ -259,6 +279,7 @@ class PhaseField:
         pattern = self._pattern(tri, self.n_nodes)
         self.laplacian = self._assemble(pattern, laplace.ravel())
         self.lumped = np.bincount(tri.ravel(), np.repeat(self.area / 3, 3), minlength=self.n_nodes)
+        self._u_solver, self._d_solver = ReusedFactors(), ReusedFactors()
 
     @staticmethod
     def _pattern(dofs: np.ndarray, n: int):
@@ -308,15 +329,28 @@ class PhaseField:
         dev = e[:, 0] ** 2 + e[:, 1] ** 2 + 0.5 * e[:, 2] ** 2 - tr ** 2 / 3
         return 0.5 * bulk * pos ** 2 + mu * dev, psi
 
-    def solve_damage(self, H: np.ndarray) -> np.ndarray:
-        """The AT2 damage (N,) for the history field ``H`` (T,)."""
+    def equilibrium(self, d: np.ndarray, loading: Loading, delta: float,
+                    guess: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """The displacement (2N,) [mm] in equilibrium with the damage ``d`` (N,) at the load
+        ``delta`` [mm] (``guess``: a nearby displacement to start from), and the reaction force [kN]."""
+        fixed = np.asarray(loading.dofs)
+        free = np.setdiff1d(np.arange(2 * self.n_nodes), fixed)
+        u = np.zeros(2 * self.n_nodes)
+        u[fixed] = delta * np.asarray(loading.direction)
+        K = self.stiffness(d)
+        rows = K[free]
+        u[free] = self._u_solver.solve(rows[:, free], -(rows[:, fixed] @ u[fixed]),
+                                       None if guess is None else guess[free])
+        return u, float(np.sum((K @ u)[fixed[np.asarray(loading.direction) != 0]]))
+
+    def solve_damage(self, H: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
+        """The AT2 damage (N,) for the history field ``H`` (T,) (``guess``: a nearby damage to start from)."""
         G, l = self.material.G_c, self.material.l
         tri = self.mesh.triangles.ravel()
         weight = np.repeat(self.area / 3, 3)
         reaction = G / l * self.lumped + np.bincount(tri, np.repeat(2 * H, 3) * weight, minlength=self.n_nodes)
         source = np.bincount(tri, np.repeat(2 * H, 3) * weight, minlength=self.n_nodes)
-        A = (G * l * self.laplacian + sp.diags(reaction)).tocsc()
-        return splu(A, permc_spec="MMD_AT_PLUS_A").solve(source)
+        return self._d_solver.solve(G * l * self.laplacian + sp.diags(reaction), source, guess)
 
 
 @dataclass
@@ -347,28 +381,20 @@ def solve(model: PhaseField, loading: Loading, loads: np.ndarray, tol: float = 1
     loads = np.asarray(loads, float)
     if not (tol > 0 and max_passes >= 1):
         raise ValueError(f"need tol > 0 and max_passes >= 1, got tol={tol!r}, max_passes={max_passes!r}")
-    n_dofs = 2 * model.n_nodes
-    fixed = np.asarray(loading.dofs)
-    free = np.setdiff1d(np.arange(n_dofs), fixed)
-    pulled = fixed[np.asarray(loading.direction) != 0]
-    u = np.zeros(n_dofs)
+    u = np.zeros(2 * model.n_nodes)
     d = np.zeros(model.n_nodes)
     H = np.zeros(len(model.area))
     out = {key: [] for key in ("force", "passes", "converged", "damage")}
     for step, delta in enumerate(loads):
         H_old = H
-        u[fixed] = delta * np.asarray(loading.direction)
         for n in range(1, max_passes + 1):
-            K = model.stiffness(d).tocsr()
-            Kff = K[free][:, free].tocsc()
-            u[free] = splu(Kff, permc_spec="MMD_AT_PLUS_A").solve(-(K[free][:, fixed] @ u[fixed]))
+            u, force = model.equilibrium(d, loading, delta, u)
             H = np.maximum(H_old, model.energies(u)[0])
-            d_new = model.solve_damage(H)
+            d_new = model.solve_damage(H, d)
             change = float(np.max(np.abs(d_new - d)))
             d = d_new
             if change < tol:
                 break
-        force = float(np.sum((model.stiffness(d) @ u)[pulled]))
         out["force"].append(force)
         out["passes"].append(n)
         out["converged"].append(change < tol)
