@@ -60,11 +60,11 @@ class FEM(Solver):
 
     name = "fem"
     defaults = {
-        "h": None, "band": 0.06, "growth": 1.2, "h_max": 0.05, "tol": 1e-4, "max_passes": 300, "vtu_every": 5,
+        "h": None, "band": None, "growth": 1.2, "h_max": 0.05, "tol": 1e-4, "max_passes": 300, "vtu_every": 5,
         "device": None, "seed": 0, "progress": True,
     }
-    """``h``: element size [mm] along the crack path (None: l / 4); ``band``: half-height [mm] of the
-    refined strip around y = 0; ``growth``, ``h_max`` [mm]: grading away from it; ``tol``: staggered
+    """``h``: element size [mm] along the crack path (None: l / 6); ``band``: half-height [mm] of the
+    refined strip around y = 0 (None: 4 l); ``growth``, ``h_max`` [mm]: grading away from it; ``tol``: staggered
     passes stop when the damage changes by less than this; ``max_passes`` per load step; ``vtu_every``:
     write every so many steps' damage (and the last). ``device``, ``seed``: accepted for the common
     interface (the solver runs on the CPU and is deterministic)."""
@@ -77,7 +77,8 @@ class FEM(Solver):
 
     def mesh(self) -> pf.Mesh:
         s = self.settings
-        return pf.sent_mesh(s["h"] or self.problem.l / 4, band=s["band"], growth=s["growth"], h_max=s["h_max"])
+        l = self.problem.l
+        return pf.sent_mesh(s["h"] or l / 6, band=s["band"] or 4 * l, growth=s["growth"], h_max=s["h_max"])
 
     def build_model(self) -> NodalField:
         return NodalField(self.mesh(), len(self.problem.outputs))

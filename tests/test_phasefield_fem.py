@@ -38,6 +38,13 @@ def test_uniform_tension_is_exact_on_a_graded_mesh():
     np.testing.assert_allclose(strains[:, 2], 0.0, atol=1e-15)
 
 
+def test_interpolation_is_exact_for_linear_fields():
+    mesh = graded_rectangle()
+    points = np.random.default_rng(0).uniform([0, 0], [1, 2], size=(500, 2))
+    linear = lambda p: np.column_stack([1 + 2 * p[:, 0] - 3 * p[:, 1], p[:, 0] + p[:, 1]])
+    np.testing.assert_allclose(mesh.interpolate(linear(mesh.nodes), points), linear(points), atol=1e-12)
+
+
 def test_clamped_square_stiffness_lies_between_the_closed_form_bounds():
     """Top and bottom clamped (u_x = 0): stiffer than free lateral contraction, E/(1 - nu^2), softer
     than no lateral strain at all, lambda + 2 mu (an admissible uniform field; minimum energy)."""

@@ -121,7 +121,9 @@ class Mesh:
     """A P1 triangle mesh from a tensor-product grid ``xs`` (nx,) × ``ys`` (ny,) [mm].
 
     ``nodes`` (N, 2), ``triangles`` (T, 3) counter-clockwise; grid cell (i, j) (x between xs[i]
-    and xs[i+1], y between ys[j] and ys[j+1]) holds the triangles 2 c and 2 c + 1, c = j (nx-1) + i.
+    and xs[i+1], y between ys[j] and ys[j+1]) holds the triangles 2 c and 2 c + 1, c = j (nx-1) + i,
+    cut along its rising diagonal when i + j is even (2 c below it), else along its falling one
+    (2 c below it): the criss-cross pattern favours neither diagonal direction for a crack.
     """
 
     nodes: np.ndarray
@@ -136,14 +138,14 @@ class Mesh:
 
     def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The triangle (M,) holding each of ``points`` (M, 2) and its barycentric coordinates
-        (M, 3); points outside the grid are moved onto its edge."""
+        (M, 3); points outside the grid are moved onto its edge, points on a slit take the face above."""
         points = np.asarray(points, float)
         nx = len(self.xs)
         i = np.clip(np.searchsorted(self.xs, points[:, 0], side="right") - 1, 0, nx - 2)
         j = np.clip(np.searchsorted(self.ys, points[:, 1], side="right") - 1, 0, len(self.ys) - 2)
         s = (points[:, 0] - self.xs[i]) / (self.xs[i + 1] - self.xs[i])
         t = (points[:, 1] - self.ys[j]) / (self.ys[j + 1] - self.ys[j])
-        tri = 2 * (j * (nx - 1) + i) + (t > s)
+        tri = 2 * (j * (nx - 1) + i) + np.where((i + j) % 2 == 0, t > s, s + t > 1)
         p = self.nodes[self.triangles[tri]]
         a, b, c = p[:, 0], p[:, 1], p[:, 2]
         det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
@@ -159,7 +161,7 @@ class Mesh:
 
 
 def grid_mesh(xs: np.ndarray, ys: np.ndarray, slit_row: int | None = None, slit_end: int = 0) -> Mesh:
-    """The triangle mesh of the grid ``xs`` × ``ys`` (each quad cut along its rising diagonal).
+    """The triangle mesh of the grid ``xs`` × ``ys`` (quads cut into two right triangles, criss-cross: :class:`Mesh`).
 
     With ``slit_row`` = j, the grid line y = ys[j] is cut from xs[0] to xs[slit_end]: the nodes
     (i, j) with i < slit_end get a second copy that the cells above the line use, so the two faces
@@ -174,12 +176,15 @@ def grid_mesh(xs: np.ndarray, ys: np.ndarray, slit_row: int | None = None, slit_
     if slit_row is not None:
         copies = nx * ny + np.arange(slit_end)
         nodes = np.vstack([nodes, nodes[ids[slit_row, :slit_end]]])
-        above = j == slit_row
+        over_slit = j == slit_row
         for k, di in ((0, 0), (1, 1)):  # the bottom corners of the cells just above the slit
-            moved = above & (i + di < slit_end)
+            moved = over_slit & (i + di < slit_end)
             corners[k] = np.where(moved, copies[np.minimum(i + di, slit_end - 1)], corners[k])
     c00, c10, c11, c01 = (c.ravel() for c in corners)
-    triangles = np.stack([np.stack([c00, c10, c11], 1), np.stack([c00, c11, c01], 1)], axis=1).reshape(-1, 3)
+    rising = ((i + j) % 2 == 0).ravel()[:, None]
+    below = np.where(rising, np.stack([c00, c10, c11], 1), np.stack([c00, c10, c01], 1))
+    above = np.where(rising, np.stack([c00, c11, c01], 1), np.stack([c10, c11, c01], 1))
+    triangles = np.stack([below, above], axis=1).reshape(-1, 3)
     return Mesh(nodes, triangles, xs, ys)
 
 
@@ -408,7 +413,7 @@ def solve(model: PhaseField, loading: Loading, loads: np.ndarray, tol: float = 1
 def sent(loads: np.ndarray, material: Material = Material(), h: float | None = None, split: str = "spectral",
          tol: float = 1e-4, max_passes: int = 300, **mesh: float) -> tuple[PhaseField, LoadPath]:
     """The single-edge-notched tension test of Miehe et al. (2010): top edge pulled by ``loads``
-    (S,) [mm] in turn; spacing ``h`` [mm] (default l / 4) along the crack path; ``mesh`` goes to
+    (S,) [mm] in turn; spacing ``h`` [mm] (default l / 6) along the crack path; ``mesh`` goes to
     :func:`sent_mesh`."""
-    model = PhaseField(sent_mesh(h or material.l / 4, **mesh), material, split)
+    model = PhaseField(sent_mesh(h or material.l / 6, **mesh), material, split)
     return model, solve(model, grips(model.mesh), loads, tol, max_passes)
