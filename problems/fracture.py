@@ -11,8 +11,8 @@
   against δ [mm]) and its peak. The finite-element solver (``sciml run sent --solver fem``,
   :mod:`sciml.classical.phasefield_fem`) is its reference.
 
-Benchmark figures (tension, l = 0.015 mm): Miehe et al. (2010), Fig. 9 (spectral split): peak
-0.701 kN at δ = 5.55e-3 mm, read off the digitisation of phasefieldx (github.com/CastillonMiguel/
+Benchmark figures (tension, l = 0.015 mm): Miehe et al. (2010), load–displacement curve of the
+tension test (spectral split): peak 0.701 kN at δ = 5.55e-3 mm, read off the digitisation of phasefieldx (github.com/CastillonMiguel/
 phasefieldx, examples/PhaseFieldFracture/reference_solutions, MIT License); the isotropic AT2 model
 (no split) run with FEniCSx in phasefieldx: 0.6915 kN at 5.58e-3 mm. The digitised curve is not
 bundled: set ``SCIML_FRACTURE_REFERENCE`` to a folder holding ``miehe2010_sent_tension.csv``
@@ -30,7 +30,7 @@ from sciml.geometry import dde
 from sciml.problem import Parameter, Problem, Reference
 
 MIEHE_PEAK = (0.701, 5.55e-3)
-"""(force [kN], displacement [mm]) at the peak of Miehe et al. (2010), Fig. 9, tension, l = 0.015 mm
+"""(force [kN], displacement [mm]) at the peak of Miehe et al. (2010), tension test, l = 0.015 mm
 (spectral split), as digitised in phasefieldx."""
 ISOTROPIC_PEAK = (0.6915, 5.58e-3)
 """(force [kN], displacement [mm]) at the peak of the isotropic AT2 model (no split), same test,

@@ -45,6 +45,23 @@ def test_interpolation_is_exact_for_linear_fields():
     np.testing.assert_allclose(mesh.interpolate(linear(mesh.nodes), points), linear(points), atol=1e-12)
 
 
+@pytest.mark.parametrize("strain, spectral, amor", [
+    # tensile energy / (1e-3)^2 in kN/mm^2 as functions of (lambda, mu); psi = lambda tr^2 / 2 + mu eps:eps
+    ((1.0, 1.0, 0.0), lambda lam, mu: 2 * (lam + mu), lambda lam, mu: 2 * (lam + mu)),  # all tensile
+    ((-1.0, -1.0, 0.0), lambda lam, mu: 0.0, lambda lam, mu: 2 * mu / 3),  # Amor keeps the deviator (eps_zz = 0)
+    ((0.0, 0.0, 2.0), lambda lam, mu: mu, lambda lam, mu: 2 * mu),  # pure shear, principal strains +-1
+])
+def test_tensile_energy_of_the_splits(strain, spectral, amor):
+    mesh = pf.grid_mesh(np.linspace(0, 1, 3), np.linspace(0, 1, 3))
+    exx, eyy, gxy = 1e-3 * np.array(strain)
+    x, y = mesh.nodes.T
+    u = np.column_stack([exx * x + 0.5 * gxy * y, eyy * y + 0.5 * gxy * x]).ravel()
+    material = pf.Material()
+    for split, expected in (("spectral", spectral), ("amor", amor)):
+        np.testing.assert_allclose(pf.PhaseField(mesh, material, split).energies(u)[0],
+                                   1e-6 * expected(material.lam, material.mu), rtol=1e-12, atol=1e-18)
+
+
 def test_clamped_square_stiffness_lies_between_the_closed_form_bounds():
     """Top and bottom clamped (u_x = 0): stiffer than free lateral contraction, E/(1 - nu^2), softer
     than no lateral strain at all, lambda + 2 mu (an admissible uniform field; minimum energy)."""
@@ -57,7 +74,7 @@ def test_clamped_square_stiffness_lies_between_the_closed_form_bounds():
 
 def test_notched_stiffness_decreases_under_refinement_towards_miehe_initial_slope():
     """The slit makes the square much softer; refining along it lowers the elastic stiffness
-    monotonically, towards the initial slope of Miehe et al. (2010), Fig. 9: 0.12195 kN at 8.9e-4 mm
+    monotonically, towards the initial slope of Miehe et al. (2010), tension test: 0.12195 kN at 8.9e-4 mm
     in the phasefieldx digitisation (137 kN/mm, a few % reading error)."""
     material = pf.Material(k=0.0)
     slopes = []
