@@ -85,7 +85,7 @@ def plot_load_displacement(path: str | Path, displacement: np.ndarray, force: np
     ax.set_xlabel("top displacement δ [mm]")
     ax.set_ylabel("top reaction force [kN] (per mm thickness)")
     ax.set_title(title or "single-edge-notched tension")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
