@@ -165,7 +165,7 @@ def metrics(result: Result, reference: Reference | None = None) -> dict[str, Any
         errors = {"rel_l2": None, "rel_l2_by_output": {}}
     last = result.history[-1] if result.history else {}
     s = result.settings
-    extra = {**measured, **result.problem.metrics(result.predict)}
+    extra = {**measured, **result.problem.metrics(result.predict), **result.own_metrics()}
     summary = {
         "problem": result.problem.name, "solver": result.solver.name,
         "rel_l2": errors["rel_l2"], "rel_l2_by_output": errors["rel_l2_by_output"],

@@ -130,6 +130,12 @@ class Result:
         by_output = {self.problem.outputs[c]: relative_l2(pred[:, k], ref.values[:, k]) for k, c in enumerate(cols)}
         return {"rel_l2": relative_l2(pred, ref.values), "rel_l2_by_output": by_output}
 
+    def own_metrics(self) -> dict[str, Any]:
+        """Figures of merit the solver measured while solving (name -> number), e.g. the peak of a
+        load-displacement curve traced by load stepping, put beside the problem's own metrics in
+        metrics.json; none by default."""
+        return {}
+
     @property
     def identified(self) -> dict[str, float]:
         """The learned values of the problem's unknown parameters (name -> value; empty when none)."""
