@@ -223,3 +223,59 @@ def test_a_study_needs_three_seeds_and_its_arms():
         cases.Study(name="s", seeds=(0, 1), arms=("a", "b"), baseline="a", candidate="b")
     with pytest.raises(ValueError, match="the candidate 'c' is not one of its arms"):
         cases.Study(name="s", seeds=(0, 1, 2), arms=("a", "b"), baseline="a", candidate="c")
+
+
+def _second_order_history(phase: str, last_phase: str) -> list[dict]:
+    """10 Adam records, then two records of the phase after Adam, the last one as the trainer writes it
+    when that phase ends early (``last_phase`` "done") or at its budget (``phase``)."""
+    hist = [{"phase": "adam", "step": k, "loss": 1.0 / k, "residual": 1.0 / k, "lr": 1e-3, "time": 0.1 * k}
+            for k in range(1, 11)]
+    return hist + [{"phase": phase, "step": 50, "loss": 1e-3, "residual": 1e-3, "lr": 0.5, "time": 2.0, "rel_l2": 1e-2},
+                   {"phase": last_phase, "step": 70, "loss": 1e-6, "residual": 1e-6, "lr": 1.0, "time": 3.0,
+                    "rel_l2": 1e-4}]
+
+
+@pytest.mark.parametrize("phase", ["ssbroyden", "ssbfgs", "bfgs", "engd"])
+def test_history_series_puts_a_second_order_phase_after_adam(phase):
+    from sciml.validation.runner import steps_run
+
+    for last in (phase, "done"):  # "done": the phase stopped early; its record still belongs to it
+        s = history_series(_second_order_history(phase, last))
+        assert (s["second"], s["adam"], s["second_steps"], s["lbfgs"], s["boundary"]) == (phase, 10, 70, 0, 10)
+        assert s["step"][-2:] == [60, 80] and s["rel_l2"] == [(60, 1e-2), (80, 1e-4)]
+        # these phases record the loss at the step they end on: kept, not replaced by the terms' sum
+        assert s["loss"][-2:] == [1e-3, 1e-6]
+        assert steps_run(s) == {"adam": 10, phase: 70}
+    # a phase that stopped in its first chunk leaves only a "done" record: the run's optimizer names it
+    only_done = _second_order_history(phase, "done")[:10] + _second_order_history(phase, "done")[-1:]
+    assert history_series(only_done, optimizer=phase)["second"] == phase
+    assert history_series(only_done, optimizer="adam-lbfgs")["second"] == "lbfgs"
+    assert history_series(only_done[:10])["second"] is None and steps_run(history_series(only_done[:10])) == {
+        "adam": 10, "lbfgs": 0}
+
+
+def test_lbfgs_done_record_is_placed_after_adam():
+    """A converged L-BFGS phase ends on a record of phase "done": it counts after the Adam steps too."""
+    s = history_series(_second_order_history("lbfgs", "done"))
+    assert (s["second"], s["lbfgs"], s["step"][-1]) == ("lbfgs", 70, 80)
+
+
+def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
+    from sciml.validation.runner import _steps_text
+
+    assert _steps_text({"steps_run": {"adam": 1000, "ssbroyden": 8000}}) == "1,000 Adam + 8,000 SSBroyden"
+    assert _steps_text({"steps_run": {"adam": 100, "engd": 37}}) == "100 Adam + 37 ENGD"
+    assert _steps_text({"steps_run": {"adam": 3000, "lbfgs": 3360}}) == "3,000 Adam + 3,360 L-BFGS"
+    assert _steps_text({"steps_run": {"adam": 50, "lbfgs": 0}}) == "50 Adam"
+
+    case = cases.get("poisson-engd")
+    out = tmp_path / "v"
+    (out / "results").mkdir(parents=True)
+    record = {"rel_l2": 3.5e-10, "wall_time_s": 75.0, "device_name": "cpu", "cpu_count": 2, "date": "2026-01-01 00:00 UTC",
+              "case": case.to_dict(), "settings": {"optimizer": "engd"}, "steps_run": {"adam": 100, "engd": 412}}
+    (out / "results" / "poisson-engd.json").write_text(json.dumps(record))
+    report = render_report(out)
+    assert "### Optimisers on `poisson`" in report
+    row = [line for line in report.splitlines() if line.startswith("| [poisson-engd](") and " | ENGD | " in line]
+    assert len(row) == 1 and "3.50e-10" in row[0] and "100 Adam + 412 ENGD" in row[0] and "6.20e-08" in row[0]
+    assert "ran 100 Adam + 412 ENGD iterations" in report

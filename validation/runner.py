@@ -143,20 +143,43 @@ def machine_text(result: dict[str, Any]) -> str:
 
 
 # -- history -----------------------------------------------------------------------------------------
-def history_series(history: list[dict[str, Any]]) -> dict[str, Any]:
+PHASE_NAMES = {"adam": "Adam", "lbfgs": "L-BFGS", "ssbroyden": "SSBroyden", "ssbfgs": "SSBFGS", "bfgs": "BFGS",
+               "engd": "ENGD"}
+"""How the report and the figures name a training phase (:attr:`sciml.training.TrainConfig.second_phase`)."""
+
+
+def phase_name(phase: str) -> str:
+    """A phase as the report prints it ("lbfgs" -> "L-BFGS"); an unknown one as it is."""
+    return PHASE_NAMES.get(phase, phase)
+
+
+def history_series(history: list[dict[str, Any]], optimizer: str | None = None) -> dict[str, Any]:
     """Steps, losses, loss terms and recorded errors of a training history on one step axis.
 
-    Adam records count Adam steps; L-BFGS records count L-BFGS iterations after the last Adam step.
-    Returns ``step``, ``loss``, ``terms`` {name: values}, ``rel_l2`` [(step, value)], ``boundary``
-    (the step where L-BFGS starts, or None), ``adam`` and ``lbfgs`` (steps run in each phase).
+    Adam records count Adam steps; the records of the phase after Adam (L-BFGS, or a second-order
+    optimiser: "ssbroyden", "ssbfgs", "bfgs", "engd") count its iterations after the last Adam step.
+    The record the trainer writes when that phase ends early carries the phase "done" and belongs to
+    it; ``optimizer`` (the run's setting, "adam-lbfgs" meaning "lbfgs") names the phase when no other
+    record does. Returns ``step``, ``loss``, ``terms`` {name: values}, ``rel_l2`` [(step, value)],
+    ``boundary`` (the step where the second phase starts, or None), ``adam`` (Adam steps run),
+    ``second`` (the second phase's name, or None when it did not run), ``second_steps`` (its steps)
+    and ``lbfgs`` (the L-BFGS steps: ``second_steps`` when the second phase is L-BFGS, else 0).
     """
     skip = {"phase", "step", "loss", "lr", "time", "rel_l2"}
+    named = [r["phase"] for r in history if r.get("phase") not in ("adam", "done", None)]
+    second = named[0] if named else None
+    if second is None and any(r.get("phase") == "done" for r in history):
+        second = "lbfgs" if optimizer in (None, "adam-lbfgs") else optimizer
+
+    def in_second(r: dict[str, Any]) -> bool:
+        return r.get("phase") in (second, "done") and second is not None
+
     adam = max((int(r["step"]) for r in history if r.get("phase") == "adam"), default=0)
-    lbfgs = max((int(r["step"]) for r in history if r.get("phase") == "lbfgs"), default=0)
+    second_steps = max((int(r["step"]) for r in history if in_second(r)), default=0)
     steps, losses, rel = [], [], []
     terms: dict[str, list[float]] = {}
     for r in history:
-        x = int(r["step"]) + (adam if r.get("phase") == "lbfgs" else 0)
+        x = int(r["step"]) + (adam if in_second(r) else 0)
         steps.append(x)
         losses.append(float(r["loss"]))
         for key, value in r.items():
@@ -167,22 +190,33 @@ def history_series(history: list[dict[str, Any]]) -> dict[str, Any]:
     terms = {k: v for k, v in terms.items() if len(v) == len(steps)}
     # An L-BFGS record's "loss" is what torch's LBFGS.step returns: the loss at the *start* of the
     # chunk, while its terms come from the last evaluation in it. When the terms are the loss terms
-    # (they sum to the loss on the Adam records), their sum is the loss at the recorded step.
+    # (they sum to the loss on the Adam records), their sum is the loss at the recorded step. (The
+    # other second-order phases record the loss at the step they end on.)
     adam_rows = [k for k, r in enumerate(history) if r.get("phase") == "adam"]
-    if terms and adam_rows and all(
+    if second == "lbfgs" and terms and adam_rows and all(
             abs(sum(v[k] for v in terms.values()) - losses[k]) <= 1e-5 * abs(losses[k]) + 1e-30 for k in adam_rows[:5]):
-        losses = [sum(v[k] for v in terms.values()) if history[k].get("phase") == "lbfgs" else losses[k]
+        losses = [sum(v[k] for v in terms.values()) if in_second(history[k]) else losses[k]
                   for k in range(len(steps))]
     return {"step": steps, "loss": losses, "terms": terms, "rel_l2": rel,
-            "boundary": adam if lbfgs and adam else None, "adam": adam, "lbfgs": lbfgs}
+            "boundary": adam if second_steps and adam else None, "adam": adam, "second": second,
+            "second_steps": second_steps, "lbfgs": second_steps if second == "lbfgs" else 0}
 
 
-def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", final_rel_l2: float | None = None) -> Path:
-    """Loss vs optimiser step (log scale), the Adam → L-BFGS switch marked, and the error against the
-    reference vs step where the history records it (``eval_every``)."""
+def steps_run(series: dict[str, Any]) -> dict[str, int]:
+    """The steps run in each phase, as a stored result records them: ``{"adam": N, PHASE: M}`` with
+    PHASE the phase after Adam ("lbfgs" when none ran)."""
+    return {"adam": series["adam"], series["second"] or "lbfgs": series["second_steps"]}
+
+
+def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", final_rel_l2: float | None = None,
+                 optimizer: str | None = None) -> Path:
+    """Loss vs optimiser step (log scale), the switch from Adam to the phase after it (L-BFGS or the
+    second-order ``optimizer``) marked, and the error against the reference vs step where the history
+    records it (``eval_every``)."""
     from sciml.plotting import save_figure, subplots
 
-    s = history_series(history)
+    s = history_series(history, optimizer)
+    second = phase_name(s["second"] or "lbfgs")
     fig, ax = subplots(figsize=(8, 4.5))
     if s["step"]:
         ax.semilogy(s["step"], s["loss"], color="k", lw=1.4, label="total loss")
@@ -191,9 +225,9 @@ def plot_history(history: list[dict[str, Any]], path: Path, title: str = "", fin
                 ax.semilogy(s["step"], values, lw=0.8, alpha=0.7, color=f"C{k + 2}", label=f"term: {name}")
     if s["boundary"] is not None:
         ax.axvline(s["boundary"], color="C1", ls="--", lw=1.2)
-        ax.text(s["boundary"], 0.98, "  Adam → L-BFGS", color="C1", va="top", ha="left",
+        ax.text(s["boundary"], 0.98, f"  Adam → {second}", color="C1", va="top", ha="left",
                 transform=ax.get_xaxis_transform(), fontsize=9)
-    ax.set_xlabel("optimiser step [Adam steps, then L-BFGS iterations]")
+    ax.set_xlabel(f"optimiser step [Adam steps, then {second} iterations]")
     ax.set_ylabel("training loss [–]")
     ax.grid(True, which="both", alpha=0.25)
     handles, labels = ax.get_legend_handles_labels()
@@ -254,7 +288,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         target = figures / f"{case.name}-{fname}"
         shutil.copyfile(run_dir / fname, target)
         extra[Path(fname).stem] = target.relative_to(out).as_posix()
-    series = history_series(history)
+    series = history_series(history, metrics.get("settings", {}).get("optimizer"))
     own = getattr(result.solver, "figures", None)  # figures a solver draws of its own state
     if own:
         extra.update({k: p.relative_to(out).as_posix() for k, p in own(history, figures / case.name).items()})
@@ -270,7 +304,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "torch": _torch_version(),
-        "steps_run": {"adam": series["adam"], "lbfgs": series["lbfgs"]},
+        "steps_run": steps_run(series),
         "command": f"sciml validate {case.name}",
         "run_dir": run_dir.relative_to(out).as_posix(),
         "figures": {**shown, "history": hist_png.relative_to(out).as_posix(), **extra},
@@ -290,7 +324,7 @@ def history_figure(name: str, case: registry.Case, history: list[dict[str, Any]]
     path = out / "figures" / f"{name}-history.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     return plot_history(history, path, title=f"{name}: {case.problem} / {case.solver}",
-                        final_rel_l2=metrics.get("rel_l2"))
+                        final_rel_l2=metrics.get("rel_l2"), optimizer=(metrics.get("settings") or {}).get("optimizer"))
 
 
 def redraw_history_figures(out: Path) -> None:
@@ -430,13 +464,9 @@ def _bounds_lines(case: registry.Case, record: dict[str, Any], ref_number) -> li
 
 
 def _steps_text(record: dict[str, Any]) -> str:
+    """The steps run in each phase, e.g. "1,000 Adam + 8,000 SSBroyden" ("—" when none recorded)."""
     steps = record.get("steps_run") or {}
-    parts = []
-    if steps.get("adam"):
-        parts.append(f"{steps['adam']:,} Adam")
-    if steps.get("lbfgs"):
-        parts.append(f"{steps['lbfgs']:,} L-BFGS")
-    return " + ".join(parts) or "—"
+    return " + ".join(f"{n:,} {phase_name(phase)}" for phase, n in steps.items() if n) or "—"
 
 
 def _load_text(record: dict[str, Any]) -> str:
@@ -467,6 +497,37 @@ def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]])
              "| problem | " + " | ".join(f"`{s}`" for s in solvers) + " |", "|---" * (len(solvers) + 1) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in [label] + [cells.get(s, "—") for s in solvers]) + " |"
               for label, cells in rows.items()]
+    return lines
+
+
+def _second_phase(record: dict[str, Any]) -> str:
+    """The phase after Adam of a stored run: its optimizer setting, "lbfgs" for "adam-lbfgs" and for
+    runs from before the setting existed."""
+    optimizer = (record.get("settings") or {}).get("optimizer") or "adam-lbfgs"
+    return "lbfgs" if optimizer == "adam-lbfgs" else optimizer
+
+
+def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]], ref_number) -> list[str]:
+    """One table per problem that a case runs with a second-order optimiser (a case setting
+    ``optimizer``): each such case and the problem's ``sciml run`` default case (Adam + L-BFGS) with
+    the optimiser, relative L2, verdict, training wall time and steps run, and the published figures
+    beside them (``ref_number`` numbers a citation as in the list under the summary table)."""
+    chosen = {case.problem for _, case, _ in described if case.settings.get("optimizer")}
+    lines: list[str] = []
+    for problem in sorted(chosen):
+        rows = [(r, c, n) for r, c, n in described if c.problem == problem and (
+            c.settings.get("optimizer") or (c.solver == "pinn" and not c.settings and not c.params and not c.inverse))]
+        lines += ["", f"### Optimisers on `{problem}`", "",
+                  "| case | optimiser after Adam | rel. L2 | result | wall time | steps run | published |",
+                  "|---|---|---|---|---|---|---|"]
+        for record, case, note in rows:
+            published = "<br>".join(f"{_published_value(p)} — {p.short or p.what} [{ref_number(p.citation)}]"
+                                    for p in case.published) or "—"
+            lines.append("| " + " | ".join(_cell(c) for c in (
+                f"[{case.name}](#{case.name.replace('.', '')})", phase_name(_second_phase(record)),
+                fmt_error(record["rel_l2"]),
+                _verdict(case, record) + (" (stale)" if note else ""), fmt_time(record.get("wall_time_s")),
+                _steps_text(record), published)) + " |")
     return lines
 
 
@@ -566,6 +627,7 @@ def render_report(out: Path) -> str:
             machine_text(record), record.get("date", "—").split(" ")[0],
             f"`{record['commit']}`" if record.get("commit") else "— (none recorded)", published)) + " |")
     lines += comparison_table(described)
+    lines += optimizer_tables(described, ref_number)
     lines += study_tables(described)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
