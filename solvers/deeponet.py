@@ -30,6 +30,7 @@ never sees (their seed, :data:`sciml.odeproblem.REFERENCE_SEED`, is refused as a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,22 +108,23 @@ class DeepONet(ODESolver):
     Settings: ``width``/``depth``/``activation`` of the branch and the trunk nets, ``basis`` p (basis
     functions per output); data: ``n_functions`` training input functions (drawn by ``seed``) with their
     exact trajectories at ``n_times`` times (t = 0 and uniform random times in [0, horizon], drawn once,
-    shared by all functions); ``batch`` input functions per Adam step (all times each); ``iterations``,
+    shared by all functions); each Adam step fits ``batch`` of the functions at ``batch_times`` of the times,
+drawn anew every step; ``iterations``,
     ``lr``, ``schedule``; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``,
     ``checkpoint_minutes``, ``progress``.
     """
 
     name = "deeponet"
     defaults: dict[str, Any] = {
-        "width": 64, "depth": 3, "basis": 32, "activation": "tanh", "n_functions": 2000, "n_times": 200,
-        "batch": 100, "iterations": 5000, "lr": 1e-3, "schedule": "cosine", "seed": 0, "device": None,
-        "checkpoint_every": 1000, "checkpoint_minutes": 5.0, "progress": True,
+        "width": 64, "depth": 3, "basis": 32, "activation": "tanh", "n_functions": 5000, "n_times": 800,
+        "batch": 100, "batch_times": 200, "iterations": 20000, "lr": 3e-3, "schedule": "cosine", "seed": 0,
+        "device": None, "checkpoint_every": 2000, "checkpoint_minutes": 5.0, "progress": True,
     }
 
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        for key, least in (("basis", 1), ("n_functions", 1), ("n_times", 2), ("batch", 1)):
+        for key, least in (("basis", 1), ("n_functions", 1), ("n_times", 2), ("batch", 1), ("batch_times", 1)):
             if isinstance(s[key], bool) or int(s[key]) != s[key] or s[key] < least:
                 raise ValueError(f"{key} must be an integer >= {least}, got {s[key]!r}")
         if s["seed"] == REFERENCE_SEED:
@@ -164,20 +166,24 @@ class DeepONet(ODESolver):
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
         """Fit the branch and trunk nets to the exact trajectories of the training input functions, in
-        mean square per unit output scale, ``batch`` functions per Adam step."""
+        mean square per unit output scale, ``batch`` functions at ``batch_times`` times per Adam step."""
         s = self.settings
         seed_everything(s["seed"])
         self.model = self.build_model()
+        began = time.perf_counter()
         self.inputs, self.times, self.targets = self.data()
+        data_s = time.perf_counter() - began
         self.model.fit(self.inputs, self.targets)
         scaled = (self.targets - self.model.mean) / self.model.scale
-        batch = min(s["batch"], s["n_functions"])
+        n, n_t = s["n_functions"], s["n_times"]
 
         def loss() -> dict[str, Tensor]:
-            rows = torch.randperm(s["n_functions"])[:batch] if batch < s["n_functions"] else slice(None)
-            return {"data": ((self.model.unscaled_grid(self.inputs[rows], self.times) - scaled[rows]) ** 2).mean()}
+            rows = torch.randperm(n)[:s["batch"]] if s["batch"] < n else slice(None)
+            cols = torch.randperm(n_t)[:s["batch_times"]] if s["batch_times"] < n_t else slice(None)
+            fit = self.model.unscaled_grid(self.inputs[rows], self.times[cols]) - scaled[rows][:, cols]
+            return {"data": (fit ** 2).mean()}
 
-        return self.fit(self.model, loss, out, resume, callbacks, f"{self.problem.name}/{self.name}")
+        return self.fit(self.model, loss, out, resume, callbacks, f"{self.problem.name}/{self.name}", data_s=data_s)
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """The error on the training functions (the generalisation gap beside ``rel_l2``) and the spread of
