@@ -68,12 +68,12 @@ def test_deeponet_learns_the_antiderivative_operator_on_held_out_inputs():
 
 def test_diesel_actuators_run_writes_metrics_figure_and_reloads(tmp_path):
     out = tmp_path / "act"
-    result = sciml.run("diesel-actuators", iterations=200, n_functions=200, n_times=60, batch=50, lr=3e-3,
+    result = sciml.run("diesel-actuators", iterations=400, n_functions=200, n_times=60, batch=50, lr=3e-3,
                        progress=False, out=out)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["solver"] == "deeponet" and metrics["extra_metrics"]["held_out_functions"] == 100
     assert metrics["rel_l2"] == pytest.approx(result.errors()["rel_l2"], rel=1e-12)
-    assert metrics["rel_l2"] < 0.3                                 # measured 0.16 after 200 steps
+    assert metrics["rel_l2"] < 0.35                                # measured 0.24 after 400 steps (a blind guess: 1)
     assert (out / "comparison.png").stat().st_size > 0
     again = sciml.load(out)
     points = DieselActuators().reference().points[:500]
