@@ -725,6 +725,22 @@ register_study(
     reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED)
 
 
+# -- issue 15: DeepONet for the diesel engine's actuators --------------------------------------------
+LU_2021 = ("L. Lu, P. Jin, G. Pang, Z. Zhang, G. E. Karniadakis, \"Learning nonlinear operators via DeepONet based on "
+           "the universal approximation theorem of operators\", Nature Machine Intelligence 3, 218-229 (2021)")
+register(Case(
+    name="diesel-actuators-deeponet", problem="diesel-actuators", solver="deeponet",
+    budget=("defaults of `sciml run diesel-actuators` (deeponet: branch and trunk 64 x 3 tanh, 32 basis functions "
+            "per output; 5,000 random command sequences by seed 0 with their exact trajectories at 800 random times; "
+            "20,000 Adam steps of 100 sequences x 200 times, lr 3e-3 cosine), one thread"),
+    reference=("the exact solution of the delayed first-order actuator dynamics (sciml.classical.diesel.actuators) "
+               "for 100 held-out command sequences (seed 20240501, never used for training): EGR and VGT commands "
+               "held 0.25 s over 2 s, 201 evenly spaced times each; outputs ut_egr1, ut_egr2, ut_vgt"),
+    target=1e-2,
+    target_text=("issue 15: relative L2 <= 1e-2 over 100 held-out random command sequences, trained in <= 5 minutes "
+                 f"(the wall time in the table; method: {LU_2021})")))
+
+
 # -- issue 16: phase-field fracture, our finite elements on the single-edge-notched tension test --------
 MIEHE_2010 = ("C. Miehe, M. Hofacker, F. Welschinger, \"A phase field model for rate-independent crack propagation: "
               "robust algorithmic implementation based on operator splits\", Comput. Methods Appl. Mech. Engrg. 199, "
