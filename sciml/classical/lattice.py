@@ -21,7 +21,7 @@ Strip and drive (Marder & Gross 1995, "Origin of crack tip instabilities", J. Me
 -----------------------------------------------------------------------------------------------------
 The atoms within ``grip`` (default sqrt(3) a / 2) of the top and bottom edges are the grips: they are
 displaced by u_y = eps (y - y_mid) and held there (clamped in x and y). A seed crack is cut along the
-mid-line y_mid from the left edge to x = ``seed`` (every bond crossing the line there is removed).
+mid-line y_mid from the left edge to x = ``seed_crack`` (every bond crossing the line there is removed).
 
 Griffith strain. Far ahead of the tip the strip is in uniaxial strain eps_yy = eps, energy per area
 (lambda + 2 mu) eps^2 / 2 with the plane (uniaxial-strain) modulus lambda + 2 mu = 3 sqrt(3) k / 4;
@@ -293,7 +293,7 @@ def transverse_wave_speed(n_cells: int = 64, a: float = 1.0, k: float = 1.0, m: 
 class Fracture:
     """Result of :func:`simulate`: the ``strip``, each bond's ``break_time`` (nb,) [sqrt(m/k)]
     (-inf for the seed crack, +inf if intact at the end), the run's ``t_end``, ``drive``, ``strain``
-    (eps at the grips), ``griffith`` (eps_G), ``seed`` and ``initiation`` lengths [a] and the lattice
+    (eps at the grips), ``griffith`` (eps_G), ``seed_crack`` and ``initiation`` lengths [a] and the lattice
     units ``k``, ``m``."""
 
     strip: Strip
@@ -302,7 +302,7 @@ class Fracture:
     drive: float
     strain: float
     griffith: float
-    seed: float
+    seed_crack: float
     initiation: float
     k: float
     m: float
@@ -324,15 +324,24 @@ class Fracture:
 
 
 def simulate(drive: float, orientation: float = 0.0, length: float = 160.0, height: float = 24.0,
-             seed: float | None = None, critical_strain: float = 0.1, damping: float = 0.0,
+             seed_crack: float | None = None, critical_strain: float = 0.1, damping: float = 0.0,
              t_end: float | None = None, dt: float = 0.1, a: float = 1.0, k: float = 1.0, m: float = 1.0,
-             stop_margin: float | None = None, initiation: float = 0.0, initiation_speed: float = 0.3) -> Fracture:
+             stop_margin: float | None = None, initiation: float = 10.0, initiation_speed: float = 0.6,
+             arrest_time: float | None = None, grip_layer: float = 3.0) -> Fracture:
     """Run the strip (module docstring) at grip strain ``drive`` * eps_G until ``t_end`` [sqrt(m/k)]
-    (default: the time a crack at 0.3 c_s would take to cross from the seed to the end) or until
-    the crack tip is within ``stop_margin`` [a] (default height / 4) of the right edge.
-    ``seed`` defaults to a quarter of the length [a]. With ``initiation`` > 0 [a] the crack is started
-    by cutting the mid-line bonds ahead of the seed at ``initiation_speed`` [c_s] for that distance
-    (a moving start, which by-passes the static lattice trapping); after that it runs free."""
+    (default: the time a crack at 0.3 c_s would take to cross from the seed to the end), until the
+    crack tip is within ``stop_margin`` [a] (default height / 4; negative: never) of the right edge,
+    or until the crack has arrested: no bond broke for ``arrest_time`` [sqrt(m/k)] (default
+    4 height / c_s) after the start. ``seed_crack`` (its length) defaults to a quarter of the length [a]. Bonds with
+    their midpoint within ``grip_layer`` [a] of the top or bottom edge never break: the corners where
+    the clamped grips meet the free ends concentrate stress and would otherwise break first at
+    drives above about 2.
+
+    Start. A static seed crack in this lattice is trapped up to drive ~1.8 (the static tip-bond strain
+    reaches eps_c at drive 1.82 for orientation 0, any H: lattice trapping), far above Griffith. So the
+    crack is started moving: the mid-line bonds ahead of the seed tip are cut at
+    ``initiation_speed`` [c_s] over ``initiation`` [a] (default 10 a at 0.6 c_s); after that it runs
+    free, or arrests. ``initiation`` = 0 gives the static start."""
     if not drive > 0:
         raise ValueError(f"drive must be positive, got {drive}")
     if not 0 < dt < 2.0 / math.sqrt(6.0 * k / m):
@@ -341,12 +350,15 @@ def simulate(drive: float, orientation: float = 0.0, length: float = 160.0, heig
     if not 0 < critical_strain < 1:
         raise ValueError(f"critical_strain must lie in (0, 1), got {critical_strain}")
     strip = make_strip(length, height, orientation, a)
-    seed = 0.25 * length if seed is None else seed
+    seed = 0.25 * length if seed_crack is None else seed_crack
     if not 0 < seed < length:
-        raise ValueError(f"seed must lie in (0, length = {length}), got {seed}")
+        raise ValueError(f"seed_crack must lie in (0, length = {length}), got {seed}")
     c_s = wave_speeds(a, k, m)["c_s"]
     t_end = (length - seed) / (0.3 * c_s) if t_end is None else t_end
     stop_x = length - (0.25 * height if stop_margin is None else stop_margin)
+    arrest_time = 4.0 * height / c_s if arrest_time is None else arrest_time
+    if initiation < 0 or not initiation_speed > 0:
+        raise ValueError(f"initiation must be >= 0 and initiation_speed > 0, got {initiation} and {initiation_speed}")
     eps_g = griffith_strain(strip.grip_distance, critical_strain, orientation, a)
     strain = drive * eps_g
 
@@ -358,11 +370,13 @@ def simulate(drive: float, orientation: float = 0.0, length: float = 160.0, heig
     v = np.zeros_like(x)
     free = ~(strip.grip_bottom | strip.grip_top)
     mid_x = strip.midpoints[:, 0]
+    mid_y = strip.midpoints[:, 1]
+    breakable = (mid_y > grip_layer) & (mid_y < height - grip_layer)
+    limit = np.where(breakable, a * (1.0 + critical_strain), np.inf)
     forced = seed_bonds(strip, seed + initiation) & ~broken
     forced_time = np.where(forced, (mid_x - seed) / (initiation_speed * c_s), np.inf)
     active = np.flatnonzero(~broken)
     n = len(x)
-    limit = a * (1.0 + critical_strain)
 
     def force(x, v):
         p, q = strip.bonds[active, 0], strip.bonds[active, 1]
@@ -381,25 +395,30 @@ def simulate(drive: float, orientation: float = 0.0, length: float = 160.0, heig
 
     F, r = force(x, v)
     steps = int(round(t_end / dt))
+    last_break = initiation / (initiation_speed * c_s)
     for step in range(1, steps + 1):
         v += (0.5 * dt / m) * F
         x += dt * v
         F, r = force(x, v)
-        snapped = (r > limit) | (forced_time[active] <= step * dt)
+        snapped = (r > limit[active]) | (forced_time[active] <= step * dt)
         if snapped.any():
             gone = active[snapped]
             break_time[gone] = step * dt
             active = active[~snapped]
             F, r = force(x, v)
+            last_break = max(last_break, step * dt)
             if mid_x[gone].max() >= stop_x:
                 v += (0.5 * dt / m) * F
                 t_end = step * dt
                 break
         v += (0.5 * dt / m) * F
+        if step * dt > last_break + arrest_time:
+            t_end = step * dt
+            break
     else:
         t_end = steps * dt
     return Fracture(strip=strip, break_time=break_time, t_end=float(t_end), drive=float(drive),
-                    strain=float(strain), griffith=float(eps_g), seed=float(seed),
+                    strain=float(strain), griffith=float(eps_g), seed_crack=float(seed),
                     initiation=float(initiation), k=k, m=m)
 
 
@@ -410,7 +429,7 @@ def crack_speed(result: Fracture, window: tuple[float, float] = (0.25, 0.85)) ->
     if len(times) == 0:
         return 0.0
     tip = result.tip(times)
-    start = result.seed
+    start = result.seed_crack
     lo, hi = (start + f * (result.strip.length - start) for f in window)
     if tip[-1] < hi:
         return 0.0
@@ -450,11 +469,11 @@ def crack_masks(result: Fracture, times: np.ndarray, shape: tuple[int, int] = (3
     return (first[None, :] <= np.asarray(times, dtype=float)[:, None]).reshape(len(times), ny, nx)
 
 
-DATASET_GEOMETRY = {"length": 120.0, "height": 30.0, "seed": 30.0, "initiation": 6.0}
-"""Strip of the bundled movies [a]: 120 x 30 with a 30 a seed crack and a 6 a moving start."""
+DATASET_GEOMETRY = {"length": 120.0, "height": 30.0, "seed_crack": 30.0, "initiation": 10.0}
+"""Strip of the bundled movies [a]: 120 x 30 with a 30 a seed crack and a 10 a moving start at 0.6 c_s."""
 
 
-def generate_dataset(n_movies: int, seed: int = 0, drives: tuple[float, float] = (0.8, 3.0),
+def generate_dataset(n_movies: int, seed: int = 0, drives: tuple[float, float] = (0.8, 2.4),
                      orientations: tuple[float, float] = (0.0, 30.0), frames: int = 9,
                      shape: tuple[int, int] = (30, 40), t_end: float = 400.0, n_tip: int = 81,
                      branch_threshold: float = 3.0, progress: bool = False,
@@ -491,7 +510,7 @@ def generate_dataset(n_movies: int, seed: int = 0, drives: tuple[float, float] =
             "speed": speed, "branch_width": width, "branched": width > branch_threshold,
             "drive": drive, "orientation": orientation,
             "length": np.float64(options["length"]), "height": np.float64(options["height"]),
-            "seed_crack": np.float64(options["seed"]), "initiation": np.float64(options["initiation"]),
+            "seed_crack": np.float64(options["seed_crack"]), "initiation": np.float64(options["initiation"]),
             "critical_strain": np.float64(options.get("critical_strain", 0.1)),
             "dt": np.float64(options.get("dt", 0.1)), "damping": np.float64(options.get("damping", 0.0)),
             "c_s": np.float64(speeds["c_s"]), "c_R": np.float64(speeds["c_R"])}
