@@ -537,6 +537,22 @@ def plot_movies(data: dict[str, np.ndarray], path: str, rows: int = 4) -> str:
     return str(save_figure(fig, path))
 
 
+SCAN_DRIVES = (0.9, 1.0, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4, 1.5, 1.6, 1.8, 2.0, 2.2, 2.4)
+"""Drives of :func:`drive_scan` (the table in data/lattice_fracture.md)."""
+
+
+def drive_scan(orientation: float = 0.0, drives: tuple[float, ...] = SCAN_DRIVES, **kwargs) -> list[dict[str, float]]:
+    """One run per drive on the strip :data:`DATASET_GEOMETRY` (``kwargs`` override it): rows with
+    ``drive``, ``grew`` [a], ``speed`` [c_s] and ``branch_width`` [a]."""
+    options = {**DATASET_GEOMETRY, **kwargs}
+    rows = []
+    for drive in drives:
+        result = simulate(drive, orientation, **options)
+        rows.append({"drive": drive, "grew": result.grew, "speed": crack_speed(result),
+                     "branch_width": branch_width(result)})
+    return rows
+
+
 def main(argv=None) -> int:
     """CLI: ``python -m sciml.classical.lattice --movies N --seed S --out data/lattice_fracture.npz``."""
     parser = argparse.ArgumentParser(description="Generate lattice crack movies (drive x orientation) to an .npz file.")
@@ -545,7 +561,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=os.path.join("data", "lattice_fracture.npz"), help="output .npz path")
     parser.add_argument("--figure", default=None, help="also write a PNG of a few movies here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--scan", type=float, nargs="*", metavar="ORIENTATION",
+                        help="instead: print crack speed and branching against drive at these orientations")
+    parser.add_argument("--height", type=float, default=DATASET_GEOMETRY["height"], help="strip height of --scan [a]")
     args = parser.parse_args(argv)
+    if args.scan is not None:
+        for orientation in args.scan or [0.0]:
+            for row in drive_scan(orientation, height=args.height):
+                print(f"height {args.height:g} a, orientation {orientation:g} deg, drive {row['drive']:.2f}: "
+                      f"grew {row['grew']:.1f} a, speed {row['speed']:.3f} c_s, branch width {row['branch_width']:.2f} a",
+                      flush=True)
+        return 0
     start = time.perf_counter()
     data = generate_dataset(args.movies, args.seed, progress=not args.quiet)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
