@@ -68,7 +68,7 @@ def test_static_seed_is_trapped_up_to_the_static_tip_strain(runs):
     seed does not move at 1.7 and runs at 1.9 (it first moves at 1.75: the geometric nonlinearity
     left out of the linear initial state adds a few per cent)."""
     trapped = runs[(1.7, "static")]
-    assert np.isfinite(trapped.break_time).sum() == L.seed_bonds(trapped.strip, 30.0).sum()
+    assert not np.isfinite(trapped.break_time).any()  # no bond broke during the run (seed: -inf)
     assert runs[(1.9, "static")].grew > 50.0
 
 
