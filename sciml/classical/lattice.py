@@ -480,7 +480,7 @@ DATASET_GEOMETRY = {"length": 120.0, "height": 30.0, "seed_crack": 30.0, "initia
 
 def generate_dataset(n_movies: int, seed: int = 0, drives: tuple[float, float] = (0.8, 2.4),
                      orientations: tuple[float, float] = (0.0, 30.0), frames: int = 9,
-                     shape: tuple[int, int] = (30, 40), t_end: float = 400.0, n_tip: int = 81,
+                     shape: tuple[int, int] = (30, 40), t_end: float = 240.0, n_tip: int = 81,
                      branch_threshold: float = 3.0, progress: bool = False,
                      **kwargs) -> dict[str, np.ndarray]:
     """``n_movies`` crack movies with drives and orientations drawn uniformly from ``drives`` and
