@@ -337,13 +337,13 @@ def simulate(drive: float, orientation: float = 0.0, length: float = 160.0, heig
     (default: the time a crack at 0.3 c_s would take to cross from the seed to the end), until the
     crack tip is within ``stop_margin`` [a] (default height / 4; negative: never) of the right edge,
     or until the crack has arrested: no bond broke for ``arrest_time`` [sqrt(m/k)] (default
-    4 height / c_s) after the start. ``seed_crack`` (its length) defaults to a quarter of the length [a]. Bonds with
-    their midpoint within ``grip_layer`` [a] of the top or bottom edge never break: the corners where
-    the clamped grips meet the free ends concentrate stress and would otherwise break first at
-    drives above about 2.
+    4 height / c_s) after the start. The seed crack's length ``seed_crack`` [a] defaults to a quarter
+    of the strip's. Bonds with their midpoint within ``grip_layer`` [a] of the top or bottom edge
+    never break: the corners where the clamped grips meet the free ends concentrate stress and would
+    otherwise break first at drives above about 2.
 
     Start. A static seed crack in this lattice is trapped up to drive ~1.8 (the static tip-bond strain
-    reaches eps_c at drive 1.82 for orientation 0, any H: lattice trapping), far above Griffith. So the
+    reaches eps_c at drive 1.82 for orientation 0, H = 24 and 40: lattice trapping), far above Griffith. So the
     crack is started moving: the mid-line bonds ahead of the seed tip are cut at
     ``initiation_speed`` [c_s] over ``initiation`` [a] (default 10 a at 0.6 c_s); after that it runs
     free, or arrests. ``initiation`` = 0 gives the static start."""
