@@ -47,8 +47,8 @@ data/lattice_fracture.md. The energy release at Delta = 1 equals 2 gamma to 1e-5
 1 % at 30 degrees (static solves, tested).
 
 Time stepping. The strip starts in the static equilibrium of the linearised lattice with the seed crack
-(sparse solve, geometric nonlinearity O(eps^2) left out), then moves by velocity Verlet (the dashpot uses the half-step velocity). Verlet is
-stable for dt < 2 / omega_max; the largest phonon frequency of the triangular lattice is
+(sparse solve, geometric nonlinearity O(eps^2) left out), then moves by velocity Verlet (the dashpot
+uses the half-step velocity). Verlet is stable for dt < 2 / omega_max; the largest phonon frequency of the triangular lattice is
 omega_max = sqrt(6 k / m) (M point of the zone), so dt < 0.816 sqrt(m/k); the default dt = 0.1 sqrt(m/k)
 keeps omega_max dt = 0.24 (phase error omega^2 dt^2 / 24 < 0.3 %). Bonds break at the step their strain
 first exceeds eps_c.
@@ -574,7 +574,8 @@ def main(argv=None) -> int:
         for orientation in args.scan or [0.0]:
             for row in drive_scan(orientation, height=args.height):
                 print(f"height {args.height:g} a, orientation {orientation:g} deg, drive {row['drive']:.2f}: "
-                      f"grew {row['grew']:.1f} a, speed {row['speed']:.3f} c_s, branch width {row['branch_width']:.2f} a",
+                      f"grew {row['grew']:.1f} a, speed {row['speed']:.3f} c_s, "
+                      f"branch width {row['branch_width']:.2f} a",
                       flush=True)
         return 0
     start = time.perf_counter()
