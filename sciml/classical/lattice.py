@@ -48,10 +48,10 @@ data/lattice_fracture.md. The energy release at Delta = 1 equals 2 gamma to 1e-5
 
 Time stepping. The strip starts in the static equilibrium of the linearised lattice with the seed crack
 (sparse solve, geometric nonlinearity O(eps^2) left out), then moves by velocity Verlet (the dashpot
-uses the half-step velocity). Verlet is stable for dt < 2 / omega_max; the largest phonon frequency of the triangular lattice is
-omega_max = sqrt(6 k / m) (M point of the zone), so dt < 0.816 sqrt(m/k); the default dt = 0.1 sqrt(m/k)
-keeps omega_max dt = 0.24 (phase error omega^2 dt^2 / 24 < 0.3 %). Bonds break at the step their strain
-first exceeds eps_c.
+uses the half-step velocity). Verlet is stable for dt < 2 / omega_max; the largest phonon frequency
+of the triangular lattice is omega_max = sqrt(6 k / m) (M point of the zone), so dt < 0.816 sqrt(m/k);
+the default dt = 0.1 sqrt(m/k) keeps omega_max dt = 0.24 (phase error omega^2 dt^2 / 24 < 0.3 %).
+Bonds break at the step their strain first exceeds eps_c.
 
 Outputs. :func:`simulate` returns the break time of every bond; everything else follows from it: the
 crack tip x_tip(t) (the largest x of a broken bond's midpoint), the steady crack speed
