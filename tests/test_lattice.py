@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from sciml import data as bundled
 from sciml.classical import lattice as L
 
 C = L.wave_speeds()
@@ -119,3 +120,16 @@ def test_tiny_dataset():
 def test_bad_input_names_the_value(kwargs, word):
     with pytest.raises(ValueError, match=word):
         L.simulate(**{"length": 40.0, "height": 12.0, **kwargs})
+
+
+def test_bundled_movies():
+    """The bundled set (data/lattice_fracture.md) matches its checksum and the theory: masks
+    irreversible, no movie runs below the Griffith drive, straight cracks below c_R."""
+    data = np.load(bundled.path("lattice_fracture"))
+    masks = data["masks"]
+    assert masks.shape[1:] == (9, 30, 40) and len(masks) == len(data["drive"])
+    assert np.all(masks[:, 1:] >= masks[:, :-1])
+    assert np.all(data["speed"][data["drive"] < 1.0] == 0.0)
+    straight = (data["speed"] > 0) & ~data["branched"]
+    assert straight.any() and np.all(data["speed"][straight] < L.RAYLEIGH)
+    assert np.array_equal(data["branched"], data["branch_width"] > 3.0)
