@@ -196,9 +196,15 @@ class DieselActuators(Problem):
         values[:, 1], values[:, 2] = row[:self.pieces], row[self.pieces:]
         return diesel.Commands(np.arange(self.pieces) * self.hold, values, source=f"{self.name} commands")
 
-    def sample_commands(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    @property
+    def horizon(self) -> float:
+        """Trajectories cover t in [0, horizon] [s]: the duration."""
+        return self.duration
+
+    def sample_inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` command sequences (n, 2K) float64, every held value uniform in its physical range: u_egr in
-        [0, 100] %, u_vgt in [20, 100] %."""
+        [0, 100] %, u_vgt in [20, 100] %. The values are the commands sampled at the fixed sensor times
+        0, hold, ..., (K - 1) hold (the operator's input for :mod:`sciml.solvers.deeponet`)."""
         lo, hi = (torch.tensor([diesel.COMMAND_RANGES[c][i] for c in ("u_egr", "u_vgt")], dtype=torch.float64)
                   .repeat_interleave(self.pieces) for i in (0, 1))
         return lo + (hi - lo) * torch.rand(n, 2 * self.pieces, generator=generator, dtype=torch.float64)
@@ -210,7 +216,7 @@ class DieselActuators(Problem):
 
     def held_out(self) -> np.ndarray:
         """The reference's command sequences (n_reference, 2K), by a fixed seed never used for training."""
-        return self.sample_commands(self.n_reference, torch.Generator().manual_seed(REFERENCE_SEED)).numpy()
+        return self.sample_inputs(self.n_reference, torch.Generator().manual_seed(REFERENCE_SEED)).numpy()
 
     def reference(self):
         commands = self.held_out()
@@ -218,3 +224,35 @@ class DieselActuators(Problem):
         return Reference(trajectory_points(commands, t), self.solution(commands, t).reshape(-1, len(self.outputs)),
                          f"exact delayed first-order responses, {self.n_reference} held-out command sequences "
                          f"(seed {REFERENCE_SEED}) held {self.hold:g} s, t in [0, {self.duration:g}] s")
+
+    def plot(self, reference: Reference, prediction: np.ndarray, path, title: str = "", n_show: int = 3):
+        """Predicted (dashed) against exact (solid) actuator trajectories of the first ``n_show`` held-out
+        command sequences, one row each, the held commands drawn as thin steps: EGR (u_egr, ut_egr1,
+        ut_egr2) on the left, VGT (u_vgt, ut_vgt) on the right; each row's title gives its relative L2."""
+        from sciml.plotting import save_figure, subplots
+        from sciml.problem import relative_l2
+
+        t = reference.points[:self.n_times, 0]            # points are sequence-major (trajectory_points)
+        ref = reference.values.reshape(-1, self.n_times, len(self.outputs))
+        pred = np.asarray(prediction).reshape(ref.shape)
+        rows = min(n_show, len(ref))
+        fig, axes = subplots(rows, 2, figsize=(11.0, 2.8 * rows), squeeze=False)
+        for j in range(rows):
+            u = reference.points[j * self.n_times:(j + 1) * self.n_times, 1:]
+            commands = self.commands(u[0])(t)
+            for ax, command, states in ((axes[j, 0], "u_egr", (0, 1)), (axes[j, 1], "u_vgt", (2,))):
+                ax.step(t, commands[:, diesel.COMMANDS.index(command)], where="post", color="0.6", lw=0.8,
+                        label=f"{command} (command)")
+                for k in states:
+                    name = self.outputs[k]
+                    ax.plot(t, ref[j, :, k], color=f"C{k}", lw=2.0, alpha=0.5, label=f"{name} exact")
+                    ax.plot(t, pred[j, :, k], color=f"C{k}", ls="--", lw=1.2, label=f"{name} predicted")
+                ax.set_xlabel("t [s]")
+                ax.set_ylabel("position [%]")
+                ax.set_title(f"held-out sequence {j}: rel. L2 {relative_l2(pred[j][:, states], ref[j][:, states]):.2e}",
+                             fontsize=9)
+                if j == 0:
+                    ax.legend(fontsize=7, ncol=2)
+        if title:
+            fig.suptitle(title)
+        return save_figure(fig, path)

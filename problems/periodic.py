@@ -44,7 +44,11 @@ class PeriodicInitialValueProblem(Problem):
     def conditions(self):
         if self.enforce == "hard":
             return []
-        return [DirichletBC("u", self.initial, on="initial", name="initial", n_points=512)]
+        return [DirichletBC(self.outputs[0], self.initial, on="initial", name="initial", n_points=512,
+                            weight=self.initial_weight)]
+
+    initial_weight: float = 1.0
+    """Weight of the soft initial condition's misfit relative to a residual's."""
 
     def constraint(self):
         if self.enforce == "soft":

@@ -63,7 +63,28 @@ class Traffic(PeriodicInitialValueProblem):
         "decay_steps": 1000, "lbfgs_iterations": 2000, "eval_every": 500,
     }
     smoothing = "eps"
-    data_weight = 10.0  # the detectors' misfit 10x a residual's: at 1x the early bump between detectors stays unfitted
+
+    def nominal(self, name: str) -> float:
+        """The value of parameter ``name`` that sets the loss's scales: the initial guess of an identified
+        parameter (its true value is not for the solver to know), else its value."""
+        return float(self.unknowns.get(name, self.params[name]))
+
+    @property
+    def residual_scale(self) -> float:
+        """L / (rho_m v_f) (m s/veh): turns the residual (veh/m/s) into the scaled ring road's, so that a
+        ring road in physical units trains as the dimensionless one does."""
+        return self.nominal("length") / (self.nominal("rho_m") * self.nominal("v_f"))
+
+    @property
+    def data_weight(self) -> float:
+        """10 / rho_m^2 (m^2/veh^2): the detectors' misfit in scaled density weighs 10x a scaled residual
+        (at 1x the early bump between detectors stays unfitted)."""
+        return 10.0 / self.nominal("rho_m") ** 2
+
+    @property
+    def initial_weight(self) -> float:
+        """1 / rho_m^2 (m^2/veh^2): the soft initial condition's misfit in scaled density."""
+        return 1.0 / self.nominal("rho_m") ** 2
 
     def geometry(self):
         g = dde()
@@ -72,15 +93,26 @@ class Traffic(PeriodicInitialValueProblem):
     def residual(self, f):
         rho = f["rho"]
         flux_slope = self.v_f * (1.0 - 2.0 * rho / self.rho_m)  # Q'(rho)
-        return f.d("rho", "t") + flux_slope * f.d("rho", "x") - self.eps * f.d("rho", "x", "x")
+        pde = f.d("rho", "t") + flux_slope * f.d("rho", "x") - self.eps * f.d("rho", "x", "x")
+        return self.residual_scale * pde
 
     def initial(self, x):
         """rho(x, 0) = rho_m (0.05 + 0.9 exp(-100 (x / L - 0.5)^2)) at points (N, 2) -> (N,)."""
         return self.rho_m * (0.05 + 0.9 * torch.exp(-100.0 * (x[:, 0] / self.length - 0.5) ** 2))
 
     def distance(self, x):
-        """t / T: the network's correction grows from zero at t = 0 on the time scale of the run."""
-        return x[:, 1:2] / self.duration
+        """rho_m t / T (veh/m): the network's correction, in scaled density, grows from zero at t = 0 on the
+        time scale of the run."""
+        return self.nominal("rho_m") * x[:, 1:2] / self.duration
+
+    def constraint(self):
+        """rho = rho_0 + rho_m (t / T) N with the initial condition built in; where it is not (``enforce``
+        soft, or state estimation without it) rho = rho_m N, the network's output in scaled density."""
+        if self.enforce == "hard" and self.applies == "all":
+            return super().constraint()
+        scale = self.nominal("rho_m")
+        return HardConstraint(particular=lambda x: torch.zeros_like(x[:, :1]),
+                              distance=lambda x: torch.full_like(x[:, :1], scale), enforces=())
 
     @property
     def scaled(self) -> tuple[float, float]:

@@ -264,7 +264,7 @@ def write_outputs(result: Result, out: Path) -> dict[str, Any]:
         pred[~problem.inside(grid.points)] = float("nan")
         plot_solution(problem, grid, pred, out / "solution.png", title=f"{name} (no reference solution)")
         write_fields(out, problem, grid, pred)
-    summary["extra_figures"] = [Path(p).name for p in result.problem.figures(result.predict, out)]
+    summary["extra_figures"] = [Path(p).name for p in result.problem.figures(result.predict, out)] + result.own_figures()
     if problem.unknowns:
         summary["extra_figures"].append(plot_identified(result, out / "identified.png").name)
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -39,7 +39,8 @@ NETWORK_FLAGS = {"width": "neurons per hidden layer", "depth": "hidden layers",
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     from .training import OPTIMIZERS
 
-    p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.")
+    p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.",
+                                allow_abbrev=False)  # a problem flag (--re) must not read as an abbreviation
     p.add_argument("problem", help=f"problem name, one of: {', '.join(registry.names('sciml.problems'))}")
     p.add_argument("--solver", default=None, help="solver name (default: the problem's own, pinn for PDEs)")
     p.add_argument("--iterations", type=int, default=None, help="Adam steps (default: the problem's budget)")

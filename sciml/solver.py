@@ -136,6 +136,12 @@ class Result:
         metrics.json; none by default."""
         return {}
 
+    def own_figures(self) -> list[str]:
+        """File names of the figures the solver wrote into the run folder itself (e.g. a
+        load-displacement curve), listed beside the problem's in metrics.json's ``extra_figures``;
+        none by default."""
+        return []
+
     @property
     def identified(self) -> dict[str, float]:
         """The learned values of the problem's unknown parameters (name -> value; empty when none)."""

@@ -54,6 +54,9 @@ class FEMResult(Result):
     def own_metrics(self) -> dict[str, Any]:
         return {**curve_metrics(self.displacement, self.force), "unconverged_steps": self.unconverged}
 
+    def own_figures(self) -> list[str]:
+        return ["load_displacement.png"]  # written with the curve by FEM.write
+
 
 class FEM(Solver):
     """Phase-field finite elements (P1, staggered AT2, history field) for the fracture tests"""

@@ -7,16 +7,7 @@ import torch
 
 from sciml import adf
 
-
-
-@pytest.fixture(autouse=True)
-def float64_default():
-    """These tests compare to 1e-10; float64 for tensors made inside adf, restored afterwards so no
-    other test module inherits it."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
+pytestmark = pytest.mark.usefixtures("float64_default")  # these tests compare to 1e-10
 
 
 def pts(*xy):

@@ -103,7 +103,7 @@ def test_actuator_problem_reference_and_sampling():
     assert ref.points.shape == (100 * 201, 9) and ref.values.shape == (100 * 201, 3)
     first = ref.points[0]
     np.testing.assert_allclose(ref.values[0], [first[1], first[1], first[5]])   # steady at t = 0
-    drawn = problem.sample_commands(500, torch.Generator().manual_seed(1)).numpy()
+    drawn = problem.sample_inputs(500, torch.Generator().manual_seed(1)).numpy()
     assert drawn[:, :4].min() >= 0.0 and drawn[:, :4].max() <= 100.0 and drawn[:, 4:].min() >= 20.0
     assert drawn[:, 4:].min() < 22.0 and drawn[:, 4:].max() > 98.0              # the whole range is covered
 

@@ -12,7 +12,7 @@ import torch
 from sciml.optim import METHODS, NaturalGradient, QuasiNewton, point_jacobian, strong_wolfe
 from sciml.training import TrainConfig, Trainer, TrainingDiverged
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def _quadratic(n=20, condition=1e4, seed=0):

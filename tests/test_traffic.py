@@ -80,7 +80,31 @@ def test_ring_road_residual_is_the_viscous_lwr_equation():
     f = AutogradFields(field, x, problem.inputs, problem.outputs)
     rho, rho_t, rho_x, rho_xx = f["rho"], f.d("rho", "t"), f.d("rho", "x"), f.d("rho", "x", "x")
     expected = rho_t + problem.v_f * (1 - 2 * rho / problem.rho_m) * rho_x - problem.eps * rho_xx
-    assert torch.allclose(problem.residual(f), expected, rtol=1e-12, atol=1e-15)
+    scale = problem.length / (problem.rho_m * problem.v_f)  # to the scaled ring road's residual
+    assert problem.residual_scale == pytest.approx(scale)
+    assert torch.allclose(problem.residual(f), scale * expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("enforce", ["hard", "soft"])
+def test_ring_road_in_physical_units_trains_as_the_scaled_one(enforce):
+    """Residual, data and initial-condition terms are scaled so that a ring road in physical units (here
+    1 km, v_f = 30 m/s, rho_m = 0.15 veh/m, identifying eps from a guess twice its value) and the
+    dimensionless default are the same training problem: same loss history, same scaled eps."""
+    def train(**params):
+        problem = Traffic(enforce=enforce, **params)
+        problem.given(inverse.sample_observations(problem, sensors=5))
+        problem.identify(["eps"], {"eps": 2 * problem.eps})
+        settings = dict(width=16, depth=2, n_interior=256, iterations=15, lbfgs_iterations=0, progress=False,
+                        dtype="float64", seed=3)
+        return PINN(problem, **settings).train()
+
+    scaled, physical = train(), train(length=1000.0, v_f=30.0, rho_m=0.15, eps=150.0, duration=100.0)
+    a = np.array([r["loss"] for r in scaled.history])
+    b = np.array([r["loss"] for r in physical.history])
+    assert a[-1] < 0.9 * a[0]  # it trained
+    assert np.allclose(b, a, rtol=1e-6)
+    assert physical.history[-1]["identified"]["eps"] / (1000.0 * 30.0) == pytest.approx(
+        scaled.history[-1]["identified"]["eps"], rel=1e-6)
 
 
 def test_ring_road_in_physical_units_is_the_scaled_bundled_solution():

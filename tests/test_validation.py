@@ -279,3 +279,25 @@ def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
     row = [line for line in report.splitlines() if line.startswith("| [poisson-engd](") and " | ENGD | " in line]
     assert len(row) == 1 and "3.50e-10" in row[0] and "100 Adam + 412 ENGD" in row[0] and "6.20e-08" in row[0]
     assert "ran 100 Adam + 412 ENGD iterations" in report
+
+
+def test_a_solver_that_does_not_train_reports_its_own_figures_and_no_loss(tmp_path, one_thread):
+    """The finite-element solver has no loss history: its case shows the load-displacement figure it drew,
+    no training-loss figure and no final loss, and its bounds judge its own metrics."""
+    coarse = Case(name="tiny-sent-fem", problem="sent", solver="fem", params={"load_steps": 8},
+                  settings={"h": 0.02, "band": 0.04}, budget="8 load steps, h = 0.02 mm",
+                  reference="none: the bounds hold the peak", bounds={"peak_force": (0.0, 0.1)})
+    cases.register(coarse)
+    try:
+        out = tmp_path / "validation"
+        assert main(["tiny-sent-fem", "--out", str(out), "--no-progress"]) == 1  # a coarse peak is far above 0.1 kN
+        stored = json.loads((out / "results" / "tiny-sent-fem.json").read_text())
+        assert stored["passed"] is False and stored["peak_force"] > 0.1
+        assert set(stored["figures"]) == {"load_displacement"}
+        assert (out / stored["figures"]["load_displacement"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        report = (out / "REPORT.md").read_text()
+        section = report.split("## tiny-sent-fem", 1)[1]
+        assert "final loss" not in section and "(figures/tiny-sent-fem-load_displacement.png)" in section
+        assert not (out / "figures" / "tiny-sent-fem-history.png").exists()
+    finally:
+        cases.unregister(coarse.name)

@@ -806,3 +806,54 @@ register(Case(
     reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=1e-4,
     target_text=("issue 17: rel. L2 ≤ 1e-4 within 30 minutes (causal weighting may be combined; not here: a plain "
                  "PINN loss); tried at a third of that budget")))
+
+
+# -- issue 15: DeepONet for the diesel engine's actuators --------------------------------------------
+LU_2021 = ("L. Lu, P. Jin, G. Pang, Z. Zhang, G. E. Karniadakis, \"Learning nonlinear operators via DeepONet based on "
+           "the universal approximation theorem of operators\", Nature Machine Intelligence 3, 218-229 (2021)")
+register(Case(
+    name="diesel-actuators-deeponet", problem="diesel-actuators", solver="deeponet",
+    budget=("defaults of `sciml run diesel-actuators` (deeponet: branch and trunk 64 x 3 tanh, 32 basis functions "
+            "per output; 5,000 random command sequences by seed 0 with their exact trajectories at 800 random times; "
+            "20,000 Adam steps of 100 sequences x 200 times, lr 3e-3 cosine), one thread"),
+    reference=("the exact solution of the delayed first-order actuator dynamics (sciml.classical.diesel.actuators) "
+               "for 100 held-out command sequences (seed 20240501, never used for training): EGR and VGT commands "
+               "held 0.25 s over 2 s, 201 evenly spaced times each; outputs ut_egr1, ut_egr2, ut_vgt"),
+    target=1e-2,
+    target_text=("issue 15: relative L2 <= 1e-2 over 100 held-out random command sequences, trained in <= 5 minutes "
+                 f"(the wall time in the table; method: {LU_2021})")))
+
+
+# -- issue 16: phase-field fracture, our finite elements on the single-edge-notched tension test --------
+MIEHE_2010 = ("C. Miehe, M. Hofacker, F. Welschinger, \"A phase field model for rate-independent crack propagation: "
+              "robust algorithmic implementation based on operator splits\", Comput. Methods Appl. Mech. Engrg. 199, "
+              "2765-2778 (2010), tension test (spectral split, l = 0.015 mm), load-displacement figure as digitised "
+              "in phasefieldx (github.com/CastillonMiguel/phasefieldx, MIT License)")
+PHASEFIELDX_ISOTROPIC = ("M. Castillon, phasefieldx (github.com/CastillonMiguel/phasefieldx), FEniCSx run of the same "
+                         "tension test with the isotropic AT2 model (no energy split), l = 0.015 mm")
+SENT_BUDGET = ("defaults of `sciml run sent` (P1 criss-cross triangles, h = l/6 = 2.5e-3 mm in a band of 4 l around "
+               "the crack path, graded to 0.05 mm; 140 equal load steps to 7e-3 mm; staggered passes to a damage "
+               "change below 1e-4)")
+SENT_REFERENCE = ("the published peak of the load-displacement curve (top reaction force and the displacement at it); "
+                  "the figure draws Miehe's digitised curve when SCIML_FRACTURE_REFERENCE names a folder holding it")
+register(Case(
+    name="sent-fem", problem="sent", solver="fem", budget=SENT_BUDGET, reference=SENT_REFERENCE,
+    published=(Published(0.701, "peak_force", "FEM, spectral split, l = 0.015 mm", MIEHE_2010,
+                         short="Miehe et al. 2010, peak force"),
+               Published(5.55e-3, "peak_displacement", "FEM, spectral split, l = 0.015 mm", MIEHE_2010,
+                         short="Miehe et al. 2010, displacement at the peak")),
+    bounds={"peak_force": (0.701 * 0.95, 0.701 * 1.05), "peak_displacement": (5.55e-3 * 0.95, 5.55e-3 * 1.05),
+            "wall_time_s": (0.0, 900.0)},
+    target_text=("Miehe's model (spectral split): the peak force within 5% of Miehe et al.'s 0.701 kN and the "
+                 "displacement at it within 5% of 5.55e-3 mm, in at most 15 minutes (issue 16)")))
+register(Case(
+    name="sent-fem-isotropic", problem="sent", solver="fem", params={"split": "none"},
+    budget=SENT_BUDGET + ", isotropic AT2 (no energy split)", reference=SENT_REFERENCE,
+    published=(Published(0.6915, "peak_force", "FEniCSx, isotropic AT2, l = 0.015 mm", PHASEFIELDX_ISOTROPIC,
+                         short="phasefieldx FEniCSx, peak force"),
+               Published(5.58e-3, "peak_displacement", "FEniCSx, isotropic AT2, l = 0.015 mm", PHASEFIELDX_ISOTROPIC,
+                         short="phasefieldx FEniCSx, displacement at the peak")),
+    bounds={"peak_force": (0.6915 * 0.97, 0.6915 * 1.03), "peak_displacement": (5.58e-3 * 0.95, 5.58e-3 * 1.05),
+            "wall_time_s": (0.0, 900.0)},
+    target_text=("the isotropic AT2 model: the peak force within 3% of 0.6915 kN and the displacement at it within "
+                 "5% of 5.58e-3 mm, in at most 15 minutes (issue 16)")))

@@ -282,7 +282,8 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     if (run_dir / "comparison.png").is_file():  # problems without a reference field have none
         shown["comparison"] = (figures / f"{case.name}-comparison.png").relative_to(out).as_posix()
         shutil.copyfile(run_dir / "comparison.png", out / shown["comparison"])
-    hist_png = history_figure(case.name, case, history, metrics, out)
+    # a solver that does not train (finite elements) has no loss history to draw
+    hist_png = history_figure(case.name, case, history, metrics, out) if history else None
     extra = {}
     for fname in metrics.get("extra_figures", []):  # the problem's own figures (Problem.figures)
         target = figures / f"{case.name}-{fname}"
@@ -307,7 +308,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "steps_run": steps_run(series),
         "command": f"sciml validate {case.name}",
         "run_dir": run_dir.relative_to(out).as_posix(),
-        "figures": {**shown, "history": hist_png.relative_to(out).as_posix(), **extra},
+        "figures": {**shown, **({"history": hist_png.relative_to(out).as_posix()} if hist_png else {}), **extra},
         "load_average": {"start": load_start, "end": load_end},
         "interrupted": False,
     })
@@ -332,9 +333,9 @@ def redraw_history_figures(out: Path) -> None:
     for record in load_results(out):
         name = record["case"]["name"]
         history = out / record.get("run_dir", f"runs/{name}") / "history.json"
-        if history.is_file():
-            history_figure(name, registry.Case.from_dict(record["case"]), json.loads(history.read_text()),
-                           record, out)
+        steps = json.loads(history.read_text()) if history.is_file() else []
+        if steps:
+            history_figure(name, registry.Case.from_dict(record["case"]), steps, record, out)
 
 
 def _load() -> float | None:
@@ -652,7 +653,8 @@ def render_report(out: Path) -> str:
             f"- **Measured:** relative L2 = **{fmt_error(record['rel_l2'])}**"
             + "".join(f"; {k}: {fmt_error(v)}" for k, v in (record.get("rel_l2_by_output") or {}).items()
                       if len(record.get("rel_l2_by_output") or {}) > 1)
-            + f", final loss {record.get('final_loss', float('nan')):.3e}, training wall time "
+            + (f", final loss {record['final_loss']:.3e}" if record.get("final_loss") is not None else "")
+            + ", training wall time "
               f"{fmt_time(record.get('wall_time_s'))}.",
             f"- **Target:** {('rel. L2 ≤ ' + fmt_error(case.target)) if case.target is not None else 'none on the rel. L2'}"
             + (f"; bounds on {', '.join(case.bounds)} (table below)" if case.bounds else "")
@@ -727,7 +729,9 @@ def parser() -> argparse.ArgumentParser:
 def _list() -> None:
     for name in registry.names():
         c = registry.get(name)
-        target = "no target" if c.target is None else f"target rel. L2 <= {c.target:g}"
+        held = ([] if c.target is None else [f"rel. L2 <= {c.target:g}"]) + [
+            f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in c.bounds.items()]
+        target = "target " + ", ".join(held) if held else "no target"
         print(f"{name:24s} {c.problem}/{c.solver}; {c.budget or 'default budget'}; {target}")
     for name, st in registry.STUDIES.items():
         target = "reported" if st.target_ratio is None else f"median ratio {st.candidate}/{st.baseline} <= {st.target_ratio:g}"
