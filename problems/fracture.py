@@ -256,7 +256,7 @@ class PhaseField1D(_Profile1D):
     }
     default_solver = "deep-energy"
     solver_defaults = {"width": 32, "depth": 3, "n_interior": 512, "iterations": 2000, "lr": 2e-3,
-                       "lbfgs_iterations": 2000, "dtype": "float64"}
+                       "lbfgs_iterations": 2000, "dtype": "float64", "compile": False}
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -323,7 +323,7 @@ class DamagedBar(_Profile1D):
     }
     default_solver = "deep-energy"
     solver_defaults = {"width": 32, "depth": 3, "n_interior": 512, "iterations": 2000, "lr": 2e-3,
-                       "lbfgs_iterations": 2000, "dtype": "float64"}
+                       "lbfgs_iterations": 2000, "dtype": "float64", "compile": False}
 
     def __init__(self, **params):
         super().__init__(**params)
