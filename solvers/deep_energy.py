@@ -16,6 +16,7 @@ Fract. Mech. 106, 102447 (2020).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -86,7 +87,8 @@ class DeepEnergy(PINN):
     into round(n_interior^(1/d) / quadrature_order) equal cells of ``quadrature_order`` nodes; an
     even number of cells puts the midpoint of each axis on a cell edge, where an integrand may have
     a kink), "monte-carlo" (``n_interior`` uniform random points weighted by the domain's volume /
-    N, resampled every ``resample_every`` Adam steps; any domain) or "auto" (gauss on boxes, else
+    N, resampled every ``resample_every`` Adam steps — do resample: on fixed points the network
+    can lower the sampled energy below the functional's minimum; any domain) or "auto" (gauss on boxes, else
     Monte Carlo). Trains on one process; residual-based refinement (``rar_every``) and the
     "engd" optimizer (which needs squared residuals) do not apply.
     """
@@ -120,6 +122,10 @@ class DeepEnergy(PINN):
         if self.rule == "gauss" and s["resample_every"]:
             raise ValueError(f"resample_every must be 0 with Gauss–Legendre quadrature (fixed nodes), "
                              f"got {s['resample_every']!r}")
+        if self.rule == "monte-carlo" and not s["resample_every"]:
+            warnings.warn("Monte Carlo quadrature on fixed points (resample_every 0): the network can lower the "
+                          "sampled energy below the functional's minimum between the points; resample (e.g. "
+                          "resample_every=1)")
 
     def _rule(self) -> str:
         """The quadrature used: "gauss" or "monte-carlo"."""
