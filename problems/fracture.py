@@ -145,6 +145,17 @@ IRREVERSIBILITY_PENALTY = 1.0e4
 """Weight of the damaged bar's irreversibility penalty on a decrease of d along the load path."""
 
 
+SOLVER_DEFAULTS_1D = {"width": 32, "depth": 3, "n_interior": 512, "iterations": 2000, "lr": 2e-3,
+                      "lbfgs_iterations": 2000, "dtype": "float64", "compile": False}
+"""Solver settings of the 1-D problems: a small float64 network on 512 Gauss–Legendre nodes, no
+compilation (a step takes milliseconds)."""
+
+
+def dissipation(model: str, d):
+    """w(d): d² (AT2) or d (AT1), of an array or tensor."""
+    return d * d if model == "at2" else d
+
+
 def _model(doc: str) -> Parameter:
     return Parameter("at2", doc=doc, choices=MODELS)
 
@@ -212,7 +223,12 @@ def bar_peak(model: str, E: float, G_c: float, l: float) -> tuple[float, float]:
 
 
 class _Profile1D(Problem):
-    """A problem of one input and one output whose comparison figure is a profile and its error."""
+    """A 1-D phase-field problem of one input and one output, solved by energy minimisation, whose
+    comparison figure is a profile and its error."""
+
+    outputs = ("d",)
+    default_solver = "deep-energy"
+    solver_defaults = SOLVER_DEFAULTS_1D
 
     def plot(self, reference: Reference, prediction: np.ndarray, path, title: str = ""):
         from sciml.plotting import save_figure, subplots
@@ -247,16 +263,12 @@ class PhaseField1D(_Profile1D):
     name = "phase-field-1d"
     description = "1-D phase-field crack profile d(x) on [-a, a], d(0) = 1, AT2 or AT1 (closed form)"
     inputs = ("x",)
-    outputs = ("d",)
     units = {"x": "mm", "d": "1"}
     parameters = {
         "model": _model("dissipation: 'at2' (w = d²) or 'at1' (w = d, with an elastic threshold)"),
         "l": _positive(0.015, "mm", "phase-field length scale"),
         "a": _positive(0.06, "mm", "half-length of the bar (AT1 needs a >= 2 l)"),
     }
-    default_solver = "deep-energy"
-    solver_defaults = {"width": 32, "depth": 3, "n_interior": 512, "iterations": 2000, "lr": 2e-3,
-                       "lbfgs_iterations": 2000, "dtype": "float64", "compile": False}
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -268,8 +280,7 @@ class PhaseField1D(_Profile1D):
 
     def energy(self, f):
         d, slope = f["d"], f.d("d", "x")
-        w = d * d if self.model == "at2" else d
-        return (w + self.l * self.l * slope * slope) / (C_W[self.model] * self.l)
+        return (dissipation(self.model, d) + self.l * self.l * slope * slope) / (C_W[self.model] * self.l)
 
     def constraint(self):
         return HardConstraint(lambda x: torch.ones_like(x[:, :1]), lambda x: x[:, :1].abs() / self.l,
@@ -312,7 +323,6 @@ class DamagedBar(_Profile1D):
     name = "damaged-bar"
     description = "homogeneous 1-D bar pulled to failure: uniform damage d(strain), peak stress (closed form)"
     inputs = ("strain",)
-    outputs = ("d",)
     units = {"strain": "1", "d": "1"}
     parameters = {
         "model": _model("dissipation: 'at2' (w = d²) or 'at1' (w = d, elastic until the peak)"),
@@ -321,9 +331,6 @@ class DamagedBar(_Profile1D):
         "l": _positive(0.015, "mm", "phase-field length scale"),
         "max_strain": _positive(0.05, "1", "imposed strain at the end of the load path (past 1.5 x the peak strain)"),
     }
-    default_solver = "deep-energy"
-    solver_defaults = {"width": 32, "depth": 3, "n_interior": 512, "iterations": 2000, "lr": 2e-3,
-                       "lbfgs_iterations": 2000, "dtype": "float64", "compile": False}
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -337,7 +344,7 @@ class DamagedBar(_Profile1D):
 
     def energy(self, f):
         eps, d = f["strain"], f["d"]
-        w = d * d if self.model == "at2" else d
+        w = dissipation(self.model, d)
         scale = self.max_strain * self.G_c / self.l
         psi = 0.5 * (1 - d) ** 2 * self.E * eps * eps + self.G_c * w / (C_W[self.model] * self.l)
         healing = torch.relu(-self.max_strain * f.d("d", "strain"))
