@@ -4,6 +4,8 @@ the 1-D phase-field crack profiles (AT2, AT1) and the homogeneous bar's peak str
 from __future__ import annotations
 
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -48,14 +50,15 @@ def test_measured_crack_surface_of_the_closed_form_profile(model):
 def test_bar_closed_forms_minimise_the_energy_and_peak_at_sigma_c(model):
     E, G_c, l = 210.0, 2.7e-3, 0.015
     c_w = 2.0 if model == "at2" else 8.0 / 3.0
-    strain = np.linspace(1e-4, 0.05, 5001)
-    d = np.linspace(0.0, 1.0, 200001)[:, None]
+    strain = np.linspace(1e-3, 0.05, 50)
+    d = np.linspace(0.0, 1.0, 100001)[:, None]
     psi = 0.5 * (1 - d) ** 2 * E * strain ** 2 + G_c * (d * d if model == "at2" else d) / (c_w * l)
-    brute = d[np.argmin(psi, axis=0), 0]
-    assert np.abs(brute - bar_damage(strain, model, E, G_c, l)).max() < 1e-5
-    sigma = (1 - brute) ** 2 * E * strain
+    brute = d[np.argmin(psi, axis=0), 0]  # the minimiser over d at each strain, by search
+    assert np.abs(brute - bar_damage(strain, model, E, G_c, l)).max() < 2e-5
+    strain = np.linspace(0.0, 0.05, 20001)
+    sigma = (1 - bar_damage(strain, model, E, G_c, l)) ** 2 * E * strain
     peak, at = bar_peak(model, E, G_c, l)
-    assert sigma.max() == pytest.approx(peak, rel=2e-5)
+    assert sigma.max() == pytest.approx(peak, rel=2e-4)  # AT1 peaks at a corner: the grid step, 2.5e-6, counts
     assert strain[np.argmax(sigma)] == pytest.approx(at, rel=1e-3)
 
 
@@ -138,3 +141,29 @@ def test_bad_input_is_one_clear_sentence():
         DeepEnergy(Torsion(), quadrature="gauss")
     with pytest.raises(ValueError, match="quadrature must be one of"):
         DeepEnergy(Poisson(), quadrature="simpson")
+
+
+def _interrupt_after(n):
+    """A callback that presses Ctrl-C (SIGINT) once the ``n``-th record has been written."""
+    count = {"records": 0}
+
+    def callback(trainer, record):
+        count["records"] += 1
+        if count["records"] == n:
+            os.kill(os.getpid(), signal.SIGINT)
+    return callback
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DeepEnergy(DamagedBar(model="at1"), width=8, depth=2, n_interior=64, iterations=6, lbfgs_iterations=4,
+                       lbfgs_chunk=2, checkpoint_every=2, progress=False),
+    lambda: DeepEnergy(Torsion(), width=8, depth=2, n_interior=64, iterations=6, resample_every=2, compile=False,
+                       checkpoint_every=2, progress=False),
+], ids=["gauss", "monte-carlo"])
+def test_resumes_exactly(tmp_path, make):
+    full = make().train(out=tmp_path / "full")
+    first = make().train(out=tmp_path / "cut", callbacks=[_interrupt_after(4)])
+    assert first.interrupted
+    resumed = make().train(out=tmp_path / "cut", resume=True)
+    assert [(h["phase"], h["step"], h["loss"]) for h in resumed.history] == \
+        [(h["phase"], h["step"], h["loss"]) for h in full.history]
