@@ -91,12 +91,12 @@ class Torsion(Problem):
 
 
 def test_monte_carlo_on_a_disk():
-    solver = DeepEnergy(Torsion(), width=16, depth=2, n_interior=512, iterations=300, resample_every=1,
-                        lr=3e-3, compile=False, progress=False)
+    solver = DeepEnergy(Torsion(), width=16, depth=2, n_interior=1024, iterations=300, resample_every=1,
+                        lr=1e-2, schedule="cosine", compile=False, progress=False)
     assert solver.rule == "monte-carlo"
     result = solver.train()
     assert solver.interior.aux["weight"].sum().item() == pytest.approx(math.pi, rel=1e-2)  # the disk's area
-    assert result.errors()["rel_l2"] < 3e-2
+    assert result.errors()["rel_l2"] < 3e-2  # measured 1.2e-2
 
 
 def test_phase_field_1d_at2():
