@@ -20,6 +20,7 @@ from sciml.problems.fracture import (DamagedBar, PhaseField1D, bar_damage, bar_p
                                      measured_crack_surface)
 from sciml.problems.poisson import Poisson
 from sciml.solvers.deep_energy import DeepEnergy, gauss_legendre
+from sciml.training import TrainConfig, Trainer, TrainingDiverged
 
 
 def train(problem, **settings):
@@ -167,3 +168,19 @@ def test_resumes_exactly(tmp_path, make):
     resumed = make().train(out=tmp_path / "cut", resume=True)
     assert [(h["phase"], h["step"], h["loss"]) for h in resumed.history] == \
         [(h["phase"], h["step"], h["loss"]) for h in full.history]
+
+
+def test_the_divergence_guard_takes_a_negative_energy():
+    """An energy may be negative; a jump far above the best (negative) loss still stops training."""
+    model = torch.nn.Linear(1, 1)
+    calls = {"n": 0}
+
+    def loss():
+        calls["n"] += 1
+        level = -1.0 - 1e-3 * calls["n"] if calls["n"] < 5 else 1e9
+        return {"energy": level + 0 * model.weight.sum()}
+
+    trainer = Trainer(model, loss, TrainConfig(iterations=10, checkpoint_every=0, progress=False))
+    with pytest.raises(TrainingDiverged, match="raised by"):
+        trainer.run()
+    assert calls["n"] == 5
