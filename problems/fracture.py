@@ -21,12 +21,15 @@ bundled: set ``SCIML_FRACTURE_REFERENCE`` to a folder holding ``miehe2010_sent_t
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sciml.geometry import dde
+from sciml.networks import HardConstraint
 from sciml.problem import Parameter, Problem, Reference
 
 MIEHE_PEAK = (0.701, 5.55e-3)
@@ -126,3 +129,268 @@ class Sent(Problem):
     def loads(self) -> np.ndarray:
         """The imposed top displacements (load_steps,) [mm]."""
         return np.linspace(self.max_displacement / self.load_steps, self.max_displacement, self.load_steps)
+
+
+# -- one-dimensional phase-field problems (closed forms) ---------------------------------------------
+# The phase-field regularisation of Bourdin, Francfort & Marigo (2000) with the AT2 (w(d) = d²,
+# c_w = 2) and AT1 (w(d) = d, c_w = 8/3) dissipation functions (Pham, Amor, Marigo & Maurini 2011,
+# "Gradient damage models and their use to approximate brittle fracture", Int. J. Damage Mech. 20,
+# 618–652): crack surface density γ(d, d') = (w(d) + l² d'²) / (c_w l) [1/mm], degradation
+# g(d) = (1 - d)². Their closed forms are in the module's functions below.
+
+MODELS = ("at2", "at1")
+C_W = {"at2": 2.0, "at1": 8.0 / 3.0}
+"""Normalisation c_w = 4 ∫₀¹ √w(s) ds of the dissipation w: 2 for AT2 (w = d²), 8/3 for AT1 (w = d)."""
+IRREVERSIBILITY_PENALTY = 1.0e4
+"""Weight of the damaged bar's irreversibility penalty on a decrease of d along the load path."""
+
+
+SOLVER_DEFAULTS_1D = {"width": 32, "depth": 3, "n_interior": 512, "iterations": 2000, "lr": 2e-3,
+                      "lbfgs_iterations": 2000, "dtype": "float64", "compile": False}
+"""Solver settings of the 1-D problems: a small float64 network on 512 Gauss–Legendre nodes, no
+compilation (a step takes milliseconds)."""
+
+
+def dissipation(model: str, d):
+    """w(d): d² (AT2) or d (AT1), of an array or tensor."""
+    return d * d if model == "at2" else d
+
+
+def _model(doc: str) -> Parameter:
+    return Parameter("at2", doc=doc, choices=MODELS)
+
+
+def _relu_square(v: torch.Tensor):
+    """d = max(v, 0)² with its first and second derivatives: a damage ≥ 0 with a continuous slope."""
+    p = torch.relu(v)
+    return p * p, 2 * p, 2 * (v > 0).to(v.dtype)
+
+
+def _relu(v: torch.Tensor):
+    """d = max(v, 0) with its first and second derivatives."""
+    step = (v > 0).to(v.dtype)
+    return v * step, step, torch.zeros_like(v)
+
+
+def crack_profile(x: np.ndarray, model: str, l: float, a: float) -> np.ndarray:
+    """Closed-form optimal damage profile d(x) (N,) at x (N,) [mm] on [-a, a] with d(0) = 1 and free
+    ends: AT2 cosh((a - |x|)/l) / cosh(a/l); AT1 (1 - |x|/(2l))² for |x| ≤ 2l, 0 beyond (a ≥ 2l)."""
+    r = np.abs(np.asarray(x, float))
+    if model == "at2":
+        return np.cosh((a - r) / l) / np.cosh(a / l)
+    return np.clip(1 - r / (2 * l), 0.0, None) ** 2
+
+
+def crack_surface(model: str, l: float, a: float) -> float:
+    """Closed-form crack surface Γ = ∫ γ dx [1] of the optimal profile: AT2 tanh(a/l), AT1 1."""
+    return math.tanh(a / l) if model == "at2" else 1.0
+
+
+def measured_crack_surface(predict, model: str, l: float, a: float, n: int = 20001) -> float:
+    """Γ = ∫_{-a}^{a} (w(d) + l² d'²) / (c_w l) dx [1] of a predicted profile ``predict`` (points
+    (N, 1) -> (N, 1)), on each half [-a, 0], [0, a] as the exact functional of the piecewise-linear
+    interpolant of ``n`` samples (error O((a / n)² / l²)), so the kink at x = 0 is resolved."""
+    total = 0.0
+    for x in (np.linspace(-a, 0.0, n), np.linspace(0.0, a, n)):
+        d = predict(x[:, None])[:, 0]
+        h = np.diff(x)
+        slope = np.diff(d) / h
+        if model == "at2":  # ∫ d² of a linear piece: h (d0² + d0 d1 + d1²) / 3
+            w = h * (d[:-1] ** 2 + d[:-1] * d[1:] + d[1:] ** 2) / 3
+        else:
+            w = h * (d[:-1] + d[1:]) / 2
+        total += float(np.sum(w + l * l * slope ** 2 * h)) / (C_W[model] * l)
+    return total
+
+
+def bar_damage(strain: np.ndarray, model: str, E: float, G_c: float, l: float) -> np.ndarray:
+    """Closed-form uniform damage d(ε) (N,) of a homogeneous bar at strains (N,) under monotonic
+    loading (the minimiser of ½ (1 - d)² E ε² + G_c w(d) / (c_w l) over d, non-decreasing in ε):
+    AT2 E ε² / (E ε² + G_c / l); AT1 max(0, 1 - ε_c² / ε²), ε_c² = 3 G_c / (8 l E)."""
+    e2 = np.asarray(strain, float) ** 2
+    if model == "at2":
+        return E * e2 / (E * e2 + G_c / l)
+    with np.errstate(divide="ignore"):
+        return np.clip(1 - 3 * G_c / (8 * l * E) / e2, 0.0, None)
+
+
+def bar_peak(model: str, E: float, G_c: float, l: float) -> tuple[float, float]:
+    """Closed-form (peak stress σ_c [kN/mm²], strain at the peak [1]) of the homogeneous bar:
+    AT2 (3√3/16) √(E G_c / l) at ε = √(G_c / (3 E l)); AT1 √(3 E G_c / (8 l)) at ε = √(3 G_c / (8 E l))."""
+    if model == "at2":
+        return 3 * math.sqrt(3) / 16 * math.sqrt(E * G_c / l), math.sqrt(G_c / (3 * E * l))
+    return math.sqrt(3 * E * G_c / (8 * l)), math.sqrt(3 * G_c / (8 * E * l))
+
+
+class _Profile1D(Problem):
+    """A 1-D phase-field problem of one input and one output, solved by energy minimisation, whose
+    comparison figure is a profile and its error."""
+
+    outputs = ("d",)
+    default_solver = "deep-energy"
+    solver_defaults = SOLVER_DEFAULTS_1D
+
+    def plot(self, reference: Reference, prediction: np.ndarray, path, title: str = ""):
+        from sciml.plotting import save_figure, subplots
+
+        (name, axis), = reference.grid.items()
+        out = self.outputs[0]
+        fig, (left, right) = subplots(1, 2, figsize=(11, 4))
+        left.plot(axis, reference.values[:, 0], "k-", lw=2, alpha=0.5, label="closed form")
+        left.plot(axis, prediction[:, 0], "C0--", lw=1.4, label="prediction")
+        left.set_ylabel(f"{out} [{self.unit(out)}]")
+        left.legend()
+        right.plot(axis, prediction[:, 0] - reference.values[:, 0], "C3-", lw=1.2)
+        right.set_ylabel(f"prediction − closed form, {out} [{self.unit(out)}]")
+        for ax in (left, right):
+            ax.set_xlabel(f"{name} [{self.unit(name)}]")
+            ax.grid(alpha=0.3)
+        left.set_title(title or self.description)
+        right.set_title("error")
+        return save_figure(fig, path)
+
+
+class PhaseField1D(_Profile1D):
+    """The optimal crack profile of a 1-D phase-field bar: minimise the crack surface functional
+    Γ[d] = ∫_{-a}^{a} (w(d) + l² d'²) / (c_w l) dx with d(0) = 1 and free ends (AT2: w = d²; AT1:
+    w = d with d ≥ 0). Closed forms: AT2 d = cosh((a - |x|)/l) / cosh(a/l), Γ = tanh(a/l); AT1
+    d = (1 - |x|/(2l))² on |x| ≤ 2l, 0 beyond, Γ = 1 (:func:`crack_profile`). Solved by energy
+    minimisation (``--solver deep-energy``): d = 1 + (|x|/l) N(x) holds d(0) = 1 exactly and lets the
+    network's smooth N carry the kink at 0; AT1 keeps d = max(1 + (|x|/l) N, 0)² ≥ 0, which holds
+    its exact profile (N = -1/2). Metrics: ``gamma`` (Γ of the prediction, :func:`measured_crack_surface`),
+    ``gamma_exact`` and ``gamma_error`` (their difference), ``d_min``."""
+
+    name = "phase-field-1d"
+    description = "1-D phase-field crack profile d(x) on [-a, a], d(0) = 1, AT2 or AT1 (closed form)"
+    inputs = ("x",)
+    units = {"x": "mm", "d": "1"}
+    parameters = {
+        "model": _model("dissipation: 'at2' (w = d²) or 'at1' (w = d, with an elastic threshold)"),
+        "l": _positive(0.015, "mm", "phase-field length scale"),
+        "a": _positive(0.06, "mm", "half-length of the bar (AT1 needs a >= 2 l)"),
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.model == "at1" and self.a < 2 * self.l:
+            raise ValueError(f"a must be >= 2 l = {2 * self.l:g} mm for the AT1 profile (its support), got {self.a!r}")
+
+    def geometry(self):
+        return dde().Interval(-self.a, self.a)
+
+    def energy(self, f):
+        d, slope = f["d"], f.d("d", "x")
+        return (dissipation(self.model, d) + self.l * self.l * slope * slope) / (C_W[self.model] * self.l)
+
+    def constraint(self):
+        return HardConstraint(lambda x: torch.ones_like(x[:, :1]), lambda x: x[:, :1].abs() / self.l,
+                              enforces=("boundary",))
+
+    def output_transform(self):
+        """AT1: d = max(v, 0)² (d ≥ 0); AT2: none (its minimiser is positive)."""
+        return _relu_square if self.model == "at1" else None
+
+    def reference(self) -> Reference:
+        x = np.linspace(-self.a, self.a, 1201)
+        return Reference(x[:, None], crack_profile(x, self.model, self.l, self.a)[:, None],
+                         f"closed-form {self.model.upper()} profile (l = {self.l:g} mm, a = {self.a:g} mm)",
+                         grid={"x": x})
+
+    def metrics(self, predict) -> dict[str, float]:
+        gamma = measured_crack_surface(predict, self.model, self.l, self.a)
+        exact = crack_surface(self.model, self.l, self.a)
+        d = predict(np.linspace(-self.a, self.a, 4001)[:, None])
+        return {"gamma": gamma, "gamma_exact": exact, "gamma_error": gamma - exact, "d_min": float(d.min())}
+
+
+class DamagedBar(_Profile1D):
+    """A homogeneous 1-D bar pulled to failure: its uniform damage d along the load path, and the
+    peak stress against the closed form σ_c (AT2 (3√3/16) √(E G_c/l), AT1 √(3 E G_c/(8 l)), :func:`bar_peak`).
+
+    In a homogeneous bar the strain ε and the damage d are uniform, so the energy per unit volume at
+    the imposed strain ε is ψ(ε, d) = ½ (1 - d)² E ε² + G_c w(d) / (c_w l) (no gradient term): each
+    load step is a minimisation over one number d. The input is the load, ε ∈ [0, max_strain], and
+    the energy minimised is the load path's ∫ ψ(ε, d(ε)) dε / (max_strain G_c / l) (``energy``), whose
+    minimiser is the per-step minimiser at every ε at once — the deep-energy solver trains one
+    network d(ε) for all load steps (Gauss–Legendre nodes are the load steps). Irreversibility
+    (d non-decreasing along the monotonic load path) is a penalty ``irreversibility`` =
+    :data:`IRREVERSIBILITY_PENALTY` · max(0, -max_strain ∂d/∂ε)², inactive at the monotonic
+    minimiser; AT1's d ≥ 0 is the output transform d = max(v, 0). Stress σ = (1 - d)² E ε.
+    Metrics: ``peak_stress`` [kN/mm²] and ``peak_strain`` on a 20,001-point load grid,
+    ``peak_stress_closed_form``, ``peak_stress_rel_error``, ``healing`` (the largest decrease of d
+    between neighbouring load steps, 0 when irreversible); figure ``stress_strain.png``."""
+
+    name = "damaged-bar"
+    description = "homogeneous 1-D bar pulled to failure: uniform damage d(strain), peak stress (closed form)"
+    inputs = ("strain",)
+    units = {"strain": "1", "d": "1"}
+    parameters = {
+        "model": _model("dissipation: 'at2' (w = d²) or 'at1' (w = d, elastic until the peak)"),
+        "E": _positive(210.0, "kN/mm^2", "Young's modulus"),
+        "G_c": _positive(2.7e-3, "kN/mm", "fracture toughness (critical energy release rate)"),
+        "l": _positive(0.015, "mm", "phase-field length scale"),
+        "max_strain": _positive(0.05, "1", "imposed strain at the end of the load path (past 1.5 x the peak strain)"),
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        _, at = bar_peak(self.model, self.E, self.G_c, self.l)
+        if self.max_strain < 1.5 * at:
+            raise ValueError(f"max_strain must be >= 1.5 x the peak strain {at:.4g} of the {self.model.upper()} "
+                             f"closed form, so the load path passes the peak; got {self.max_strain!r}")
+
+    def geometry(self):
+        return dde().Interval(0.0, self.max_strain)
+
+    def energy(self, f):
+        eps, d = f["strain"], f["d"]
+        w = dissipation(self.model, d)
+        scale = self.max_strain * self.G_c / self.l
+        psi = 0.5 * (1 - d) ** 2 * self.E * eps * eps + self.G_c * w / (C_W[self.model] * self.l)
+        healing = torch.relu(-self.max_strain * f.d("d", "strain"))
+        return {"energy": psi / scale, "irreversibility": IRREVERSIBILITY_PENALTY * healing ** 2 / self.max_strain}
+
+    def output_transform(self):
+        """AT1: d = max(v, 0) (below the peak its minimiser would be negative); AT2: none."""
+        return _relu if self.model == "at1" else None
+
+    def stress(self, strain: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """σ = (1 - d)² E ε [kN/mm²] at strains (N,) with damage (N,)."""
+        return (1 - d) ** 2 * self.E * strain
+
+    def reference(self) -> Reference:
+        strain = np.linspace(0.0, self.max_strain, 1001)
+        d = bar_damage(strain, self.model, self.E, self.G_c, self.l)
+        return Reference(strain[:, None], d[:, None], f"closed-form uniform {self.model.upper()} damage of a homogeneous "
+                         f"bar (l = {self.l:g} mm)", grid={"strain": strain})
+
+    def _curve(self, predict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        strain = np.linspace(0.0, self.max_strain, 20001)
+        d = predict(strain[:, None])[:, 0]
+        return strain, d, self.stress(strain, d)
+
+    def metrics(self, predict) -> dict[str, float]:
+        strain, d, sigma = self._curve(predict)
+        k = int(np.argmax(sigma))
+        closed, _ = bar_peak(self.model, self.E, self.G_c, self.l)
+        return {"peak_stress": float(sigma[k]), "peak_strain": float(strain[k]), "peak_stress_closed_form": closed,
+                "peak_stress_rel_error": float(sigma[k] / closed - 1), "healing": float(max(0.0, -np.diff(d).min()))}
+
+    def figures(self, predict, out) -> list:
+        from sciml.plotting import save_figure, subplots
+
+        strain, d, sigma = self._curve(predict)
+        exact = self.stress(strain, bar_damage(strain, self.model, self.E, self.G_c, self.l))
+        closed, at = bar_peak(self.model, self.E, self.G_c, self.l)
+        fig, ax = subplots(figsize=(6.0, 4.2))
+        ax.plot(strain, exact, "k-", lw=2, alpha=0.5, label="closed form")
+        ax.plot(strain, sigma, "C0--", lw=1.4, label="deep energy: σ = (1 − d)² E ε")
+        ax.plot(at, closed, "ks", mfc="none", label=f"σ_c = {closed:.4g} kN/mm²")
+        k = int(np.argmax(sigma))
+        ax.plot(strain[k], sigma[k], "C0o", mfc="none", label=f"peak {sigma[k]:.4g} kN/mm² ({sigma[k] / closed - 1:+.2%})")
+        ax.set_xlabel("strain ε [1]")
+        ax.set_ylabel("stress σ [kN/mm²]")
+        ax.set_title(f"homogeneous bar, {self.model.upper()}, l = {self.l:g} mm")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        return [save_figure(fig, Path(out) / "stress_strain.png")]

@@ -60,7 +60,8 @@ class TrainConfig:
     write one once this many minutes [min] have passed since the last (0: none by time), so a hard
     kill loses at most that much work. Either way one is written at the end and on interruption.
     resample_every: call the solver's resampler every this many Adam steps (0: never).
-    divergence: stop when the loss exceeds this factor times the best loss so far.
+    divergence: stop when the loss exceeds this factor times the best loss so far (a negative best
+    loss, an energy's: when it exceeds the best by this factor less one times the best's size).
 
     optimizer: what follows Adam: "adam-lbfgs" (L-BFGS, ``lbfgs_iterations`` steps, with a
     strong-Wolfe line search unless ``lbfgs_line_search`` is None), or ``second_order_iterations``
@@ -293,13 +294,17 @@ class Trainer:
 
     def _check(self, loss: float, terms: dict[str, float]) -> None:
         c = self.config
-        if math.isfinite(loss) and loss <= c.divergence * self._best:
+        # divergence x best for a positive best; an energy (deep-energy solver) can be negative: then the
+        # loss may rise above the best by (divergence - 1) times its size.
+        limit = self._best + (c.divergence - 1) * abs(self._best)
+        if math.isfinite(loss) and loss <= limit:
             self._best = min(self._best, loss)
             return
         where = f"{self.state.phase} step {self.state.step}"
         detail = ", ".join(f"{k}={v:.3g}" for k, v in terms.items())
         reason = "is not finite" if not math.isfinite(loss) else (
-            f"exceeds {c.divergence:g} times the best loss {self._best:.3g}")
+            f"exceeds {c.divergence:g} times the best loss {self._best:.3g}" if self._best >= 0 else
+            f"exceeds {limit:.3g}, the best loss {self._best:.3g} raised by {c.divergence - 1:g} times its size")
         if self._good is not None:
             good = self._good["state"]
             self.restore(self._good)

@@ -857,3 +857,30 @@ register(Case(
             "wall_time_s": (0.0, 900.0)},
     target_text=("the isotropic AT2 model: the peak force within 3% of 0.6915 kN and the displacement at it within "
                  "5% of 5.58e-3 mm, in at most 15 minutes (issue 16)")))
+
+
+# -- issue 16: 1-D phase-field fracture by the deep energy method -----------------------------------
+PHASE_FIELD_1D_BUDGET = ("defaults of `sciml run phase-field-1d` (deep-energy solver: 32 x 3 tanh MLP in float64, "
+                         "512 Gauss–Legendre nodes (64 cells of 8) on [-a, a], 2,000 Adam + 2,000 L-BFGS steps; "
+                         "d = 1 + (|x|/l) N, and d = max(1 + (|x|/l) N, 0)² for AT1)")
+DAMAGED_BAR_BUDGET = ("defaults of `sciml run damaged-bar` (deep-energy solver: 32 x 3 tanh MLP in float64 over the "
+                      "load path ε in [0, 0.05], 512 Gauss–Legendre nodes, 2,000 Adam + 2,000 L-BFGS steps; the "
+                      "irreversibility penalty on a decreasing d; AT1 d = max(v, 0))")
+for _model, _target in (("at2", 1e-2), ("at1", 2e-2)):
+    register(Case(
+        name=f"phase-field-1d-{_model}", problem="phase-field-1d", solver="deep-energy", params={"model": _model},
+        budget=PHASE_FIELD_1D_BUDGET + " (l = 0.015 mm, a = 0.06 mm)",
+        reference=("closed-form optimal profile: AT2 d = cosh((a - |x|)/l) / cosh(a/l), Γ = tanh(a/l); AT1 "
+                   "d = (1 - |x|/(2l))² on |x| <= 2l, Γ = 1 (shared/reference/fracture/README.md), on 1,201 points"),
+        target=_target, bounds={"gamma_error": (-1e-3, 1e-3), "d_min": (0.0, 1.0)},
+        target_text=(f"issue 16: relative L2 of d <= {_target:g} with the crack surface Γ within 1e-3 of its closed "
+                     "form" + (" (tanh(a/l))" if _model == "at2" else " (1), and d >= 0 everywhere"))))
+    register(Case(
+        name=f"damaged-bar-{_model}", problem="damaged-bar", solver="deep-energy", params={"model": _model},
+        budget=DAMAGED_BAR_BUDGET + " (E = 210 kN/mm², G_c = 2.7e-3 kN/mm, l = 0.015 mm)",
+        reference=("closed-form uniform damage of the homogeneous bar along the load path (AT2 d = E ε² / (E ε² + "
+                   "G_c/l), AT1 d = max(0, 1 - 3 G_c / (8 l E ε²))) on 1,001 strains; peak stress σ_c "
+                   + ("(3√3/16) √(E G_c / l)" if _model == "at2" else "√(3 E G_c / (8 l))")),
+        target=1e-2, bounds={"peak_stress_rel_error": (-1e-2, 1e-2), "healing": (0.0, 1e-4)},
+        target_text=("issue 16: the peak stress within 1 % of the closed form σ_c; the damage along the load path to "
+                     "1e-2 relative L2, decreasing by at most 1e-4 between neighbouring load steps (irreversibility)")))
