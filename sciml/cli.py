@@ -101,16 +101,14 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
     params = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
     args.solver = args.solver or problem_cls.default_solver
     settings = {"progress": not args.no_progress}
-    if args.lbfgs_iterations is not None:
-        if args.lbfgs_iterations < 0:
-            raise ValueError(f"--lbfgs-iterations must be >= 0, got {args.lbfgs_iterations}")
-        settings["lbfgs_iterations"] = args.lbfgs_iterations
+    for key in ("lbfgs_iterations", "second_order_iterations"):
+        steps = getattr(args, key)
+        if steps is not None:
+            if steps < 0:
+                raise ValueError(f"--{key.replace('_', '-')} must be >= 0, got {steps}")
+            settings[key] = steps
     if args.init is not None:
         settings["init"] = args.init
-    if args.second_order_iterations is not None:
-        if args.second_order_iterations < 0:
-            raise ValueError(f"--second-order-iterations must be >= 0, got {args.second_order_iterations}")
-        settings["second_order_iterations"] = args.second_order_iterations
     if args.optimizer is not None:
         settings["optimizer"] = args.optimizer
         if args.optimizer != "adam-lbfgs" and args.dtype is None:

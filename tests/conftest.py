@@ -23,3 +23,21 @@ def float64_default():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(before)
+
+
+@pytest.fixture
+def interrupt_after():
+    """``interrupt_after(n)``: a training callback that presses Ctrl-C (SIGINT) once the ``n``-th
+    history record has been written."""
+    import os
+    import signal
+
+    def make(n):
+        count = {"records": 0}
+
+        def callback(trainer, record):
+            count["records"] += 1
+            if count["records"] == n:
+                os.kill(os.getpid(), signal.SIGINT)
+        return callback
+    return make

@@ -56,23 +56,12 @@ def _losses(history):
     return [(h["phase"], h["step"], h["loss"]) for h in history]
 
 
-def _interrupt_after(n):
-    """A callback that presses Ctrl-C (SIGINT) once the ``n``-th record has been written."""
-    count = {"records": 0}
-
-    def callback(trainer, record):
-        count["records"] += 1
-        if count["records"] == n:
-            os.kill(os.getpid(), signal.SIGINT)
-    return callback
-
-
 @pytest.mark.parametrize("name", list(SOLVERS))
-def test_every_solver_resumes_exactly(tmp_path, name):
+def test_every_solver_resumes_exactly(tmp_path, name, interrupt_after):
     make, cut = SOLVERS[name]
     full_solver = make()
     full = full_solver.train(out=tmp_path / "full")
-    first = make().train(out=tmp_path / "cut", callbacks=[_interrupt_after(cut)])
+    first = make().train(out=tmp_path / "cut", callbacks=[interrupt_after(cut)])
     assert first.interrupted and len(first.history) < len(full.history)
     resumed_solver = make()
     resumed = resumed_solver.train(out=tmp_path / "cut", resume=True)

@@ -4,8 +4,6 @@ the 1-D phase-field crack profiles (AT2, AT1) and the homogeneous bar's peak str
 from __future__ import annotations
 
 import math
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -144,26 +142,15 @@ def test_bad_input_is_one_clear_sentence():
         DeepEnergy(Poisson(), quadrature="simpson")
 
 
-def _interrupt_after(n):
-    """A callback that presses Ctrl-C (SIGINT) once the ``n``-th record has been written."""
-    count = {"records": 0}
-
-    def callback(trainer, record):
-        count["records"] += 1
-        if count["records"] == n:
-            os.kill(os.getpid(), signal.SIGINT)
-    return callback
-
-
 @pytest.mark.parametrize("make", [
     lambda: DeepEnergy(DamagedBar(model="at1"), width=8, depth=2, n_interior=64, iterations=6, lbfgs_iterations=4,
                        lbfgs_chunk=2, checkpoint_every=2, progress=False),
     lambda: DeepEnergy(Torsion(), width=8, depth=2, n_interior=64, iterations=6, resample_every=2, compile=False,
                        checkpoint_every=2, progress=False),
 ], ids=["gauss", "monte-carlo"])
-def test_resumes_exactly(tmp_path, make):
+def test_resumes_exactly(tmp_path, make, interrupt_after):
     full = make().train(out=tmp_path / "full")
-    first = make().train(out=tmp_path / "cut", callbacks=[_interrupt_after(4)])
+    first = make().train(out=tmp_path / "cut", callbacks=[interrupt_after(4)])
     assert first.interrupted
     resumed = make().train(out=tmp_path / "cut", resume=True)
     assert [(h["phase"], h["step"], h["loss"]) for h in resumed.history] == \
