@@ -169,7 +169,7 @@ def history_series(history: list[dict[str, Any]], optimizer: str | None = None) 
     named = [r["phase"] for r in history if r.get("phase") not in ("adam", "done", None)]
     second = named[0] if named else None
     if second is None and any(r.get("phase") == "done" for r in history):
-        second = "lbfgs" if optimizer in (None, "adam-lbfgs") else optimizer
+        second = _second_phase(optimizer)
 
     def in_second(r: dict[str, Any]) -> bool:
         return r.get("phase") in (second, "done") and second is not None
@@ -200,6 +200,13 @@ def history_series(history: list[dict[str, Any]], optimizer: str | None = None) 
     return {"step": steps, "loss": losses, "terms": terms, "rel_l2": rel,
             "boundary": adam if second_steps and adam else None, "adam": adam, "second": second,
             "second_steps": second_steps, "lbfgs": second_steps if second == "lbfgs" else 0}
+
+
+def _second_phase(optimizer: str | None) -> str:
+    """The phase after Adam for a run's ``optimizer`` setting, named as the history names it
+    (:attr:`sciml.training.TrainConfig.second_phase`): "lbfgs" for "adam-lbfgs" and for runs from
+    before the setting existed (None), else the optimiser's own name."""
+    return "lbfgs" if optimizer in (None, "adam-lbfgs") else optimizer
 
 
 def steps_run(series: dict[str, Any]) -> dict[str, int]:
@@ -501,13 +508,6 @@ def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]])
     return lines
 
 
-def _second_phase(record: dict[str, Any]) -> str:
-    """The phase after Adam of a stored run: its optimizer setting, "lbfgs" for "adam-lbfgs" and for
-    runs from before the setting existed."""
-    optimizer = (record.get("settings") or {}).get("optimizer") or "adam-lbfgs"
-    return "lbfgs" if optimizer == "adam-lbfgs" else optimizer
-
-
 def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]], ref_number) -> list[str]:
     """One table per problem that a case runs with a second-order optimiser (a case setting
     ``optimizer``): each such case and the problem's ``sciml run`` default case (Adam + L-BFGS) with
@@ -525,7 +525,7 @@ def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
             published = "<br>".join(f"{_published_value(p)} — {p.short or p.what} [{ref_number(p.citation)}]"
                                     for p in case.published) or "—"
             lines.append("| " + " | ".join(_cell(c) for c in (
-                f"[{case.name}](#{case.name.replace('.', '')})", phase_name(_second_phase(record)),
+                f"[{case.name}](#{case.name.replace('.', '')})", phase_name(_second_phase((record.get("settings") or {}).get("optimizer"))),
                 fmt_error(record["rel_l2"]),
                 _verdict(case, record) + (" (stale)" if note else ""), fmt_time(record.get("wall_time_s")),
                 _steps_text(record), published)) + " |")
