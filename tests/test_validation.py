@@ -163,6 +163,21 @@ def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, ti
     assert "recorded no code fingerprint" in row and "none recorded" in row
 
 
+def test_only_the_code_a_case_runs_can_make_it_stale(tmp_path, tiny_cases):
+    from sciml.validation.runner import code_dependencies, code_fingerprint
+
+    used = code_dependencies("burgers", "pinn")
+    assert {"sciml.api", "sciml.training", "sciml.problems.burgers", "sciml.solvers.pinn",
+            "sciml.classical.cole_hopf", "sciml.native/jet_mlp.cpp"} <= used
+    assert not used & {"sciml.problems.diesel", "sciml.problems.traffic", "sciml.solvers.mto", "sciml.cli"}
+    assert "sciml.solvers.pinn" in code_dependencies("traffic", "mto")  # the MTO trainer builds on the PINN's
+    code = code_fingerprint()
+    _stored(tmp_path, TINY, code={**code, "sciml.problems.diesel": "0" * 16, "sciml.cli": "1" * 16})
+    assert "stale" not in _row(render_report(tmp_path), "tiny-burgers")
+    _stored(tmp_path, TINY, code={**code, "sciml.problems.diesel": "0" * 16, "sciml.training": "1" * 16})
+    assert "stale: the code changed since this run (sciml.training)" in _row(render_report(tmp_path), "tiny-burgers")
+
+
 def test_docstring_edits_do_not_change_the_code_fingerprint(tmp_path):
     from sciml.validation.runner import _digest
 

@@ -12,6 +12,7 @@ import argparse
 import ast
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -104,13 +105,12 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def code_fingerprint() -> dict[str, str]:
-    """The digest of every module (``sciml.api``) and native source (``sciml.native/jet_mlp.cpp``) of
-    the packages that compute results, keyed by name, so a stored result can tell which code changed
-    since it ran."""
+def _code_sources() -> dict[str, Path]:
+    """Every module (``sciml.api``) and native source (``sciml.native/jet_mlp.cpp``) of the packages
+    that compute results, keyed by name, with its file."""
     import importlib
 
-    found: dict[str, str] = {}
+    found: dict[str, Path] = {}
     for package in CODE_PACKAGES:
         root = Path(importlib.import_module(package).__file__).parent
         for path in sorted(root.rglob("*")):
@@ -124,8 +124,69 @@ def code_fingerprint() -> dict[str, str]:
             if name.startswith(("sciml.validation", "sciml.benchmarks")) or (
                     package == "sciml" and name.startswith(("sciml.problems", "sciml.solvers"))):
                 continue  # not result code, or the installed layout's copy of another package here
-            found[name] = _digest(path)
+            found[name] = path
     return found
+
+
+def code_fingerprint() -> dict[str, str]:
+    """The digest of every module and native source of the packages that compute results, keyed by
+    name (see :func:`_code_sources`), so a stored result can tell which code changed since it ran."""
+    return {name: _digest(path) for name, path in _code_sources().items()}
+
+
+def _imported(tree: ast.AST, module: str, is_package: bool, known: set[str],
+              classes: dict[str, str]) -> set[str]:
+    """The modules of ``known`` that the source ``tree`` of ``module`` imports, anywhere in it (a
+    function-level import too), with the packages above each (importing ``a.b`` runs ``a``).
+    ``from sciml.problems import Burgers`` goes through the registry's lazy exports: ``classes`` maps
+    such a class to the module that defines it."""
+    base = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            source = node.module or ""
+            if node.level:
+                anchor = base.rsplit(".", node.level - 1)[0] if node.level > 1 else base
+                source = f"{anchor}.{source}" if source else anchor
+            names.add(source)
+            for alias in node.names:
+                names.add(f"{source}.{alias.name}")
+                if f"{source}.{alias.name}" in classes:
+                    names.add(classes[f"{source}.{alias.name}"])
+    found = set()
+    for name in names:
+        parts = name.split(".")
+        found.update(".".join(parts[:k]) for k in range(1, len(parts) + 1))
+    return found & known
+
+
+@functools.lru_cache(maxsize=None)
+def code_dependencies(problem: str, solver: str) -> frozenset[str]:
+    """The result code a run of ``problem`` with ``solver`` executes: the modules that
+    :func:`sciml.run`, the problem's module and the solver's module import, transitively, and the
+    native sources of any package among them. Other problems and solvers, which the registry loads
+    by name only when asked, are not among them, so a change to one does not make this run stale."""
+    from importlib.metadata import entry_points
+
+    from sciml import registry as names
+
+    sources = _code_sources()
+    classes = {f"{group}.{ep.value.partition(':')[2]}": ep.value.partition(":")[0]
+               for group in ("sciml.problems", "sciml.solvers") for ep in entry_points(group=group)}
+    todo = ["sciml.api", names.problem(problem).__module__, names.solver(solver).__module__]
+    seen: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in sources:
+            continue
+        seen.add(module)
+        path = sources[module]
+        tree = ast.parse(path.read_bytes())
+        todo.extend(_imported(tree, module, path.name == "__init__.py", set(sources), classes) - seen)
+    native = {name for name in sources if "/" in name and name.partition("/")[0] in seen}
+    return frozenset(seen | native)
 
 
 def machine_text(result: dict[str, Any]) -> str:
@@ -381,11 +442,17 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def changed_code(record: dict[str, Any], current: dict[str, str] | None = None) -> list[str] | None:
-    """The modules whose code differs from what produced ``record`` (None when it recorded none)."""
+    """The modules that ``record``'s run executes (:func:`code_dependencies`) whose code differs from
+    what produced it (None when it recorded none)."""
     if not record.get("code"):
         return None
     current = code_fingerprint() if current is None else current
-    return sorted(name for name, digest in record["code"].items() if current.get(name) != digest)
+    case = record["case"]
+    try:
+        used = code_dependencies(case["problem"], case["solver"])
+    except ValueError:  # a problem or solver no longer registered: judge it by all the code
+        used = set(record["code"])
+    return sorted(name for name, digest in record["code"].items() if name in used and current.get(name) != digest)
 
 
 def _describe(record: dict[str, Any], code: dict[str, str] | None = None) -> tuple[registry.Case, str]:
