@@ -52,6 +52,18 @@ class NeuralField(nn.Module):
         return out if self.net is None else out + self.net(self.problem.features(x))
 
 
+class LearnedPhysics:
+    """The hybrid field's physical parameters seen as an inverse problem's unknowns (``floats()``, as
+    :class:`sciml.inverse.Unknowns` gives an inverse PINN's), so a result reports them as ``identified``;
+    not a module, so the weights are saved once, with the field."""
+
+    def __init__(self, field: NeuralField):
+        self.field = field
+
+    def floats(self) -> dict[str, float]:
+        return {k: float(v.detach()) for k, v in self.field.physical.items()}
+
+
 class NeuralODEModel(nn.Module):
     """The learned ODE as a model: points (M, 1 + d) of (t, x0) -> (M, n_out), integrated by the
     solver's method and tolerances."""
@@ -76,8 +88,10 @@ class NeuralODE(ODESolver):
     ``noise`` (relative to each component's standard deviation). Training windows start at an
     observation and cover the next observations up to ``window`` time units on average, ``batch``
     windows per step. Model: ``width``/``depth``/``activation``; ``hybrid`` adds the problem's own
-    vector field with the parameters named in ``learn`` trainable, starting from ``initial_guess``
-    {name: value} (default: the problem's values). Integration: ``method`` ("dopri5" or another
+    vector field, in which the problem's identified parameters are trainable (``sciml.run(...,
+    identify=["damping", "length"], initial_guess={...})`` or :meth:`sciml.Problem.identify`, as for the
+    PINN's inverse problems), starting from their initial guesses. The solver makes its own
+    observations of the problem's trajectories: it takes no given observations or conditions. Integration: ``method`` ("dopri5" or another
     adaptive or fixed-step method), ``rtol``/``atol`` or ``step_size``, ``adjoint``.
     ``regularise`` λ ≥ 0 weighs Pal et al.'s R_E (dopri5 only). Optimisation: ``iterations``,
     ``lr``, ``schedule``; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``, ``checkpoint_minutes``,
@@ -85,8 +99,10 @@ class NeuralODE(ODESolver):
     """
 
     name = "neural-ode"
+    inverse = True
+    """It learns the problem's identified parameters (hybrid model)."""
     defaults: dict[str, Any] = {
-        "width": 64, "depth": 3, "activation": "tanh", "hybrid": False, "learn": (), "initial_guess": None,
+        "width": 64, "depth": 3, "activation": "tanh", "hybrid": False,
         "method": "dopri5", "rtol": 1e-5, "atol": 1e-6, "step_size": None, "adjoint": False, "regularise": 0.0,
         "n_trajectories": 64, "n_observations": 100, "span": 2.0, "window": 0.2, "batch": 32, "noise": 0.0,
         "iterations": 2000, "lr": 3e-3, "schedule": "cosine", "seed": 0, "device": None,
@@ -102,12 +118,12 @@ class NeuralODE(ODESolver):
             raise ValueError(f"regularise must be a finite number >= 0, got {s['regularise']!r}")
         if s["regularise"] and s["method"] != "dopri5":
             raise ValueError(f"the solver-heuristic regulariser reads dopri5's error estimates; method is {s['method']!r}")
-        unknown = set(s["learn"]) - set(problem.parameters)
-        if unknown:
-            raise ValueError(f"learn names unknown parameter(s) {sorted(unknown)}; {problem.name!r} has "
-                             f"{sorted(problem.parameters)}")
-        if s["learn"] and not s["hybrid"]:
-            raise ValueError("learn names physical parameters, which only the hybrid model has: set hybrid=True")
+        if problem.observations is not None or problem.applies != "all":
+            raise ValueError("the neural-ode solver learns from trajectories of the problem it simulates itself: it "
+                             "takes no observations or conditions (those are for the pinn solver)")
+        if problem.unknowns and not s["hybrid"]:
+            raise ValueError(f"identified parameters {sorted(problem.unknowns)} are learned in the physics of the "
+                             "hybrid model only: set hybrid=True")
         if not 0 < s["window"] <= s["span"]:
             raise ValueError(f"need 0 < window <= span, got window={s['window']!r}, span={s['span']!r}")
         if int(s["width"]) != s["width"] or s["width"] < (0 if s["hybrid"] else 1):
@@ -123,9 +139,11 @@ class NeuralODE(ODESolver):
 
     def build_model(self) -> NeuralODEModel:
         s, p = self.settings, self.problem
-        guess = {**p.params, **(s["initial_guess"] or {})}
-        field = NeuralField(p, s["width"], s["depth"], s["activation"], s["hybrid"], {k: guess[k] for k in s["learn"]})
-        return NeuralODEModel(field, s["method"], self.integration_options())
+        field = NeuralField(p, s["width"], s["depth"], s["activation"], s["hybrid"], dict(p.unknowns))
+        model = NeuralODEModel(field, s["method"], self.integration_options())
+        if p.unknowns:
+            model.unknowns = LearnedPhysics(field)  # read by Result.identified
+        return model
 
     # -- data --------------------------------------------------------------------------------------
     def data(self) -> tuple[Tensor, Tensor]:
@@ -184,6 +202,10 @@ class NeuralODE(ODESolver):
             if s["hybrid"]:  # the correction starts small: the physics carries the field at first
                 with torch.no_grad():
                     net.mlp.linears[-1].weight.mul_(0.01)
+        if self.problem.unknowns:
+            def track(trainer, record):  # the identified parameters after each step, in the history
+                record["identified"] = self.model.unknowns.floats()
+            callbacks = [track, *(callbacks or [])]
         return self.fit(self.model, self.loss, out, resume, callbacks, f"{self.problem.name}/{self.name}",
                         get_extra=lambda: {"train_nfe": self.train_nfe},
                         set_extra=lambda extra: setattr(self, "train_nfe", list(extra["train_nfe"])))
@@ -214,5 +236,5 @@ class NeuralODE(ODESolver):
         if self.train_nfe:
             tail = self.train_nfe[-100:]
             out["train_nfe_last100_mean"] = sum(tail) / len(tail)
-        out.update({f"learned_{k}": float(v) for k, v in model.field.physical.items()})
+        out.update({f"learned_{k}": float(v.detach()) for k, v in model.field.physical.items()})
         return out

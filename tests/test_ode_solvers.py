@@ -143,8 +143,8 @@ def test_hypersolver_round_trips_through_save_and_load(tmp_path):
 def test_hybrid_neural_ode_identifies_damping_and_length():
     """Known pendulum physics (no network: width 0) with damping and length started 3x and 1.5x off;
     fitting irregular observations brings both within 5% of the truth (0.3 N m s/rad, 1 m)."""
-    solver = NeuralODE(Pendulum(), hybrid=True, width=0, learn=("damping", "length"),
-                       initial_guess={"damping": 0.1, "length": 1.5}, method="rk4", step_size=0.05,
+    problem = Pendulum().identify(["damping", "length"], {"damping": 0.1, "length": 1.5})
+    solver = NeuralODE(problem, hybrid=True, width=0, method="rk4", step_size=0.05,
                        n_trajectories=16, n_observations=50, window=1.0, span=5.0, batch=16, iterations=100,
                        lr=3e-2, progress=False)
     result = solver.train()
@@ -173,12 +173,28 @@ def test_controller_cost_by_euler_converges_to_dopri5():
 
 @pytest.mark.parametrize("settings,message", [
     ({"regularise": 0.1, "method": "rk4", "step_size": 0.01}, "reads dopri5's error estimates"),
-    ({"learn": ("damping",)}, "only the hybrid model has"),
-    ({"hybrid": True, "learn": ("gravitas",)}, "unknown parameter"),
 ])
 def test_neural_ode_bad_settings(settings, message):
     with pytest.raises(ValueError, match=message):
         NeuralODE(Pendulum(), **settings)
+
+
+def test_the_hybrid_neural_ode_learns_identified_parameters_through_sciml_run(tmp_path):
+    """`initial_guess` is the inverse-problem keyword of sciml.run for every solver: a hybrid neural ODE takes
+    the identified parameters from it (it raised "initial guess given ... which is not identified" while the
+    solver had a setting of the same name), records them, and its saved result loads with them trainable."""
+    result = sciml.run("pendulum", "neural-ode", hybrid=True, width=0, identify=["damping", "length"],
+                       initial_guess={"damping": 0.1, "length": 1.5}, method="rk4", step_size=0.05, n_trajectories=4,
+                       n_observations=20, window=1.0, span=5.0, batch=4, iterations=3, lr=3e-2, progress=False,
+                       out=tmp_path / "hybrid")
+    learned = {k: v.item() for k, v in result.model.field.physical.items()}
+    assert set(learned) == {"damping", "length"} and learned["damping"] != 0.1 and learned["length"] != 1.5
+    again = sciml.load(tmp_path / "hybrid")
+    assert {k: v.item() for k, v in again.model.field.physical.items()} == learned
+    with pytest.raises(ValueError, match="hybrid model only: set hybrid=True"):
+        sciml.run("pendulum", "neural-ode", identify=["damping"], iterations=1, progress=False)
+    with pytest.raises(ValueError, match="takes no observations or conditions"):
+        sciml.run("pendulum", "neural-ode", conditions="boundary", iterations=1, progress=False)
 
 
 def test_cli_runs_ode_problems_with_their_default_solver(tmp_path, capsys):

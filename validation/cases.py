@@ -413,8 +413,8 @@ register(Case(
     name="pendulum-neural-ode-hybrid",
     problem="pendulum",
     solver="neural-ode",
-    settings={"hybrid": True, "learn": ["damping", "length"], "initial_guess": {"damping": 0.1, "length": 1.5},
-              "iterations": 300, "window": 0.5},
+    settings={"hybrid": True, "iterations": 300, "window": 0.5},
+    inverse={"identify": ["damping", "length"], "initial_guess": {"damping": 0.1, "length": 1.5}},
     budget="300 Adam steps on windows of ~0.5 s; known pendulum physics with damping and length trainable (started at 0.1 N m s/rad "
            "and 1.5 m; truth 0.3 and 1.0) plus a neural correction",
     reference=f"{ODE_REFERENCE}, over 5 s; other figures include the identified damping and length",
