@@ -394,3 +394,201 @@ class DamagedBar(_Profile1D):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         return [save_figure(fig, Path(out) / "stress_strain.png")]
+
+
+def williams_displacement(x, y, K: float, E: float, nu: float):
+    """The Mode-I Williams displacements (u_x, u_y) [mm] at points x, y [mm] (arrays or tensors of one
+    shape) around a crack along the negative x axis with its tip at the origin, plane strain:
+    u = K/(2μ) √(r/2π) (cos(θ/2), sin(θ/2)) (κ − cos θ), κ = 3 − 4ν, μ = E / (2 (1 + ν)); K in
+    kN/mm^(3/2), E in kN/mm². θ = atan2(y, x) ∈ (−π, π]: the upper crack face (y = 0, x < 0) is θ = π."""
+    lib = torch if torch.is_tensor(x) else np
+    r, theta = lib.sqrt(x * x + y * y), lib.arctan2(y, x) if lib is np else torch.atan2(y, x)
+    kappa, mu = 3 - 4 * nu, E / (2 * (1 + nu))
+    amplitude = K / (2 * mu) * lib.sqrt(r / (2 * math.pi)) * (kappa - lib.cos(theta))
+    return amplitude * lib.cos(theta / 2), amplitude * lib.sin(theta / 2)
+
+
+def plane_strain_stress(grad: np.ndarray, E: float, nu: float) -> tuple[np.ndarray, np.ndarray]:
+    """Stresses (σ_xx, σ_yy, σ_xy) stacked as (..., 3) [kN/mm²] and the strain energy density W
+    (...) [kN/mm²] of displacement gradients ``grad`` (..., 2, 2), grad[..., i, j] = ∂u_i/∂x_j, plane strain."""
+    lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    exx, eyy, exy = grad[..., 0, 0], grad[..., 1, 1], (grad[..., 0, 1] + grad[..., 1, 0]) / 2
+    trace = exx + eyy
+    stress = np.stack([lam * trace + 2 * mu * exx, lam * trace + 2 * mu * eyy, 2 * mu * exy], axis=-1)
+    energy = lam / 2 * trace ** 2 + mu * (exx ** 2 + eyy ** 2 + 2 * exy ** 2)
+    return stress, energy
+
+
+def j_integral(predict, radius: float, E: float, nu: float, n: int = 256, step: float | None = None) -> float:
+    """The J-integral [kN/mm] of a Mode-I displacement field ``predict`` (points (N, 2) -> (N, 2), mm) on
+    the circle of ``radius`` [mm] around the tip: J = ∮ (W n_x − t · ∂u/∂x) ds from the lower crack face to
+    the upper one, taken as twice the integral over the upper half (θ from 0 to π; the Mode-I symmetry
+    makes the integrand even in θ). Gauss–Legendre in θ on [0, π − δ] with ``n`` nodes; the gradients by
+    central differences of ``step`` (default radius / 500), and δ = 5 steps / radius keeps every stencil
+    on the upper side of the crack (the integrand vanishes on the crack faces)."""
+    h = radius / 500 if step is None else step
+    z, w = np.polynomial.legendre.leggauss(n)
+    top = math.pi - 5 * h / radius
+    theta, weight = (z + 1) * top / 2, w * top / 2
+    normal = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    points = radius * normal
+    grad = np.empty((n, 2, 2))
+    for j, shift in enumerate(np.eye(2) * h):
+        grad[:, :, j] = (predict(points + shift) - predict(points - shift)) / (2 * h)
+    stress, energy = plane_strain_stress(grad, E, nu)
+    traction = np.stack([stress[:, 0] * normal[:, 0] + stress[:, 2] * normal[:, 1],
+                         stress[:, 2] * normal[:, 0] + stress[:, 1] * normal[:, 1]], axis=1)
+    integrand = energy * normal[:, 0] - np.sum(traction * grad[:, :, 0], axis=1)
+    return float(2 * radius * np.sum(weight * integrand))
+
+
+class CrackLineTraction:
+    """The conditions of the k-field's lower edge y = 0 (the crack line), as a soft condition: no shear
+    traction along it all (σ_xy = 0: the crack face is free, the ligament x > 0 a symmetry line) and no
+    normal traction on the crack face x < 0 (σ_yy = 0); u_y = 0 on the ligament is exact by the hard
+    constraint. Residuals are stresses in units of μ U / a times √(r / a), which removes the 1/√r growth
+    of the stress towards the tip."""
+
+    kind = "boundary"
+
+    def __init__(self, problem: "KField", n_points: int | None = None, weight: float = 1.0):
+        self.problem, self.n_points, self.weight = problem, n_points, weight
+        self.name = "crack_line_traction"
+
+    def sample(self, geom, n: int):
+        from sciml.conditions import PointSet
+
+        a = self.problem.a
+        x = -a + 2 * a * (np.arange(n) + 0.5) / n  # midpoints: never the tip itself
+        return PointSet(torch.as_tensor(np.stack([x, np.zeros(n)], axis=1), dtype=torch.float64))
+
+    def residual(self, f, aux):
+        p = self.problem
+        lam, mu = p.lame
+        x = f["x"]
+        sxy = mu * (f.d("u_x", "y") + f.d("u_y", "x"))
+        syy = lam * (f.d("u_x", "x") + f.d("u_y", "y")) + 2 * mu * f.d("u_y", "y")
+        scale = torch.sqrt(x.abs() / p.a) / (mu * p.displacement_scale / p.a)
+        return torch.cat([sxy * scale, torch.where(x < 0, syy, torch.zeros_like(syy)) * scale])
+
+
+class KField(Problem):
+    """A Mode-I crack tip in a linear elastic square: the square [-a, a]² with a crack along the
+    negative x axis to its centre, the Williams displacements of stress intensity K imposed on the outer
+    boundary (:func:`williams_displacement`), traction-free crack faces, plane strain. The exact
+    solution is the Williams field itself, and the J-integral of any contour around the tip equals
+    K² / E' (E' = E / (1 − ν²)).
+
+    By the Mode-I symmetry (u_x even in y, u_y odd) the problem is solved on the upper half
+    [-a, a] × [0, a]: its lower edge y = 0 is the crack face for x < 0 (traction-free) and a symmetry
+    line for x > 0 (u_y = 0, no shear; :class:`CrackLineTraction`), so no network has to carry the
+    displacement jump across the crack. The outputs are u = U (√(r/a) N_x, y / √(2a (r + x)) N_y),
+    U = K/(2μ) √(a/2π): the factors carry the √r behaviour at the tip that every crack-tip field has
+    and hold u_y = 0 on the ligament; the network N learns the angular variation and the amplitude.
+    The outer boundary values are soft conditions. The PINN solver minimises the Navier equations
+    (``residual``, weighted by (r/a)^{3/2} against the r^{-3/2} growth of the singular terms), the
+    deep-energy solver the strain energy (``energy``). Metrics: ``J`` [kN/mm] on the circle of
+    ``contour_radius`` (:func:`j_integral`), ``K_J`` = √(J E') and ``K_rel_error`` = |K_J / K − 1|."""
+
+    name = "k-field"
+    description = ("Mode-I crack tip: Williams displacements on the boundary of a square, traction-free crack "
+                   "faces, plane strain (upper half by symmetry; Williams field reference, K from the J-integral)")
+    inputs = ("x", "y")
+    outputs = ("u_x", "u_y")
+    units = {"x": "mm", "y": "mm", "u_x": "mm", "u_y": "mm"}
+    parameters = {
+        "K": _positive(0.5, "kN/mm^(3/2)", "Mode-I stress intensity factor of the imposed field"),
+        "E": _positive(210.0, "kN/mm²", "Young's modulus"),
+        "nu": Parameter(0.3, unit="1", doc="Poisson's ratio", minimum=-0.99, maximum=0.49),
+        "a": _positive(1.0, "mm", "half-width of the square around the tip"),
+        "contour_radius": _positive(0.5, "mm", "radius of the J-integral's circle (less than a)"),
+    }
+    solver_defaults = {
+        "width": 32, "depth": 4, "n_interior": 4000, "n_boundary": 400, "iterations": 3000,
+        "lbfgs_iterations": 2000, "dtype": "float64", "eval_every": 250,
+        "deep-energy": {"n_interior": 6400, "quadrature_order": 8},
+    }
+    boundary_weight = 100.0
+    """Weight of the outer boundary values (in units of U²) against the residual or the energy."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if not self.contour_radius < self.a:
+            raise ValueError(f"contour_radius must be less than a = {self.a:g} mm, got {self.contour_radius!r}")
+
+    @property
+    def lame(self) -> tuple[float, float]:
+        """Lamé's (λ, μ) [kN/mm²] of E and ν."""
+        return self.E * self.nu / ((1 + self.nu) * (1 - 2 * self.nu)), self.E / (2 * (1 + self.nu))
+
+    @property
+    def displacement_scale(self) -> float:
+        """U = K / (2μ) √(a / 2π) [mm], the size of the displacements at r = a."""
+        return self.K / (2 * self.lame[1]) * math.sqrt(self.a / (2 * math.pi))
+
+    @property
+    def effective_modulus(self) -> float:
+        """E' = E / (1 − ν²) [kN/mm²] (plane strain)."""
+        return self.E / (1 - self.nu ** 2)
+
+    def geometry(self):
+        return dde().Rectangle([-self.a, 0.0], [self.a, self.a])
+
+    def exact(self, points: np.ndarray) -> np.ndarray:
+        """The Williams displacements (N, 2) [mm] at points (N, 2) [mm]."""
+        return np.stack(williams_displacement(points[:, 0], points[:, 1], self.K, self.E, self.nu), axis=1)
+
+    def constraint(self):
+        U, a = self.displacement_scale, self.a
+
+        def factors(x):
+            r = torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2)
+            far = (r + x[:, 0].abs()).clamp_min(torch.finfo(x.dtype).tiny)  # 0 at the tip itself, not 0 / 0
+            # √r sin(θ/2) = y / √(2 (r + x)) = sign(y) √((r − x) / 2): the first form ahead of the tip (x ≥ 0),
+            # the second behind it, where r + x -> 0 on the crack face; each is finite off the tip
+            side = torch.where(x[:, 1] >= 0, 1.0, -1.0).to(x.dtype)
+            odd = torch.where(x[:, 0] >= 0, x[:, 1] / torch.sqrt(2 * a * far), side * torch.sqrt(far / (2 * a)))
+            return torch.stack([torch.sqrt(r / a), odd], dim=1) * U
+        return HardConstraint(lambda x: torch.zeros_like(x[:, :2]), factors, enforces=())
+
+    def conditions(self):
+        from sciml.conditions import DirichletBC
+
+        weight = self.boundary_weight / self.displacement_scale ** 2
+        outer = lambda p: p[:, 1] > 1e-9 * self.a  # noqa: E731 - the lower edge is the crack line
+        values = [lambda x, i=i: williams_displacement(x[:, 0], x[:, 1], self.K, self.E, self.nu)[i] for i in (0, 1)]
+        return [DirichletBC(out, value, weight=weight, where=outer) for out, value in zip(self.outputs, values)] + [
+            CrackLineTraction(self)]
+
+    def _tip_weight(self, f):
+        return ((f["x"] ** 2 + f["y"] ** 2) / self.a ** 2) ** 0.75
+
+    def residual(self, f):
+        lam, mu = self.lame
+        div_x = f.d("u_x", "x", "x") + f.d("u_y", "x", "y")
+        div_y = f.d("u_x", "x", "y") + f.d("u_y", "y", "y")
+        scale = self._tip_weight(f) * self.a ** 2 / (mu * self.displacement_scale)
+        return {"navier_x": (mu * f.laplacian("u_x") + (lam + mu) * div_x) * scale,
+                "navier_y": (mu * f.laplacian("u_y") + (lam + mu) * div_y) * scale}
+
+    def energy(self, f):
+        # strain energy density over μ U² / a²: its minimiser among fields with the boundary values is the
+        # solution (the crack faces' zero traction is the natural condition)
+        lam, mu = self.lame
+        exx, eyy = f.d("u_x", "x"), f.d("u_y", "y")
+        exy = (f.d("u_x", "y") + f.d("u_y", "x")) / 2
+        W = lam / 2 * (exx + eyy) ** 2 + mu * (exx ** 2 + eyy ** 2 + 2 * exy ** 2)
+        return W * self.a ** 2 / (mu * self.displacement_scale ** 2)
+
+    def reference(self) -> Reference:
+        x = np.linspace(-self.a, self.a, 101)
+        y = np.linspace(0.0, self.a, 51)
+        xx, yy = np.meshgrid(x, y, indexing="ij")
+        points = np.stack([xx.ravel(), yy.ravel()], axis=1)
+        return Reference(points, self.exact(points), f"Williams Mode-I field, K = {self.K:g} kN/mm^(3/2), "
+                         f"plane strain (upper half of the square, a = {self.a:g} mm)", grid={"x": x, "y": y})
+
+    def metrics(self, predict) -> dict[str, float]:
+        J = j_integral(predict, self.contour_radius, self.E, self.nu)
+        K = math.sqrt(max(J, 0.0) * self.effective_modulus)
+        return {"J": J, "J_exact": self.K ** 2 / self.effective_modulus, "K_J": K, "K_rel_error": abs(K / self.K - 1)}

@@ -888,6 +888,22 @@ for _model, _target in (("at2", 1e-2), ("at1", 2e-2)):
                      "1e-2 relative L2, decreasing by at most 1e-4 between neighbouring load steps (irreversibility)")))
 
 
+# -- issue 16: the Mode-I crack tip (k-field), PINN and deep energy ---------------------------------------
+K_FIELD_REFERENCE = ("the Williams Mode-I displacements (shared/reference/fracture/README.md) on a 101 x 51 grid of the "
+                     "upper half of the square; K from the J-integral on the circle r = 0.5 mm against the imposed K")
+for _solver, _how in (("pinn", "3,000 Adam + 2,000 L-BFGS steps on 4,000 collocation points and 400 points per "
+                                "condition (the Navier equations weighted by (r/a)^(3/2))"),
+                      ("deep-energy", "3,000 Adam + 2,000 L-BFGS steps on 6,400 Gauss–Legendre nodes (10 x 10 cells "
+                                      "of 8 x 8) and 400 points per condition (the strain energy)")):
+    register(Case(
+        name=f"k-field-{_solver}", problem="k-field", solver=_solver,
+        budget=(f"defaults of `sciml run k-field{'' if _solver == 'pinn' else ' --solver deep-energy'}`: 32 x 4 tanh "
+                f"MLP in float64, u = U (√(r/a) N_x, y / √(2a (r + x)) N_y), {_how}; the outer boundary values "
+                "weighted 100 / U², the crack line's tractions soft"),
+        reference=K_FIELD_REFERENCE, target=2e-2, bounds={"K_rel_error": (0.0, 0.05)},
+        target_text="issue 16: displacement relative L2 <= 2e-2 and K from the J-integral within 5 %"))
+
+
 # -- issue 17: the second-order optimisers on the Navier-Stokes benchmarks -----------------------------
 NAVIER_STOKES_SECOND_ORDER = dict(dtype="float64", width=30, depth=3, iterations=1000, resample_every=500,
                                   optimizer="ssbroyden")
