@@ -113,9 +113,25 @@ class Sent(Problem):
                            choices=("spectral", "amor", "none")),
     }
     default_solver = "fem"
+    solver_defaults = {
+        # the deep-energy solver: 2,000 Adam steps at the first load step, 100 from the last step's network
+        # at each later one, on Gauss nodes graded towards the crack path (quadrature_cells)
+        "deep-energy": {"width": 50, "depth": 3, "n_interior": 20000, "iterations": 2000, "lbfgs_iterations": 0, "step_iterations": 100,
+                        "lr": 1e-3, "quadrature_order": 4, "compile": False, "eval_every": 0},
+    }
 
     def geometry(self):
         return dde().Rectangle([-0.5, -0.5], [0.5, 0.5])
+
+    def quadrature_cells(self, n_points: int, order: int) -> list[np.ndarray]:
+        """Cell edges along x and y [mm] for the deep-energy solver's Gauss rule, about ``n_points``
+        nodes of ``order`` per cell and axis: y graded from cells of l / 2 within 2 l of the crack path
+        y = 0 (growth 1.3 per cell, at most 0.05 mm), x uniform with the cells left over."""
+        from sciml.classical.phasefield_fem import graded_axis
+
+        y = graded_axis(-0.5, 0.5, -2 * self.l, 2 * self.l, self.l / 2, growth=1.3, h_max=0.05)
+        nx = max(1, round(n_points / (order * order * (len(y) - 1))))
+        return [np.linspace(-0.5, 0.5, nx + 1), y]
 
     def solution_grid(self, n: int = 201, n_time: int = 11) -> Reference:
         return super().solution_grid(n, n_time)
@@ -129,6 +145,89 @@ class Sent(Problem):
     def loads(self) -> np.ndarray:
         """The imposed top displacements (load_steps,) [mm]."""
         return np.linspace(self.max_displacement / self.load_steps, self.max_displacement, self.load_steps)
+
+    # -- the deep-energy solver's load stepping (the finite elements need none of this) ----------------
+    @property
+    def load(self) -> float:
+        """The top displacement δ [mm] the hard constraint imposes now: the last load step's unless
+        :meth:`set_load` chose another (the deep-energy solver steps it along :meth:`loads`)."""
+        return getattr(self, "_load", self.max_displacement)
+
+    def set_load(self, delta: float) -> None:
+        self._load = float(delta)
+
+    def constraint(self):
+        """Grips: u = 0 at the bottom (y = -0.5), u_x = 0 and u_y = δ at the top; the damage is free. The
+        displacements' free part is scaled by ``max_displacement``, so the network's outputs are of order one."""
+        scale, delta = self.max_displacement, self.load
+
+        def particular(x):
+            zero = torch.zeros_like(x[:, 0])
+            return torch.stack([zero, delta * (x[:, 1] + 0.5), zero], dim=1)
+
+        def distance(x):
+            between = (0.25 - x[:, 1] ** 2) / 0.25 * scale
+            return torch.stack([between, between, torch.ones_like(between)], dim=1)
+        return HardConstraint(particular, distance, enforces=("boundary",))
+
+    def _strains(self, f):
+        exx, eyy = f.d("u_x", "x"), f.d("u_y", "y")
+        return exx, eyy, (f.d("u_x", "y") + f.d("u_y", "x")) / 2
+
+    def degradation(self, d):
+        """g(d) = (1 − d)² + k, the residual stiffness k of the finite elements' :class:`Material`."""
+        return (1 - d) ** 2 + self.material().k
+
+    def driving_energy(self, f):
+        """The tensile elastic energy density ψ⁺ [kN/mm²] (N,) of the split that drives the damage
+        (:data:`sciml.classical.phasefield_fem.SPLITS`, as the finite elements define it)."""
+        m = self.material()
+        lam, mu = m.lam, m.mu
+        exx, eyy, exy = self._strains(f)
+        trace = exx + eyy
+        if self.split == "none":
+            return lam / 2 * trace ** 2 + mu * (exx ** 2 + eyy ** 2 + 2 * exy ** 2)
+        if self.split == "spectral":  # principal strains of the in-plane tensor; ε_zz = 0 adds nothing
+            radius = torch.sqrt(((exx - eyy) / 2) ** 2 + exy ** 2 + 1e-30)
+            return lam / 2 * torch.relu(trace) ** 2 + mu * (torch.relu(trace / 2 + radius) ** 2
+                                                            + torch.relu(trace / 2 - radius) ** 2)
+        bulk = lam + 2 * mu / 3  # amor: volumetric-deviatoric with the 3-D deviator of the plane strain
+        mean = trace / 3
+        deviator = (exx - mean) ** 2 + (eyy - mean) ** 2 + mean ** 2 + 2 * exy ** 2
+        return bulk / 2 * torch.relu(trace) ** 2 + mu * deviator
+
+    def stress_yy(self, f):
+        """The degraded stress σ_yy = g(d) (C : ε)_yy [kN/mm²] (N,) of the hybrid formulation (the
+        displacement sees the isotropic degraded stiffness, as in the finite elements)."""
+        m = self.material()
+        exx, eyy, _ = self._strains(f)
+        return self.degradation(f["d"]) * (m.lam * (exx + eyy) + 2 * m.mu * eyy)
+
+    def initial_history(self, points: np.ndarray) -> np.ndarray:
+        """The notch as an initial history field (Borden, Verhoosel, Scott, Hughes & Landis 2012, CMAME
+        217-220, 77-95, eq. 4.1; B = 1e3): H₀ = B G_c / (4 l) (1 − 2 r / l) within l / 2 of the slit
+        (y = 0, x ≤ 0), 0 elsewhere, for points (N, 2) -> (N,) [kN/mm²]. A network cannot open a
+        geometric slit, so the damage it drives to 1 along the slit carries the notch."""
+        x, y = points[:, 0], points[:, 1]
+        r = np.where(x <= 0, np.abs(y), np.hypot(x, y))
+        return 1e3 * self.G_c / (4 * self.l) * np.clip(1 - 2 * r / self.l, 0.0, None)
+
+    def energy(self, f, history=None):
+        """AT2 energy densities for the deep-energy solver, over G_c / l: ``elastic`` g(d) ψ(ε) with the
+        damage held (its gradient moves only u) and ``fracture`` g(d) H + G_c (d² / (2l) + l |∇d|² / 2)
+        with H = max(``history``, ψ⁺(ε)) held (its gradient moves only d): one loss whose stationary
+        point is the staggered scheme's (Miehe et al. 2010), the history making the damage irreversible."""
+        m = self.material()
+        exx, eyy, exy = self._strains(f)
+        psi = m.lam / 2 * (exx + eyy) ** 2 + m.mu * (exx ** 2 + eyy ** 2 + 2 * exy ** 2)
+        d = f["d"]
+        drive = self.driving_energy(f).detach()
+        if history is not None:
+            drive = torch.maximum(drive, history)
+        gradient = f.d("d", "x") ** 2 + f.d("d", "y") ** 2
+        unit = self.G_c / self.l
+        return {"elastic": self.degradation(d.detach()) * psi / unit,
+                "fracture": (self.degradation(d) * drive + self.G_c * (d * d / (2 * self.l) + self.l * gradient / 2)) / unit}
 
 
 # -- one-dimensional phase-field problems (closed forms) ---------------------------------------------
@@ -482,10 +581,11 @@ class KField(Problem):
     By the Mode-I symmetry (u_x even in y, u_y odd) the problem is solved on the upper half
     [-a, a] × [0, a]: its lower edge y = 0 is the crack face for x < 0 (traction-free) and a symmetry
     line for x > 0 (u_y = 0, no shear; :class:`CrackLineTraction`), so no network has to carry the
-    displacement jump across the crack. The outputs are u = U (√(r/a) N_x, y / √(2a (r + x)) N_y),
-    U = K/(2μ) √(a/2π): the factors carry the √r behaviour at the tip that every crack-tip field has
-    and hold u_y = 0 on the ligament; the network N learns the angular variation and the amplitude.
-    The outer boundary values are soft conditions. The PINN solver minimises the Navier equations
+    displacement jump across the crack. The outputs are u = F ⊙ (B + φ N) (:meth:`constraint`)
+    with the factors F = U (√(r/a), y / √(2a (r + x))), U = K/(2μ) √(a/2π), which carry the √r behaviour
+    at the tip that every crack-tip field has and hold u_y = 0 on the ligament, and B + φ N the network's
+    part, which meets the outer boundary values exactly (φ vanishes there); the network learns the
+    angular variation and the amplitude inside. The PINN solver minimises the Navier equations
     (``residual``, weighted by (r/a)^{3/2} against the r^{-3/2} growth of the singular terms), the
     deep-energy solver the strain energy (``energy``). Metrics: ``J`` [kN/mm] on the circle of
     ``contour_radius`` (:func:`j_integral`), ``K_J`` = √(J E') and ``K_rel_error`` = |K_J / K − 1|."""
@@ -508,9 +608,6 @@ class KField(Problem):
         "lbfgs_iterations": 2000, "dtype": "float64", "eval_every": 250,
         "deep-energy": {"n_interior": 6400, "quadrature_order": 8},
     }
-    boundary_weight = 100.0
-    """Weight of the outer boundary values (in units of U²) against the residual or the energy."""
-
     def __init__(self, **params):
         super().__init__(**params)
         if not self.contour_radius < self.a:
@@ -538,27 +635,45 @@ class KField(Problem):
         """The Williams displacements (N, 2) [mm] at points (N, 2) [mm]."""
         return np.stack(williams_displacement(points[:, 0], points[:, 1], self.K, self.E, self.nu), axis=1)
 
-    def constraint(self):
-        U, a = self.displacement_scale, self.a
+    def _factors(self, x):
+        """U (√(r/a), √r sin(θ/2) / √a) (N, 2) at points (N, 2): the √r and odd-in-y structure of the field."""
+        a = self.a
+        r = torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2)
+        far = (r + x[:, 0].abs()).clamp_min(torch.finfo(x.dtype).tiny)  # 0 at the tip itself, not 0 / 0
+        # √r sin(θ/2) = y / √(2 (r + x)) = sign(y) √((r − x) / 2): the first form ahead of the tip (x ≥ 0),
+        # the second behind it, where r + x -> 0 on the crack face; each is finite off the tip
+        side = torch.where(x[:, 1] >= 0, 1.0, -1.0).to(x.dtype)
+        odd = torch.where(x[:, 0] >= 0, x[:, 1] / torch.sqrt(2 * a * far), side * torch.sqrt(far / (2 * a)))
+        return torch.stack([torch.sqrt(r / a), odd], dim=1) * self.displacement_scale
 
-        def factors(x):
-            r = torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2)
-            far = (r + x[:, 0].abs()).clamp_min(torch.finfo(x.dtype).tiny)  # 0 at the tip itself, not 0 / 0
-            # √r sin(θ/2) = y / √(2 (r + x)) = sign(y) √((r − x) / 2): the first form ahead of the tip (x ≥ 0),
-            # the second behind it, where r + x -> 0 on the crack face; each is finite off the tip
-            side = torch.where(x[:, 1] >= 0, 1.0, -1.0).to(x.dtype)
-            odd = torch.where(x[:, 0] >= 0, x[:, 1] / torch.sqrt(2 * a * far), side * torch.sqrt(far / (2 * a)))
-            return torch.stack([torch.sqrt(r / a), odd], dim=1) * U
-        return HardConstraint(lambda x: torch.zeros_like(x[:, :2]), factors, enforces=())
+    def constraint(self):
+        """u = F ⊙ (B + φ N): F the factors (:meth:`_factors`), φ the distance function of the outer edges
+        (left, right, top; :func:`sciml.adf.rectangle`) and B the transfinite blend (:func:`sciml.adf.blend`)
+        of the boundary data over the factors on those edges. There F ⊙ B is the Williams displacement, so the
+        outer boundary values hold exactly; the data over the factors are the Williams angular functions of
+        the edge point's angle θ, (cos(θ/2) (κ − cos θ), κ − cos θ), finite where a factor vanishes (the
+        corner (a, 0))."""
+        from sciml import adf
+
+        a = self.a
+        lower, upper = (-a, 0.0), (a, a)
+
+        def edges(x):
+            projections = [torch.stack([torch.full_like(x[:, 0], -a), x[:, 1]], 1),
+                           torch.stack([torch.full_like(x[:, 0], a), x[:, 1]], 1),
+                           torch.stack([x[:, 0], torch.full_like(x[:, 0], a)], 1)]
+            phis = [x[:, 0] + a, a - x[:, 0], a - x[:, 1]]
+            theta = [torch.atan2(q[:, 1], q[:, 0]) for q in projections]
+            radial = [3 - 4 * self.nu - torch.cos(t) for t in theta]  # the Williams field over the factors:
+            return torch.stack([adf.blend(phis, [torch.cos(t / 2) * k for t, k in zip(theta, radial)]),  # u_x
+                                adf.blend(phis, radial)], dim=1)                                      # u_y
+
+        def distance(x):
+            return self._factors(x) * adf.rectangle(x, lower, upper, "lrt")[:, None]
+        return HardConstraint(lambda x: self._factors(x) * edges(x), distance, enforces=("boundary",))
 
     def conditions(self):
-        from sciml.conditions import DirichletBC
-
-        weight = self.boundary_weight / self.displacement_scale ** 2
-        outer = lambda p: p[:, 1] > 1e-9 * self.a  # noqa: E731 - the lower edge is the crack line
-        values = [lambda x, i=i: williams_displacement(x[:, 0], x[:, 1], self.K, self.E, self.nu)[i] for i in (0, 1)]
-        return [DirichletBC(out, value, weight=weight, where=outer) for out, value in zip(self.outputs, values)] + [
-            CrackLineTraction(self)]
+        return [CrackLineTraction(self)]
 
     def _tip_weight(self, f):
         return ((f["x"] ** 2 + f["y"] ** 2) / self.a ** 2) ** 0.75

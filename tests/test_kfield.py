@@ -45,18 +45,31 @@ def test_j_integral_of_the_williams_field_is_k_squared_over_e_prime(radius):
     assert j_integral(lambda p: 2 * PROBLEM.exact(p), radius, PROBLEM.E, PROBLEM.nu) == pytest.approx(4 * exact, rel=1e-5)
 
 
-def test_the_hard_constraint_leaves_a_bounded_angular_function_to_learn():
-    # Williams / factors = (cos(θ/2) (κ − cos θ), κ − cos θ): what the network must represent is bounded
+def test_the_hard_constraint_meets_the_boundary_values_and_leaves_a_bounded_function_to_learn():
     rng = np.random.default_rng(1)
     pts = rng.uniform([-1, 0], [1, 1], size=(2000, 2))
     pts = np.concatenate([pts, np.stack([np.linspace(-1, -0.01, 50), np.zeros(50)], axis=1)])
     x = torch.as_tensor(pts)
-    factors = PROBLEM.constraint().distance(x).numpy()
+    # the factors: Williams / factors = (cos(θ/2) (κ − cos θ), κ − cos θ), bounded
+    factors = PROBLEM._factors(x).numpy()
     theta = np.arctan2(pts[:, 1], pts[:, 0])
     kappa = 3 - 4 * PROBLEM.nu
     expected = np.stack([np.cos(theta / 2) * (kappa - np.cos(theta)), kappa - np.cos(theta)], axis=1)
     np.testing.assert_allclose(PROBLEM.exact(pts) / factors, expected, rtol=1e-9, atol=1e-12)
-    assert np.isfinite(PROBLEM.constraint().distance(torch.zeros(1, 2, dtype=torch.float64)).numpy()).all()
+    assert np.isfinite(PROBLEM._factors(torch.zeros(1, 2, dtype=torch.float64)).numpy()).all()
+    # any network output gives the Williams values on the left, right and top edges and u_y = 0 ahead of the tip
+    c = PROBLEM.constraint()
+    s = np.linspace(0.0, 1.0, 41)
+    edges = np.concatenate([np.stack([-np.ones_like(s), s], 1), np.stack([np.ones_like(s), s], 1),
+                            np.stack([2 * s - 1, np.ones_like(s)], 1)])
+    for net in (torch.zeros(len(edges), 2, dtype=torch.float64), torch.randn(len(edges), 2, dtype=torch.float64)):
+        np.testing.assert_allclose(c(torch.as_tensor(edges), net).numpy(), PROBLEM.exact(edges),
+                                   atol=1e-12 * PROBLEM.displacement_scale)
+    ahead = torch.as_tensor(np.stack([np.linspace(0.01, 0.99, 30), np.zeros(30)], 1))
+    assert c(ahead, torch.randn(30, 2, dtype=torch.float64))[:, 1].abs().max() == 0
+    inside = torch.as_tensor(pts[:100])
+    assert (c(inside, torch.zeros(100, 2, dtype=torch.float64)) - torch.as_tensor(PROBLEM.exact(pts[:100]))).abs().max() \
+        > 1e-2 * PROBLEM.displacement_scale  # the blend alone is not the answer inside
 
 
 def test_the_williams_field_minimises_the_energy_among_fields_with_its_boundary_values():

@@ -898,8 +898,8 @@ for _solver, _how in (("pinn", "3,000 Adam + 2,000 L-BFGS steps on 4,000 colloca
     register(Case(
         name=f"k-field-{_solver}", problem="k-field", solver=_solver,
         budget=(f"defaults of `sciml run k-field{'' if _solver == 'pinn' else ' --solver deep-energy'}`: 32 x 4 tanh "
-                f"MLP in float64, u = U (√(r/a) N_x, y / √(2a (r + x)) N_y), {_how}; the outer boundary values "
-                "weighted 100 / U², the crack line's tractions soft"),
+                f"MLP in float64, u = F ⊙ (B + φ N) with F = U (√(r/a), y / √(2a (r + x))) (the outer boundary "
+                f"values exact), {_how}; the crack line's tractions soft"),
         reference=K_FIELD_REFERENCE, target=2e-2, bounds={"K_rel_error": (0.0, 0.05)},
         target_text="issue 16: displacement relative L2 <= 2e-2 and K from the J-integral within 5 %"))
 
