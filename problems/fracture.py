@@ -115,13 +115,28 @@ class Sent(Problem):
     default_solver = "fem"
     solver_defaults = {
         # the deep-energy solver: 2,000 Adam steps at the first load step, 100 from the last step's network
-        # at each later one, on Gauss nodes graded towards the crack path (quadrature_cells)
-        "deep-energy": {"width": 50, "depth": 3, "n_interior": 20000, "iterations": 2000, "lbfgs_iterations": 0, "step_iterations": 100,
-                        "lr": 1e-3, "quadrature_order": 4, "compile": False, "eval_every": 0},
+        # at each later one, on 8,000 Monte Carlo points drawn anew every step (sample_quadrature): on fixed
+        # points the network can open a displacement jump between them that no point pays for; the
+        # history field and the load on the Gauss nodes of quadrature_cells
+        "deep-energy": {"width": 50, "depth": 3, "n_interior": 8000, "quadrature": "monte-carlo", "resample_every": 1,
+                        "iterations": 2000, "lbfgs_iterations": 0, "step_iterations": 100, "lr": 1e-3,
+                        "quadrature_order": 4, "compile": False, "eval_every": 0},
     }
 
     def geometry(self):
         return dde().Rectangle([-0.5, -0.5], [0.5, 0.5])
+
+    def sample_quadrature(self, n: int, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Monte Carlo points (n, 2) [mm] and weights (n,) [mm²] for the deep-energy solver, importance
+        sampled towards the crack path: half uniform over the square, half uniform in the band
+        |y| ≤ 4 l along the slit and the ligament; weight 1 / (n p) with p the mixture's density, so the
+        weighted sum of an integrand is an unbiased estimate of its integral."""
+        half = n // 2
+        band = 4 * self.l
+        points = np.concatenate([generator.uniform(-0.5, 0.5, (n - half, 2)),
+                                 np.column_stack([generator.uniform(-0.5, 0.5, half), generator.uniform(-band, band, half)])])
+        density = 0.5 + 0.5 * (np.abs(points[:, 1]) <= band) / (2 * band)
+        return points, 1.0 / (n * density)
 
     def quadrature_cells(self, n_points: int, order: int) -> list[np.ndarray]:
         """Cell edges along x and y [mm] for the deep-energy solver's Gauss rule, about ``n_points``
@@ -196,8 +211,10 @@ class Sent(Problem):
         deviator = (exx - mean) ** 2 + (eyy - mean) ** 2 + mean ** 2 + 2 * exy ** 2
         return bulk / 2 * torch.relu(trace) ** 2 + mu * deviator
 
-    def stress_yy(self, f):
-        """The degraded stress σ_yy = g(d) (C : ε)_yy [kN/mm²] (N,) of the hybrid formulation (the
+    def reaction_density(self, f):
+        """The integrand (N,) [kN/mm²] whose integral over the domain is the top grip's load per unit
+        thickness: σ : ∇v for the virtual displacement v = (0, y + 0.5) that moves the top grip by one and
+        holds the bottom one, i.e. the degraded stress σ_yy = g(d) (C : ε)_yy of the hybrid formulation (the
         displacement sees the isotropic degraded stiffness, as in the finite elements)."""
         m = self.material()
         exx, eyy, _ = self._strains(f)

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -35,7 +36,7 @@ from sciml.solver import Result
 from sciml.solvers.pinn import PINN
 
 QUADRATURES = ("auto", "gauss", "monte-carlo")
-LOAD_STEPPING = ("loads", "set_load", "driving_energy", "stress_yy", "initial_history")
+LOAD_STEPPING = ("loads", "set_load", "driving_energy", "reaction_density", "initial_history")
 """What a problem declares to be solved along a load path (:meth:`DeepEnergy.train`)."""
 VOLUME_SAMPLES = 100_000
 """Points drawn in the bounding box to estimate a non-box domain's volume for Monte Carlo weights."""
@@ -163,21 +164,36 @@ class DeepEnergy(PINN):
 
     # -- points ----------------------------------------------------------------------------------
     def _sample_interior(self) -> PointSet:
-        """Quadrature points (N, d) with their weights (N,) as ``aux["weight"]``."""
+        """Quadrature points (N, d) with their weights (N,) as ``aux["weight"]``. Monte Carlo points
+        are uniform over the domain, or drawn by the problem's ``sample_quadrature(n, generator)`` (points
+        and weights, e.g. importance sampling towards a crack) when it declares one."""
         s, geom = self.settings, self.problem.geometry()
-        lower, upper = geometry.bounds(geom)
-        if self.rule == "gauss" and callable(getattr(self.problem, "quadrature_cells", None)):
-            points, weight = gauss_legendre_cells(self.problem.quadrature_cells(s["n_interior"], s["quadrature_order"]),
-                                                  s["quadrature_order"])
-        elif self.rule == "gauss":
-            cells = max(1, round(s["n_interior"] ** (1 / len(lower)) / s["quadrature_order"]))
-            points, weight = gauss_legendre(lower, upper, cells, s["quadrature_order"])
+        if self.rule == "gauss":
+            points, weight = self._gauss_rule()
+        elif callable(getattr(self.problem, "sample_quadrature", None)):
+            points, weight = self.problem.sample_quadrature(s["n_interior"], np.random.default_rng(np.random.randint(2 ** 31)))
         else:
+            lower, upper = geometry.bounds(geom)
             points = geometry.sample(geom, s["n_interior"])
             box = lower + (upper - lower) * np.random.random((VOLUME_SAMPLES, len(lower)))
             volume = float(np.prod(upper - lower) * self.problem.inside(box).mean())
             weight = np.full(len(points), volume / len(points))
+        if self.history is not None:  # the history field at these points: its nearest node's value
+            self.point_history = self.history if self.rule == "gauss" else self.history[
+                torch.as_tensor(self._history_nodes.query(points)[1], device=self.history.device)]
         return self._to_device(PointSet(torch.as_tensor(points), {"weight": torch.as_tensor(weight)}))
+
+    def _gauss_rule(self) -> tuple[np.ndarray, np.ndarray]:
+        """The composite Gauss–Legendre points (N, d) and weights (N,): on the problem's own cells
+        (``quadrature_cells(n, order)``, e.g. graded towards a crack) when it declares them, else on
+        equal cells of the domain's box."""
+        s = self.settings
+        if callable(getattr(self.problem, "quadrature_cells", None)):
+            return gauss_legendre_cells(self.problem.quadrature_cells(s["n_interior"], s["quadrature_order"]),
+                                        s["quadrature_order"])
+        lower, upper = geometry.bounds(self.problem.geometry())
+        cells = max(1, round(s["n_interior"] ** (1 / len(lower)) / s["quadrature_order"]))
+        return gauss_legendre(lower, upper, cells, s["quadrature_order"])
 
     def _local(self, points: PointSet) -> PointSet:
         if getattr(self, "group", None) is not None:
@@ -195,19 +211,24 @@ class DeepEnergy(PINN):
 
     # -- loss ------------------------------------------------------------------------------------
     def _residuals(self, f) -> dict[str, Tensor]:
-        at_nodes = self.history is not None and f.n == self.history.shape[0]  # the quadrature points, in order
-        e = self.problem.energy(f, self.history) if at_nodes else self.problem.energy(f)
+        here = self.point_history
+        at_points = here is not None and f.n == here.shape[0]  # the quadrature points, in order
+        e = self.problem.energy(f, here) if at_points else self.problem.energy(f)
         return e if isinstance(e, dict) else {"energy": e}
 
     # -- load stepping -----------------------------------------------------------------------------
     history: Tensor | None = None
-    """The history field H (N,) at the quadrature points while a load-stepped problem trains, else None
-    (the energy of other points, e.g. the residual statistics after training, takes none)."""
+    """The history field H (M,) at the nodes of the Gauss rule (:meth:`_gauss_rule`) while a load-stepped
+    problem trains, else None."""
+    point_history: Tensor | None = None
+    """H at the current quadrature points (N,): ``history`` itself with Gauss quadrature, its nearest
+    node's value at each Monte Carlo point; the energy of other points (e.g. the residual statistics after
+    training) takes none."""
 
     @property
     def load_stepped(self) -> bool:
         """Whether the problem is solved along a load path (it declares ``loads``, ``set_load``,
-        ``driving_energy``, ``stress_yy`` and ``initial_history``; see :meth:`train`)."""
+        ``driving_energy``, ``reaction_density`` and ``initial_history``; see :meth:`train`)."""
         return all(callable(getattr(self.problem, k, None)) for k in LOAD_STEPPING)
 
     def build_model(self) -> Network:
@@ -224,11 +245,12 @@ class DeepEnergy(PINN):
         ``step_iterations`` Adam steps from the previous step's network (Goswami et al. 2020's
         transfer learning), and after each step the history field takes the larger of itself and
         the driving energy ``driving_energy`` at the quadrature points (irreversibility). The load
-        on the top grip after each step is the domain integral ∫ σ_yy dA of ``stress_yy`` (the
-        virtual work of the unit vertical field that moves the top grip and holds the bottom one:
-        exact at equilibrium, no boundary derivative needed), per unit thickness. Writes into
-        ``out`` ``load_displacement.csv`` / ``.png`` and the damage on a 101 × 101 grid after every
-        ``vtu_every``-th step as ``damage.pvd`` over ``damage/``. A Ctrl-C keeps the steps done."""
+        after each step is the domain integral of ``reaction_density`` (the virtual work of a unit
+        virtual displacement of the loaded boundary: exact at equilibrium, and no derivative on the
+        boundary needed). Writes into
+        ``out`` ``load_displacement.csv`` / ``.png`` and the damage (the output ``d``) on a 101 × 101 grid of
+        the domain's box after every ``vtu_every``-th step as ``damage.pvd`` over ``damage/``. A Ctrl-C keeps
+        the steps done."""
         if not self.load_stepped:
             return super().train(out=out, resume=resume, callbacks=callbacks)
         if resume:
@@ -242,17 +264,20 @@ class DeepEnergy(PINN):
         first = self.config
         later = dataclasses.replace(first, iterations=s["step_iterations"], lbfgs_iterations=0, progress=False,
                                     optimizer="adam-lbfgs", second_order_iterations=None)
-        grid = np.stack([m.ravel() for m in np.meshgrid(np.linspace(-0.5, 0.5, 101), np.linspace(-0.5, 0.5, 101),
+        lower, upper = geometry.bounds(problem.geometry())
+        grid = np.stack([m.ravel() for m in np.meshgrid(*(np.linspace(lo, hi, 101) for lo, hi in zip(lower, upper)),
                                                           indexing="ij")], axis=1)
         history, timings, force, damage, interrupted = [], {"train_s": 0.0, "this_session_s": 0.0}, [], [], False
-        self._warm, self.history = None, None
+        nodes, node_weight = self._gauss_rule()  # where the history lives and the load is integrated
+        self._history_nodes = cKDTree(nodes)
+        nodes_t = torch.as_tensor(nodes, dtype=self.dtype, device=self.device)
+        node_weight = torch.as_tensor(node_weight, dtype=self.dtype, device=self.device)
+        self._warm = None
+        self.history = torch.as_tensor(problem.initial_history(nodes), dtype=self.dtype, device=self.device)
         bar = tqdm(total=len(loads), desc=f"{problem.name}/{self.name} load steps", disable=not s["progress"])
         for k, delta in enumerate(loads):
             problem.set_load(delta)
             self.config = first if k == 0 else later
-            if self.history is None:
-                self.history = torch.as_tensor(problem.initial_history(self._gauss_points()), dtype=self.dtype,
-                                               device=self.device)
             part = super().train(out=None, callbacks=callbacks)
             offset = history[-1]["step"] + 1 if history else 0
             history += [{**r, "step": r["step"] + offset, "load_step": k} for r in part.history]
@@ -261,29 +286,21 @@ class DeepEnergy(PINN):
             if part.interrupted:
                 interrupted = True
                 break
-            f = self.fields(self.interior.x, self.plans[0], self.constraint_jets[0])
-            weight = self.interior.aux["weight"]
+            f = self.fields(nodes_t, self.plans[0], self._constraint_jets(nodes_t, self.plans[0]))
             self.history = torch.maximum(self.history, problem.driving_energy(f).detach())
-            force.append(float((problem.stress_yy(f).detach() * weight).sum()))
+            force.append(float((problem.reaction_density(f).detach() * node_weight).sum()))
             damage.append(part.predict(grid)[:, problem.outputs.index("d")])
             self._warm = {key: v.detach().clone() for key, v in self.model.body.state_dict().items()}
             bar.set_postfix(delta=f"{delta:.3e}", force=f"{force[-1]:.4f}")
             bar.update()
         bar.close()
-        self.config, self._warm, self.history = first, None, None
+        self.config, self._warm, self.history, self.point_history = first, None, None, None
         done = len(force)
         result = LoadSteppedResult(self, self.model, history, timings, self.device, interrupted,
                                    np.asarray(loads[:done]), np.asarray(force))
         if out is not None and done:
             self.write(Path(out), result, grid, damage)
         return result
-
-    def _gauss_points(self) -> np.ndarray:
-        """The quadrature points (N, d) the next :meth:`setup` draws (deterministic for "gauss")."""
-        if self.rule != "gauss":
-            raise ValueError(f"a load-stepped problem needs fixed quadrature points for its history field: "
-                             f"quadrature 'gauss', got {self.rule!r}")
-        return self._sample_interior().x.cpu().numpy()
 
     def write(self, out: Path, result: "LoadSteppedResult", grid: np.ndarray, damage: list[np.ndarray]) -> None:
         """``load_displacement.csv`` / ``.png`` and the damage series ``damage.pvd`` into ``out``."""
