@@ -861,6 +861,21 @@ _sent_case("sent-fem-isotropic", "none", "FEniCSx, isotropic AT2, l = 0.015 mm",
            "phasefieldx FEniCSx", (0.6915, 5.58e-3), 0.03, "the isotropic AT2 model")
 
 
+register(Case(
+    name="sent-deep-energy", problem="sent", solver="deep-energy",
+    budget=("defaults of `sciml run sent --solver deep-energy`: 50 x 3 tanh MLP (u_x, u_y, d) in float64, 140 load "
+            "steps to 7e-3 mm, 2,000 Adam steps at the first and 100 at each later one from the last step's network, "
+            "8,000 Monte Carlo points (half in the band |y| <= 4 l) redrawn every step, the history field and the "
+            "load on 8,160 Gauss nodes graded towards the crack path; the notch as Borden et al.'s initial history"),
+    reference=SENT_REFERENCE,
+    published=(Published(0.701, "peak_force", "FEM, spectral split, l = 0.015 mm", MIEHE_2010,
+                         short="Miehe et al. 2010, peak force"),),
+    bounds={"peak_force": (0.701 * 0.95, 0.701 * 1.05)},
+    target_text=("issue 16 asks for the peak and curve the CPU budget reaches, and for the GPU budget that brings the "
+                 "peak within 5 % of Miehe et al.'s 0.701 kN: the bound is that GPU target, which this CPU budget is "
+                 "not expected to meet")))
+
+
 # -- issue 16: 1-D phase-field fracture by the deep energy method -----------------------------------
 PHASE_FIELD_1D_BUDGET = ("defaults of `sciml run phase-field-1d` (deep-energy solver: 32 x 3 tanh MLP in float64, "
                          "512 Gauss–Legendre nodes (64 cells of 8) on [-a, a], 2,000 Adam + 2,000 L-BFGS steps; "
