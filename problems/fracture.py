@@ -93,6 +93,28 @@ def plot_load_displacement(path: str | Path, displacement: np.ndarray, force: np
     return save_figure(fig, path)
 
 
+def write_damage_series(out: str | Path, points: np.ndarray, cells: list, damage: list[np.ndarray],
+                        displacement: np.ndarray, every: int) -> Path:
+    """The damage after every ``every``-th load step (and the last) for ParaView: ``out/damage.pvd`` over
+    ``out/damage/damage_NNNN.vtu``, the load step's top displacement [mm] as the series' time. ``points``
+    (N, 2) [mm] and meshio ``cells`` are the mesh, ``damage`` one (N,) array per load step done."""
+    import meshio
+
+    from sciml.io import write_pvd
+
+    series = Path(out) / "damage"
+    series.mkdir(parents=True, exist_ok=True)
+    for old in series.glob("damage_*.vtu"):
+        old.unlink()
+    coordinates = np.column_stack([points, np.zeros(len(points))])
+    entries = []
+    for k in sorted(set(range(every - 1, len(damage), every)) | {len(damage) - 1}):
+        file = series / f"damage_{k:04d}.vtu"
+        meshio.write(file, meshio.Mesh(coordinates, cells, point_data={"d": damage[k]}))
+        entries.append((float(displacement[k]), file))
+    return write_pvd(Path(out) / "damage.pvd", entries)
+
+
 class Sent(Problem):
     name = "sent"
     description = ("single-edge-notched tension (Miehe et al. 2010), AT2 phase field with a history field: "

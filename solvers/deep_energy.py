@@ -304,10 +304,7 @@ class DeepEnergy(PINN):
 
     def write(self, out: Path, result: "LoadSteppedResult", grid: np.ndarray, damage: list[np.ndarray]) -> None:
         """``load_displacement.csv`` / ``.png`` and the damage series ``damage.pvd`` into ``out``."""
-        import meshio
-
-        from sciml.io import write_pvd
-        from sciml.problems.fracture import plot_load_displacement, write_load_displacement
+        from sciml.problems.fracture import plot_load_displacement, write_damage_series, write_load_displacement
 
         out.mkdir(parents=True, exist_ok=True)
         write_load_displacement(out / "load_displacement.csv", result.displacement, result.force)
@@ -316,21 +313,9 @@ class DeepEnergy(PINN):
                                f"ours, deep energy: peak {result.force[k]:.4f} kN at {result.displacement[k]:.3e} mm",
                                title=f"{self.problem.name} / deep-energy, l = {self.problem.l:g} mm, "
                                      f"split: {self.problem.split}")
-        series = out / "damage"
-        series.mkdir(exist_ok=True)
-        for old in series.glob("damage_*.vtu"):
-            old.unlink()
         idx = np.arange(len(grid)).reshape(101, 101)
         quads = np.stack([idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]], axis=-1).reshape(-1, 4)
-        points = np.column_stack([grid, np.zeros(len(grid))])
-        steps = sorted(set(range(self.settings["vtu_every"] - 1, len(damage), self.settings["vtu_every"]))
-                       | {len(damage) - 1})
-        entries = []
-        for k in steps:
-            file = series / f"damage_{k:04d}.vtu"
-            meshio.write(file, meshio.Mesh(points, [("quad", quads)], point_data={"d": damage[k]}))
-            entries.append((float(result.displacement[k]), file))
-        write_pvd(out / "damage.pvd", entries)
+        write_damage_series(out, grid, [("quad", quads)], damage, result.displacement, self.settings["vtu_every"])
 
     def _interior_terms(self, densities: dict[str, Tensor], aux: dict) -> dict[str, Tensor]:
         """Loss terms of the energy densities (name -> (N,)): weighted quadrature sums."""
