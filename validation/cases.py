@@ -908,8 +908,8 @@ K_FIELD_REFERENCE = ("the Williams Mode-I displacements (shared/reference/fractu
                      "upper half of the square; K from the J-integral on the circle r = 0.5 mm against the imposed K")
 for _solver, _how in (("pinn", "3,000 Adam + 2,000 L-BFGS steps on 4,000 collocation points and 400 points per "
                                 "condition (the Navier equations weighted by (r/a)^(3/2))"),
-                      ("deep-energy", "3,000 Adam + 2,000 L-BFGS steps on 6,400 Gauss–Legendre nodes (10 x 10 cells "
-                                      "of 8 x 8) and 400 points per condition (the strain energy)")):
+                      ("deep-energy", "6,000 Adam steps on 4,000 Monte Carlo points drawn anew every step and 400 "
+                                      "points per condition (the strain energy)")):
     register(Case(
         name=f"k-field-{_solver}", problem="k-field", solver=_solver,
         budget=(f"defaults of `sciml run k-field{'' if _solver == 'pinn' else ' --solver deep-energy'}`: 32 x 4 tanh "
