@@ -153,9 +153,10 @@ class DeepEnergy(PINN):
         return "gauss" if choice == "gauss" or (choice == "auto" and box) else "monte-carlo"
 
     # -- model -----------------------------------------------------------------------------------
-    def _build_model(self) -> Network:
+    def build_model(self) -> Network:
         """:meth:`PINN.build_model`'s network, passed through the problem's ``output_transform()``
-        when it declares one."""
+        when it declares one; in a load-stepped run it starts from the last step's network (Goswami et al.'s
+        transfer learning)."""
         model = super().build_model()
         transform = getattr(self.problem, "output_transform", lambda: None)()
         if transform is None:
@@ -231,13 +232,8 @@ class DeepEnergy(PINN):
         ``driving_energy``, ``reaction_density`` and ``initial_history``; see :meth:`train`)."""
         return all(callable(getattr(self.problem, k, None)) for k in LOAD_STEPPING)
 
-    def build_model(self) -> Network:
-        model = self._build_model()
-        if self._warm is not None:  # transfer learning: the last load step's network starts the next
-            model.body.load_state_dict(self._warm)
-        return model
-
     _warm: dict | None = None
+    """The last load step's network weights, which start the next step's network (None otherwise)."""
 
     def train(self, out=None, resume: bool = False, callbacks=None):
         """Train; a load-stepped problem (e.g. ``sent``) is solved along its load path ``loads()``:
