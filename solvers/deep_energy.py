@@ -158,6 +158,8 @@ class DeepEnergy(PINN):
         when it declares one; in a load-stepped run it starts from the last step's network (Goswami et al.'s
         transfer learning)."""
         model = super().build_model()
+        if self._warm is not None:
+            model.body.load_state_dict(self._warm)
         transform = getattr(self.problem, "output_transform", lambda: None)()
         if transform is None:
             return model

@@ -226,3 +226,22 @@ def test_sent_importance_sampling_is_unbiased_and_the_notch_history_is_borden_s(
     h0 = problem.initial_history(np.array([[-0.3, 0.0], [-0.3, l / 4], [-0.3, l], [0.3, 0.0], [0.0, 0.0]]))
     peak = 1e3 * problem.G_c / (4 * l)
     np.testing.assert_allclose(h0, [peak, peak / 2, 0.0, 0.0, peak])
+
+
+def test_sent_load_steps_start_from_the_last_step_s_network(tmp_path):
+    """Transfer between load steps: the second step's single Adam step moves each weight by at most the learning
+    rate (1e-3), so its network is far from the seed's fresh one only if it started from the first step's 30."""
+    from sciml.problems.fracture import Sent
+
+    settings = dict(load_steps=2, iterations=30, step_iterations=1, n_interior=1000, progress=False)
+    result = sciml.run("sent", "deep-energy", **settings)
+    fresh = DeepEnergy(Sent(load_steps=2), **{k: v for k, v in settings.items() if k != "load_steps"})
+    from sciml.training import seed_everything
+
+    seed_everything(0)
+    untrained = fresh.build_model().body.state_dict()
+    trained = result.model.body.state_dict()
+    change = max(float((trained[k] - untrained[k]).abs().max()) for k in trained)
+    assert change > 5e-3
+    assert len(result.force) == 2 and result.force[1] > result.force[0] > 0
+    assert (result.history[-1]["load_step"], result.history[0]["load_step"]) == (1, 0)
