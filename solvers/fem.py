@@ -15,16 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import meshio
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from sciml.classical import phasefield_fem as pf
-from sciml.io import write_pvd
 from sciml.problem import Problem
-from sciml.problems.fracture import Sent, curve_metrics, plot_load_displacement, write_load_displacement
+from sciml.problems.fracture import (Sent, curve_metrics, plot_load_displacement, write_damage_series,
+                                    write_load_displacement)
 from sciml.solver import Result, Solver
 
 
@@ -117,16 +116,5 @@ class FEM(Solver):
         plot_load_displacement(out / "load_displacement.png", path.displacement, path.force,
                                f"ours, FEM (h = {mesh.h_min:.2g} mm): peak {peak:.4f} kN at {at:.3e} mm",
                                title=f"sent / fem, l = {self.problem.l:g} mm, split: {self.problem.split}")
-        series = out / "damage"
-        series.mkdir(exist_ok=True)
-        for old in series.glob("damage_*.vtu"):
-            old.unlink()
-        points = np.column_stack([mesh.nodes, np.zeros(len(mesh.nodes))])
-        steps = sorted(set(range(self.settings["vtu_every"] - 1, len(path.force), self.settings["vtu_every"]))
-                       | {len(path.force) - 1})
-        entries = []
-        for k in steps:
-            file = series / f"damage_{k:04d}.vtu"
-            meshio.write(file, meshio.Mesh(points, [("triangle", mesh.triangles)], point_data={"d": path.damage[k]}))
-            entries.append((float(path.displacement[k]), file))
-        write_pvd(out / "damage.pvd", entries)
+        write_damage_series(out, mesh.nodes, [("triangle", mesh.triangles)], list(path.damage), path.displacement,
+                            self.settings["vtu_every"])

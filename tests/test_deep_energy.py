@@ -171,3 +171,77 @@ def test_the_divergence_guard_takes_a_negative_energy():
     with pytest.raises(TrainingDiverged, match="raised by"):
         trainer.run()
     assert calls["n"] == 5
+
+
+# -- sent by deep energy: the load-stepped energy, its sampling and its reaction ----------------------
+def _homogeneous(problem, strain: float, damage: float, n: int = 64):
+    from sciml.fields import AutogradFields
+
+    x = torch.as_tensor(np.random.default_rng(0).uniform(-0.5, 0.5, (n, 2)))
+    model = lambda p: torch.stack([torch.zeros_like(p[:, 0]), strain * (p[:, 1] + 0.5),  # noqa: E731
+                                   torch.full_like(p[:, 0], damage)], dim=1)
+    return AutogradFields(model, x, problem.inputs, problem.outputs)
+
+
+@pytest.mark.parametrize("split", ["none", "spectral", "amor"])
+def test_sent_energy_gives_the_finite_elements_damage_and_reaction(split):
+    from sciml.classical.phasefield_fem import Material, PhaseField, sent_mesh
+    from sciml.problems.fracture import Sent
+
+    problem, strain = Sent(split=split), 4e-3
+    f = _homogeneous(problem, strain, 0.0)
+    fe = PhaseField(sent_mesh(0.05, band=0.1, h_max=0.1), Material(), split)
+    u = np.zeros((len(fe.mesh.nodes), 2))
+    u[:, 1] = strain * (fe.mesh.nodes[:, 1] + 0.5)
+    psi_plus, _ = fe.energies(u.ravel())
+    np.testing.assert_allclose(problem.driving_energy(f).detach().numpy(), psi_plus[0], rtol=1e-10)
+    # the damage term's minimiser at a uniform history H is the finite elements' uniform d = 2H / (G_c/l + 2H)
+    H = float(psi_plus[0])
+    levels = np.linspace(0.0, 1.0, 2001)
+    fracture = [float(problem.energy(_homogeneous(problem, 0.0, c, 4), torch.full((4,), H, dtype=torch.float64))
+                      ["fracture"][0].detach()) for c in levels]
+    m = Material()
+    assert levels[int(np.argmin(fracture))] == pytest.approx(2 * H / (m.G_c / m.l + 2 * H), abs=1e-3)
+    # the load of a homogeneous uniaxial strain: ∫ σ_yy dA = (λ + 2μ) ε over the unit square, degraded by g(d)
+    assert float(problem.reaction_density(f).detach().mean()) == pytest.approx((1 + m.k) * (m.lam + 2 * m.mu) * strain,
+                                                                               rel=1e-10)
+    g = _homogeneous(problem, strain, 0.5)
+    assert float(problem.reaction_density(g).detach().mean()) == pytest.approx((0.25 + m.k) * (m.lam + 2 * m.mu) * strain,
+                                                                               rel=1e-10)
+
+
+def test_sent_importance_sampling_is_unbiased_and_the_notch_history_is_borden_s():
+    from sciml.problems.fracture import Sent
+
+    problem = Sent()
+    l = problem.l
+    estimates = []
+    for seed in range(20):
+        points, weights = problem.sample_quadrature(4000, np.random.default_rng(seed))
+        assert points.min() >= -0.5 and points.max() <= 0.5
+        estimates.append(float(np.sum(weights * np.exp(-np.abs(points[:, 1]) / l))))
+    exact = 2 * l * (1 - math.exp(-0.5 / l))  # ∫∫ exp(-|y|/l) over the unit square
+    assert np.mean(estimates) == pytest.approx(exact, rel=5e-3)
+    assert np.sum(weights) == pytest.approx(1.0, rel=0.05)
+    h0 = problem.initial_history(np.array([[-0.3, 0.0], [-0.3, l / 4], [-0.3, l], [0.3, 0.0], [0.0, 0.0]]))
+    peak = 1e3 * problem.G_c / (4 * l)
+    np.testing.assert_allclose(h0, [peak, peak / 2, 0.0, 0.0, peak])
+
+
+def test_sent_load_steps_start_from_the_last_step_s_network(tmp_path):
+    """Transfer between load steps: the second step's single Adam step moves each weight by at most the learning
+    rate (1e-3), so its network is far from the seed's fresh one only if it started from the first step's 30."""
+    from sciml.problems.fracture import Sent
+
+    settings = dict(load_steps=2, iterations=30, step_iterations=1, n_interior=1000, progress=False)
+    result = sciml.run("sent", "deep-energy", **settings)
+    fresh = DeepEnergy(Sent(load_steps=2), **{k: v for k, v in settings.items() if k != "load_steps"})
+    from sciml.training import seed_everything
+
+    seed_everything(0)
+    untrained = fresh.build_model().body.state_dict()
+    trained = result.model.body.state_dict()
+    change = max(float((trained[k] - untrained[k]).abs().max()) for k in trained)
+    assert change > 5e-3
+    assert len(result.force) == 2 and result.force[1] > result.force[0] > 0
+    assert (result.history[-1]["load_step"], result.history[0]["load_step"]) == (1, 0)
