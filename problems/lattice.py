@@ -156,6 +156,7 @@ class LatticeFracture(Problem):
     outputs = ("crack",)
     units = {"movie": "1", "given": "frame", "frame": "frame", "x": "a", "y": "a", "crack": "1"}
     time = "frame"
+    pixel = PIXEL
     parameters = {
         "data": Parameter("", doc="an .npz of movies written by python -m sciml.classical.lattice (empty: the bundled "
                           "data/lattice_fracture.npz)"),

@@ -5,15 +5,18 @@ forecasting and backcasting; Hsu & Buehler, APL Machine Learning 1, 026105, 2023
 The network (:class:`SequenceNet`), for a given frame k (R x C mask) of a movie of F frames, its
 drive and lattice orientation:
 
-1. encoder: four 3 x 3 convolutions (the last three of stride 2) of the frame with three constant
-   condition channels (drive, orientation, k, each scaled to order one), flattened to a latent vector
-   joined by the conditions and a one-hot k;
+1. encoder: a 3 x 3 convolution of the frame with three constant condition channels (drive,
+   orientation, k, each scaled to order one) at full resolution, then three 3 x 3 convolutions of
+   stride 2 (R/2, R/4, R/8), the last flattened to a latent vector joined by the conditions and a
+   one-hot k;
 2. core: a bidirectional GRU over the F frames, frame f's input being the latent vector, a one-hot f
    and (f - k) / (F - 1);
 3. decoder: each frame's GRU state to a coarse (R/8 x C/8) feature map, three 3-D transposed
    convolutions (kernels 3 x 2 x 2 in (frame, row, column), stride 1 x 2 x 2) up to full resolution,
-   joined by the encoder's full-resolution features and the given frame, and a 3 x 3 x 3 convolution
-   to one increment logit u_f per pixel and frame.
+   the encoder's features at R/4 and R/2 (projected to :data:`SKIP` channels, the same for every
+   frame) joined before the second and third; then, the frames folded into channels, two 3 x 3
+   convolutions of those (:data:`FINE` per frame), the encoder's full-resolution features, the given
+   frame and the pixel coordinates to one increment logit u_f per pixel and frame.
 
 Irreversibility, exactly: the logits accumulate, z_0 = u_0, z_f = z_{f-1} + softplus(u_f), so
 p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f = p_f g before k
@@ -25,8 +28,8 @@ one minus the soft IoU (sum P T / sum (P + T - P T) over a batch), over the fram
 
 A problem this solver takes (e.g. ``lattice-fracture``, :mod:`sciml.problems.lattice`) provides
 ``movies`` (``masks`` (N, F, R, C) bool, ``drive`` (N,), ``orientation`` (N,)), ``split()`` (training
-and held-out movie indices) and ``shape`` (F, R, C); its points are rows (movie, given, frame, x, y)
-with pixels ``PIXEL`` [a] wide and high.
+and held-out movie indices), ``shape`` (F, R, C) and ``pixel`` ((width, height) of a pixel); its points
+are rows (movie, given, frame, x, y), x and y in the units of ``pixel``.
 """
 
 from __future__ import annotations
@@ -41,11 +44,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sciml.device import resolve_device
-from sciml.problems.lattice import PIXEL
 from sciml.solver import Result, Solver
 from sciml.training import TrainConfig, Trainer, seed_everything
 
-REQUIRED = ("movies", "split", "shape")
+REQUIRED = ("movies", "split", "shape", "pixel")
 """What a problem provides for this solver (see the module docstring)."""
 
 
@@ -141,10 +143,11 @@ class MovieField(nn.Module):
     x [a], y [a]) it predicts 1 where that pixel of that frame is cracked (N, 1), the network run once
     per distinct (movie, given) pair; :meth:`movie` predicts the frames of any given frame."""
 
-    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray]):
+    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float]):
         super().__init__()
         self.net = net
         self.movies = movies
+        self.pixel = pixel
 
     def movie(self, frame, given: int, drive: float, orientation: float) -> np.ndarray:
         """All F frames (F, R, C) bool predicted from ``frame`` (R, C) bool, the index ``given`` of that
@@ -175,12 +178,12 @@ class MovieField(nn.Module):
             bad = (index[:, col] < 0) | (index[:, col] >= high) | (points[:, col] != index[:, col])
             if bad.any():
                 raise ValueError(f"{name} must be an integer 0 ... {high - 1}, got {points[bad, col][0].item()!r}")
-        j = torch.floor(points[:, 3] / PIXEL[0]).long()
-        i = torch.floor(points[:, 4] / PIXEL[1]).long()
+        j = torch.floor(points[:, 3] / self.pixel[0]).long()
+        i = torch.floor(points[:, 4] / self.pixel[1]).long()
         for name, value, cells, size in (("x", points[:, 3], j, n.columns), ("y", points[:, 4], i, n.rows)):
             bad = (cells < 0) | (cells >= size)
             if bad.any():
-                raise ValueError(f"{name} must lie on the strip, 0 <= {name} < {size * PIXEL['xy'.index(name)]:g} a, "
+                raise ValueError(f"{name} must lie on the strip, 0 <= {name} < {size * self.pixel['xy'.index(name)]:g} a, "
                                  f"got {value[bad][0].item()!r}")
         pairs, which = torch.unique(index[:, :2], dim=0, return_inverse=True)
         movie = pairs[:, 0].cpu().numpy()
@@ -232,7 +235,7 @@ class Sequence(Solver):
         s = self.settings
         f, r, c = self.problem.shape
         net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"])
-        return MovieField(net, self.problem.movies).to(self.device)
+        return MovieField(net, self.problem.movies, self.problem.pixel).to(self.device)
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
         """Fit the network to every (training movie, given frame) pair, ``batch`` random pairs per step."""
