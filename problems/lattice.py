@@ -157,6 +157,7 @@ class LatticeFracture(Problem):
     units = {"movie": "1", "given": "frame", "frame": "frame", "x": "a", "y": "a", "crack": "1"}
     time = "frame"
     pixel = PIXEL
+    """(width, height) [a] of a pixel: the scale of the points' x and y."""
     parameters = {
         "data": Parameter("", doc="an .npz of movies written by python -m sciml.classical.lattice (empty: the bundled "
                           "data/lattice_fracture.npz)"),
