@@ -944,3 +944,25 @@ register(Case(
                  "(the `sciml run lid-driven-cavity` defaults: 4 × 50 tanh, float32, 4,000 Adam + 2,000 L-BFGS); the "
                  "deviation from Ghia et al. is held to the Re 100 case's bound"),
     published=GHIA_PUBLISHED, bounds=GHIA_BOUND))
+
+
+# -- issue 16: DyFraNet-style forecasting and backcasting of lattice crack movies ------------------------
+HSU_BUEHLER_2023 = ("Y.-C. Hsu, M. J. Buehler, \"DyFraNet: Forecasting and backcasting dynamic fracture mechanics in "
+                    "space and time using a 2D-to-3D deep neural network\", APL Machine Learning 1, 026105 (2023)")
+register(Case(
+    name="lattice-fracture-sequence", problem="lattice-fracture", solver="sequence",
+    budget=("defaults of `sciml run lattice-fracture` (sequence solver: convolutional encoder of the given frame with "
+            "drive, orientation and frame-index channels, bidirectional GRU over the 9 frames, 3-D transposed-"
+            "convolution decoder with encoder skips, about 248,000 parameters, float32; 3,000 Adam steps of 32 random "
+            "(training movie, given frame) pairs, cosine learning rate from 3e-3; binary cross-entropy + 1 - soft "
+            "IoU); the 240 training movies of the bundled data/lattice_fracture.npz"),
+    reference=("the 60 held-out simulated movies (20 %, split seed 0) of data/lattice_fracture.npz (our triangular-"
+               "lattice simulator, sciml.classical.lattice), each predicted from every one of its 9 frames; metrics "
+               "pooled over the pairs (given frame, frame N ahead or behind) as defined in sciml.problems.lattice"),
+    bounds={"iou_min": (0.8, 1.0), "tip_error_px_max_n4": (0.0, 1.0), "tip_error_px_n8": (0.0, 2.0),
+            "speed_rel_error_max": (0.0, 0.1), "backcast_ratio_max": (0.0, 1.5), "branching_accuracy": (0.9, 1.0),
+            "wall_time_s": (0.0, 900.0)},
+    target_text=("issue 16 (method after " + HSU_BUEHLER_2023 + "): for N = 1 ... 8 frames ahead and behind, mask IoU "
+                 ">= 0.8, crack-tip error <= 1 pixel for N <= 4 and <= 2 pixels at N = 8, crack speed within 10 %, "
+                 "backcasting error at most 1.5 x the forecasting error at the same N; branching (forecast from frame "
+                 "0) classified right in >= 90 % of the held-out movies; training in at most 15 minutes")))

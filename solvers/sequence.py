@@ -1,0 +1,284 @@
+"""A 2-D-to-3-D sequence network for crack movies: every frame from any one frame (DyFraNet-style
+forecasting and backcasting; Hsu & Buehler, APL Machine Learning 1, 026105, 2023, whose network has
+125 M parameters; ours is sized for a CPU).
+
+The network (:class:`SequenceNet`), for a given frame k (R x C mask) of a movie of F frames, its
+drive and lattice orientation:
+
+1. encoder: a 3 x 3 convolution of the frame with three constant condition channels (drive,
+   orientation, k, each scaled to order one) at full resolution, then three 3 x 3 convolutions of
+   stride 2 (R/2, R/4, R/8), the last flattened to a latent vector joined by the conditions and a
+   one-hot k;
+2. core: a bidirectional GRU over the F frames, frame f's input being the latent vector, a one-hot f
+   and (f - k) / (F - 1);
+3. decoder: each frame's GRU state to a coarse (R/8 x C/8) feature map, three 3-D transposed
+   convolutions (kernels 3 x 2 x 2 in (frame, row, column), stride 1 x 2 x 2) up to full resolution,
+   the encoder's features at R/4 and R/2 (projected to :data:`SKIP` channels, the same for every
+   frame) joined before the second and third; then, the frames folded into channels, two 3 x 3
+   convolutions of those (:data:`FINE` per frame), the encoder's full-resolution features, the given
+   frame and the pixel coordinates to one increment logit u_f per pixel and frame.
+
+Irreversibility, exactly: the logits accumulate, z_0 = u_0, z_f = z_{f-1} + softplus(u_f), so
+p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f = p_f g before k
+(a pixel not cracked at k was not cracked earlier), P_k = g, P_f = p_f + g - p_f g after k (a pixel
+cracked at k stays cracked). The masks P_f >= 1/2 are therefore irreversible and pass through the
+given frame. Training minimises the binary cross-entropy of P_f against the simulated masks plus
+one minus the soft IoU (sum P T / sum (P + T - P T) over a batch), over the frames f != k, of
+``batch`` random (training movie, given frame) pairs per Adam step.
+
+A problem this solver takes (e.g. ``lattice-fracture``, :mod:`sciml.problems.lattice`) provides
+``movies`` (``masks`` (N, F, R, C) bool, ``drive`` (N,), ``orientation`` (N,)), ``split()`` (training
+and held-out movie indices), ``shape`` (F, R, C) and ``pixel`` ((width, height) of a pixel); its points
+are rows (movie, given, frame, x, y), x and y in the units of ``pixel``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from sciml.device import resolve_device
+from sciml.solver import Result, Solver
+from sciml.training import TrainConfig, Trainer, seed_everything
+
+REQUIRED = ("movies", "split", "shape", "pixel")
+"""What a problem provides for this solver (see the module docstring)."""
+
+
+FINE = 4
+"""Channels per frame of the 3-D decoder's full-resolution output."""
+SKIP = 8
+"""Channels of the encoder's features joined to the decoder at 1/4 and 1/2 resolution."""
+
+
+def _down(n: int) -> int:
+    """Size after a 3 x 3 convolution of stride 2 and padding 1."""
+    return (n + 1) // 2
+
+
+class SequenceNet(nn.Module):
+    """Frame k (B, R, C) in [0, 1] with conditions -> cracked probabilities P (B, F, R, C), the
+    irreversible parametrisation of the module docstring. ``width``: channels of the encoder's first
+    layers (doubled after the second stride); ``latent``: size of the encoded frame; ``hidden``: GRU
+    state per direction; ``decoder``: channels of the 3-D decoder."""
+
+    def __init__(self, frames: int, rows: int, columns: int, width: int = 16, latent: int = 128, hidden: int = 64,
+                 decoder: int = 16):
+        super().__init__()
+        self.frames, self.rows, self.columns = frames, rows, columns
+        w = width
+        self.stem = nn.Conv2d(4, w, 3, padding=1)
+        self.down = nn.ModuleList([nn.Conv2d(w, w, 3, stride=2, padding=1), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+                                   nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1)])
+        self.sizes = [(rows, columns)]
+        for _ in range(3):
+            self.sizes.append((_down(self.sizes[-1][0]), _down(self.sizes[-1][1])))
+        self.coarse = self.sizes[-1]
+        self.encode = nn.Linear(2 * w * self.coarse[0] * self.coarse[1] + 2 + frames, latent)
+        self.core = nn.GRU(latent + frames + 1, hidden, batch_first=True, bidirectional=True)
+        self.expand = nn.Linear(2 * hidden, decoder * self.coarse[0] * self.coarse[1])
+        self.decoder = decoder
+        up = dict(kernel_size=(3, 2, 2), stride=(1, 2, 2), padding=(1, 0, 0))
+        self.project = nn.ModuleList([nn.Conv2d(2 * w, SKIP, 1), nn.Conv2d(w, SKIP, 1)])
+        self.up = nn.ModuleList([nn.ConvTranspose3d(decoder, decoder, **up),
+                                 nn.ConvTranspose3d(decoder + SKIP, decoder, **up),
+                                 nn.ConvTranspose3d(decoder + SKIP, FINE, **up)])
+        self.head = nn.Sequential(nn.Conv2d(FINE * frames + w + 3, 2 * w, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(2 * w, frames, 3, padding=1))
+        self.register_buffer("condition_mean", torch.zeros(2))
+        self.register_buffer("condition_scale", torch.ones(2))
+
+    @torch.no_grad()
+    def fit(self, drive: Tensor, orientation: Tensor) -> None:
+        """Scale the conditions by the training movies' mean and standard deviation (saved with the weights)."""
+        both = torch.stack([drive, orientation], 1)
+        self.condition_mean.copy_(both.mean(0))
+        self.condition_scale.copy_(both.std(0).clamp_min(1e-6))
+
+    def forward(self, frame: Tensor, given: Tensor, drive: Tensor, orientation: Tensor) -> Tensor:
+        """P (B, F, R, C) from the given frames ``frame`` (B, R, C), their indices ``given`` (B,) long,
+        ``drive`` (B,) and ``orientation`` (B,) [degrees]."""
+        b, f, r, c = len(frame), self.frames, self.rows, self.columns
+        cond = (torch.stack([drive, orientation], 1) - self.condition_mean) / self.condition_scale
+        k = given.to(frame.dtype)
+        k_scaled = 2 * k / (f - 1) - 1
+        maps = torch.cat([cond, k_scaled[:, None]], 1)[:, :, None, None].expand(b, 3, r, c)
+        levels = [F.relu(self.stem(torch.cat([frame[:, None], maps], 1)))]      # (B, w, R, C)
+        for conv in self.down:                                                 # R/2, R/4, R/8
+            levels.append(F.relu(conv(levels[-1])))
+        one_hot = F.one_hot(given, f).to(frame.dtype)
+        z = F.relu(self.encode(torch.cat([levels[-1].flatten(1), cond, one_hot], 1)))  # (B, latent)
+        steps = torch.arange(f, dtype=frame.dtype, device=frame.device)
+        offset = (steps[None, :] - k[:, None]) / (f - 1)                       # (B, F)
+        sequence = torch.cat([z[:, None].expand(b, f, z.shape[1]), torch.eye(f, dtype=frame.dtype,
+                              device=frame.device).expand(b, f, f), offset[..., None]], 2)
+        states, _ = self.core(sequence)                                        # (B, F, 2 hidden)
+        x = self.expand(states).view(b, f, self.decoder, *self.coarse).transpose(1, 2)  # (B, d, F, R/8, C/8)
+        for level, conv in zip((2, 1, 0), self.up):
+            size = self.sizes[level]
+            x = F.relu(conv(x))[..., :size[0], :size[1]]
+            if level:  # the encoder's features at this scale, the same for every frame
+                skip = self.project[2 - level](levels[level])
+                x = torch.cat([x, skip[:, :, None].expand(b, SKIP, f, *size)], 1)
+        rows = torch.linspace(-1, 1, r, dtype=frame.dtype, device=frame.device)[:, None].expand(r, c)
+        cols = torch.linspace(-1, 1, c, dtype=frame.dtype, device=frame.device)[None, :].expand(r, c)
+        where = torch.stack([rows, cols])[None].expand(b, 2, r, c)
+        u = self.head(torch.cat([x.flatten(1, 2), levels[0], frame[:, None], where], 1))  # (B, F, R, C)
+        z_f = torch.cat([u[:, :1], F.softplus(u[:, 1:])], 1).cumsum(1)
+        p = torch.sigmoid(z_f)
+        g = frame[:, None]
+        before = (steps[None, :] < k[:, None])[:, :, None, None]
+        after = (steps[None, :] > k[:, None])[:, :, None, None]
+        return torch.where(before, p * g, torch.where(after, p + g - p * g, g.expand_as(p)))
+
+
+class MovieField(nn.Module):
+    """The trained network over a problem's movies: called on points (N, 5) of (movie, given, frame,
+    x [a], y [a]) it predicts 1 where that pixel of that frame is cracked (N, 1), the network run once
+    per distinct (movie, given) pair; :meth:`movie` predicts the frames of any given frame."""
+
+    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float]):
+        super().__init__()
+        self.net = net
+        self.movies = movies
+        self.pixel = pixel
+
+    def movie(self, frame, given: int, drive: float, orientation: float) -> np.ndarray:
+        """All F frames (F, R, C) bool predicted from ``frame`` (R, C) bool, the index ``given`` of that
+        frame (0 <= given < F), the ``drive`` [Griffith strain] and ``orientation`` [degrees]."""
+        frame = np.asarray(frame)
+        n = self.net
+        if frame.shape != (n.rows, n.columns):
+            raise ValueError(f"frame must be one mask of shape ({n.rows}, {n.columns}), got shape {frame.shape}")
+        if isinstance(given, bool) or int(given) != given or not 0 <= given < n.frames:
+            raise ValueError(f"given must be a frame index 0 ... {n.frames - 1}, got {given!r}")
+        for name, value in (("drive", drive), ("orientation", orientation)):
+            if not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        dtype, device = n.condition_mean.dtype, n.condition_mean.device
+        with torch.no_grad():
+            p = n(torch.as_tensor(frame[None], dtype=dtype, device=device),
+                  torch.tensor([int(given)], device=device), torch.tensor([float(drive)], dtype=dtype, device=device),
+                  torch.tensor([float(orientation)], dtype=dtype, device=device))
+        return (p[0] >= 0.5).cpu().numpy()
+
+    def forward(self, points: Tensor) -> Tensor:
+        n = self.net
+        masks = self.movies["masks"]
+        if points.ndim != 2 or points.shape[1] != 5:
+            raise ValueError(f"points must be (N, 5) rows of (movie, given, frame, x, y), got shape {tuple(points.shape)}")
+        index = points[:, :3].round().long()
+        for col, (name, high) in enumerate((("movie", len(masks)), ("given", n.frames), ("frame", n.frames))):
+            bad = (index[:, col] < 0) | (index[:, col] >= high) | (points[:, col] != index[:, col])
+            if bad.any():
+                raise ValueError(f"{name} must be an integer 0 ... {high - 1}, got {points[bad, col][0].item()!r}")
+        j = torch.floor(points[:, 3] / self.pixel[0]).long()
+        i = torch.floor(points[:, 4] / self.pixel[1]).long()
+        for name, value, cells, size in (("x", points[:, 3], j, n.columns), ("y", points[:, 4], i, n.rows)):
+            bad = (cells < 0) | (cells >= size)
+            if bad.any():
+                raise ValueError(f"{name} must lie on the strip, 0 <= {name} < {size * self.pixel['xy'.index(name)]:g} a, "
+                                 f"got {value[bad][0].item()!r}")
+        pairs, which = torch.unique(index[:, :2], dim=0, return_inverse=True)
+        movie = pairs[:, 0].cpu().numpy()
+        dtype, device = n.condition_mean.dtype, points.device
+        frames = torch.as_tensor(masks[movie, pairs[:, 1].cpu().numpy()], dtype=dtype, device=device)
+        p = n(frames, pairs[:, 1].to(device), torch.as_tensor(self.movies["drive"][movie], dtype=dtype, device=device),
+              torch.as_tensor(self.movies["orientation"][movie], dtype=dtype, device=device))
+        return (p[which, index[:, 2], i, j] >= 0.5).to(points.dtype)[:, None]
+
+
+class Sequence(Solver):
+    """The 2-D-to-3-D sequence network of the module docstring, trained on a problem's training movies.
+
+    Settings: ``width``, ``latent``, ``hidden``, ``decoder`` (:class:`SequenceNet`); ``batch``
+    (movie, given frame) pairs per Adam step, ``iterations``, ``lr``, ``schedule`` ("cosine",
+    "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy);
+    ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
+    """
+
+    name = "sequence"
+    defaults: dict[str, Any] = {
+        "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
+        "schedule": "cosine", "iou_weight": 1.0, "seed": 0, "device": None, "checkpoint_every": 500,
+        "checkpoint_minutes": 5.0, "progress": True,
+    }
+
+    def __init__(self, problem, **settings):
+        super().__init__(problem, **settings)
+        s = self.settings
+        for key in ("width", "latent", "hidden", "decoder", "batch"):
+            if isinstance(s[key], bool) or int(s[key]) != s[key] or s[key] < 1:
+                raise ValueError(f"{key} must be an integer >= 1, got {s[key]!r}")
+        if not s["iou_weight"] >= 0:
+            raise ValueError(f"iou_weight must be >= 0, got {s['iou_weight']!r}")
+        self.device = resolve_device(s["device"])
+        self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
+                                  checkpoint_every=s["checkpoint_every"], checkpoint_minutes=s["checkpoint_minutes"],
+                                  progress=s["progress"])
+
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        missing = [name for name in REQUIRED if not hasattr(problem_cls, name)]
+        if missing:
+            return (f"it has no crack movies to learn from (it lacks {', '.join(missing)}; see "
+                    "sciml.solvers.sequence)")
+        return None
+
+    def build_model(self) -> MovieField:
+        s = self.settings
+        f, r, c = self.problem.shape
+        net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"])
+        return MovieField(net, self.problem.movies, self.problem.pixel).to(self.device)
+
+    def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
+        """Fit the network to every (training movie, given frame) pair, ``batch`` random pairs per step."""
+        s, p = self.settings, self.problem
+        seed_everything(s["seed"])
+        began = time.perf_counter()
+        model = self.build_model()
+        train = p.split()[0]
+        movies = p.movies
+        dev = self.device
+        masks = torch.as_tensor(movies["masks"][train], dtype=torch.float32, device=dev)          # (M, F, R, C)
+        drive = torch.as_tensor(movies["drive"][train], dtype=torch.float32, device=dev)
+        orientation = torch.as_tensor(movies["orientation"][train], dtype=torch.float32, device=dev)
+        model.net.fit(drive, orientation)
+        frames = p.shape[0]
+        steps = torch.arange(frames, device=dev)
+        pairs = len(train) * frames
+        data_s = time.perf_counter() - began
+
+        def loss() -> dict[str, Tensor]:
+            pick = torch.randperm(pairs, device=dev)[:s["batch"]]
+            m, k = pick // frames, pick % frames
+            prob = model.net(masks[m, k], k, drive[m], orientation[m])
+            target = masks[m]
+            free = (steps[None, :] != k[:, None])[:, :, None, None].expand_as(prob)
+            pr, tr = prob[free], target[free]
+            terms = {"bce": F.binary_cross_entropy(pr.clamp(1e-6, 1 - 1e-6), tr)}
+            if s["iou_weight"]:
+                overlap = (pr * tr).sum()
+                terms["iou"] = s["iou_weight"] * (1 - overlap / (pr.sum() + tr.sum() - overlap).clamp_min(1e-6))
+            return terms
+
+        checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
+        trainer = Trainer(model, loss, self.config, checkpoint=checkpoint, callbacks=callbacks,
+                          description=f"{p.name}/{self.name}")
+        return self.run_trainer(trainer, model, checkpoint, resume, data_s=data_s)
+
+    def extra_metrics(self, result: Result) -> dict[str, Any]:
+        """The held-out tables ``forecast`` and ``backcast`` by N (frames ahead or behind) with ``iou``,
+        ``iou_baseline``, ``tip_error_px`` and ``speed_rel_error`` (:func:`sciml.problems.lattice.sequence_metrics`),
+        the network's size and the training and held-out movie counts."""
+        train, held = self.problem.split()
+        found = self.problem.evaluate(result.predict)
+        return {"forecast": found["forecast"], "backcast": found["backcast"],
+                "parameters": sum(q.numel() for q in result.model.parameters()), "training_movies": len(train),
+                "held_out_movies": len(held)}

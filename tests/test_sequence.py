@@ -1,0 +1,163 @@
+"""The sequence solver and the lattice-fracture problem (issue 16): the metrics on hand-made masks with
+known IoU, tip and speed errors; irreversible outputs that pass through the given frame; a tiny training
+run on a tiny generated movie set that beats "repeat the given frame"; a save/load round trip that
+predicts identically; bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import sciml
+from sciml.classical import lattice as L
+from sciml.problems.lattice import PIXEL, LatticeFracture, branched, sequence_metrics, summary, tip_px
+from sciml.solvers.sequence import SequenceNet
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+TINY = {"width": 8, "latent": 32, "hidden": 16, "decoder": 8, "batch": 16, "lr": 5e-3, "progress": False}
+"""A network small enough to train on the tiny movie set in seconds."""
+
+
+def crack(frames: int, rows: int, columns: int, tips: list[int], row: int) -> np.ndarray:
+    """A straight crack along ``row`` reaching column tips[f] in frame f: (frames, rows, columns) bool."""
+    m = np.zeros((frames, rows, columns), bool)
+    for f, t in enumerate(tips):
+        m[f, row, :t + 1] = True
+    return m
+
+
+def test_tip_and_branching_of_hand_made_masks():
+    m = crack(3, 6, 8, [1, 3, 6], 2)
+    np.testing.assert_array_equal(tip_px(m), [1, 3, 6])
+    assert tip_px(np.zeros((6, 8), bool)) == -1
+    assert not branched(m[-1])
+    fork = m[-1].copy()
+    fork[[0, 1, 3, 4], 5] = True  # rows 0 ... 4 of column 5: a span of 4 rows
+    assert branched(fork)
+    fork[0, 5] = False  # rows 1 ... 4: a span of 3
+    assert not branched(fork)
+
+
+def test_metrics_of_hand_made_predictions():
+    """One movie, three frames, a crack at tips 1, 3, 6; every given frame k predicts every frame as the
+    simulation except frame 2 predicted from frame 0, whose tip is 4 (2 pixels short)."""
+    sim = crack(3, 6, 8, [1, 3, 6], 2)
+    pred = np.repeat(sim[None], 3, axis=0)              # (given k, frame, R, C)
+    pred[0, 2] = crack(3, 6, 8, [1, 3, 4], 2)[2]
+    m = sequence_metrics(pred[None], sim[None], np.array([False]))
+    # forecast N = 2: the one pair (0, 2): IoU 5/7, tip error 2, speed (4 - 1)/2 against (6 - 1)/2
+    assert m["forecast"][2] == pytest.approx({"iou": 5 / 7, "iou_baseline": 2 / 7, "tip_error_px": 2.0,
+                                              "speed_rel_error": 2 / 5})
+    # forecast N = 1: pairs (0, 1) and (1, 2), both right; the baseline's pooled IoU is (2 + 4) / (4 + 7)
+    assert m["forecast"][1] == pytest.approx({"iou": 1.0, "iou_baseline": 6 / 11, "tip_error_px": 0.0,
+                                              "speed_rel_error": 0.0})
+    assert m["backcast"][2]["iou"] == 1.0 and m["backcast"][2]["tip_error_px"] == 0.0
+    assert m["branching_accuracy"] == 1.0 and m["branching_rule_accuracy"] == 1.0
+    s = summary(m)
+    assert s["iou_min"] == pytest.approx(5 / 7) and s["tip_error_px_n8"] == 2.0  # N = F - 1 = 2 here
+    assert s["backcast_ratio_max"] == 0.0  # backcasting is exact: 0 times the forecast error
+    with pytest.raises(ValueError, match=r"predicted must have shape \(1, 3, 3, 6, 8\)"):
+        sequence_metrics(pred, sim[None], np.array([False]))
+
+
+def test_outputs_are_irreversible_and_pass_through_the_given_frame():
+    torch.manual_seed(1)
+    net = SequenceNet(5, 12, 16, width=4, latent=8, hidden=4, decoder=4)
+    for p in net.parameters():  # large random weights: logits far from zero, of both signs
+        p.data.normal_(0, 1.0)
+    frames = torch.rand(20, 12, 16) > 0.6
+    given = torch.arange(20) % 5
+    with torch.no_grad():
+        prob = net(frames.float(), given, torch.rand(20) + 1, 30 * torch.rand(20))
+    masks = prob >= 0.5
+    assert prob.shape == (20, 5, 12, 16)
+    assert torch.all(masks[:, 1:] >= masks[:, :-1])  # a pixel once cracked stays cracked
+    assert torch.equal(masks[torch.arange(20), given], frames)
+    assert 0.05 < masks.float().mean() < 0.95  # not trivially all or nothing
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """24 movies of 5 frames of 12 x 16 pixels on a 40 a x 12 a strip, orientation 0 (about 2 s to simulate)."""
+    data = L.generate_dataset(24, seed=4, drives=(1.0, 2.0), orientations=(0.0, 0.0), frames=5, shape=(12, 16),
+                              t_end=48.0, n_tip=49, length=40.0, height=12.0, seed_crack=10.0, initiation=4.0)
+    path = tmp_path_factory.mktemp("movies") / "tiny.npz"
+    np.savez_compressed(path, **data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = sciml.run("lattice-fracture", data=str(tiny), held_out=0.25, iterations=300, out=out, **TINY)
+    return result, out
+
+
+def pooled_iou(problem, predict, movies) -> tuple[float, float]:
+    """IoU of every frame predicted from every other frame, pooled over ``movies``, and the same for
+    repeating the given frame."""
+    pred = problem.predicted_movies(predict, movies)                    # (M, F, F, R, C)
+    sim = problem.movies["masks"][movies]
+    f = sim.shape[1]
+    off = ~np.eye(f, dtype=bool)[None, :, :, None, None]
+    true = np.broadcast_to(sim[:, None], pred.shape)
+    base = np.broadcast_to(sim[:, :, None], pred.shape)
+    iou = lambda p: float((p & true & off).sum() / ((p | true) & off).sum())  # noqa: E731
+    return iou(pred), iou(base)
+
+
+def test_a_tiny_training_run_beats_repeating_the_given_frame(trained):
+    result, out = trained
+    problem = result.problem
+    train, held = problem.split()
+    assert len(held) == 6 and len(np.intersect1d(train, held)) == 0
+    ours, baseline = pooled_iou(problem, result.predict, train)
+    print(f"pooled IoU on the training movies: ours {ours:.3f}, repeating the given frame {baseline:.3f}")
+    assert ours > baseline + 0.1, (ours, baseline)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["extra_metrics"]["forecast"]) == {"1", "2", "3", "4"}
+    assert {"iou", "iou_baseline", "tip_error_px", "speed_rel_error"} <= set(metrics["extra_metrics"]["backcast"]["4"])
+    for key in ("iou_min", "tip_error_px_max_n4", "tip_error_px_n8", "speed_rel_error_max", "backcast_ratio_max",
+                "branching_accuracy"):
+        assert isinstance(metrics[key], float)
+    assert (out / "frames.png").is_file() and (out / "comparison.png").is_file() and (out / "fields.pvd").is_file()
+
+
+def test_save_load_round_trip_predicts_identically(trained):
+    result, out = trained
+    loaded = sciml.load(out)
+    problem = result.problem
+    points = problem.points(problem.split()[1], 2)
+    np.testing.assert_array_equal(loaded.predict(points), result.predict(points))
+    frame = problem.movies["masks"][0, 0]
+    np.testing.assert_array_equal(loaded.model.movie(frame, 0, 1.5, 10.0), result.model.movie(frame, 0, 1.5, 10.0))
+
+
+def test_bad_input_names_the_value(trained, tiny):
+    result, _ = trained
+    frame = result.problem.movies["masks"][0, 0]
+    with pytest.raises(ValueError, match="given must be a frame index 0 ... 4, got 5"):
+        result.model.movie(frame, 5, 1.5, 10.0)
+    with pytest.raises(ValueError, match=r"frame must be one mask of shape \(12, 16\), got shape \(16, 12\)"):
+        result.model.movie(frame.T, 0, 1.5, 10.0)
+    with pytest.raises(ValueError, match="drive must be a finite number, got nan"):
+        result.model.movie(frame, 0, float("nan"), 10.0)
+    points = result.problem.points([0], 0)
+    for col, value, word in ((1, 7.0, "given must be an integer 0 ... 4, got 7.0"),
+                             (2, 1.5, "frame must be an integer 0 ... 4, got 1.5"),
+                             (0, 24.0, "movie must be an integer 0 ... 23, got 24.0"),
+                             (3, 16 * PIXEL[0] + 1, "x must lie on the strip")):
+        bad = points.copy()
+        bad[0, col] = value
+        with pytest.raises(ValueError, match=word):
+            result.predict(bad)
+    with pytest.raises(ValueError, match="data must be an .npz of lattice movies, got 'nowhere.npz'"):
+        LatticeFracture(data="nowhere.npz").movies
+    with pytest.raises(ValueError, match="batch must be an integer >= 1, got 0"):
+        sciml.run("lattice-fracture", data=str(tiny), batch=0)
+    with pytest.raises(ValueError, match="solver 'sequence' cannot solve problem 'burgers'"):
+        sciml.run("burgers", "sequence")
