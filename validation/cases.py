@@ -866,7 +866,7 @@ register(Case(
     budget=("defaults of `sciml run sent --solver deep-energy`: 50 x 3 tanh MLP (u_x, u_y, d) in float64, 140 load "
             "steps to 7e-3 mm, 1,000 Adam steps at the first and 50 at each later one from the last step's network, "
             "4,000 Monte Carlo points (half in the band |y| <= 4 l) redrawn every step, the history field and the "
-            "load on 4,352 Gauss nodes graded towards the crack path; the notch as Borden et al.'s initial history"),
+            "load on 3,808 Gauss nodes graded towards the crack path; the notch as Borden et al.'s initial history"),
     reference=SENT_REFERENCE,
     published=(Published(0.701, "peak_force", "FEM, spectral split, l = 0.015 mm", MIEHE_2010,
                          short="Miehe et al. 2010, peak force"),),
