@@ -168,14 +168,12 @@ def code_dependencies(problem: str, solver: str) -> frozenset[str]:
     :func:`sciml.run`, the problem's module and the solver's module import, transitively, and the
     native sources of any package among them. Other problems and solvers, which the registry loads
     by name only when asked, are not among them, so a change to one does not make this run stale."""
-    from importlib.metadata import entry_points
-
-    from sciml import registry as names
+    from sciml import registry
 
     sources = _code_sources()
-    classes = {f"{group}.{ep.value.partition(':')[2]}": ep.value.partition(":")[0]
-               for group in ("sciml.problems", "sciml.solvers") for ep in entry_points(group=group)}
-    todo = ["sciml.api", names.problem(problem).__module__, names.solver(solver).__module__]
+    classes = {f"{group}.{target.partition(':')[2]}": target.partition(":")[0]  # the registry's own targets
+               for group in ("sciml.problems", "sciml.solvers") for target in registry._group(group).values()}
+    todo = ["sciml.api", registry.problem(problem).__module__, registry.solver(solver).__module__]
     seen: set[str] = set()
     while todo:
         module = todo.pop()
