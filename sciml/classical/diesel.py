@@ -173,8 +173,10 @@ class _NumpyOps:
 class _TorchOps:
     @staticmethod
     def sqrt(x):
+        """sqrt(x), 0 where x <= 0 with a zero gradient there (a plain sqrt's infinite slope at 0 times a
+        clipped argument's zero gradient would make the gradient NaN)."""
         import torch
-        return torch.sqrt(x)
+        return torch.sqrt(x.clamp_min(torch.finfo(x.dtype).tiny))
 
     @staticmethod
     def exp(x):
@@ -265,7 +267,7 @@ def signals(p: Mapping[str, Any], p_im, p_em, omega_t, ut_egr1, ut_egr2, ut_vgt,
     phi_c = clip(p["c_phi2"] + sqrt(clip(1.0 - c_psi1 * (psi_c - p["c_psi2"]) ** 2, lo=0.0) / c_phi1), lo=0.0)
     W_c = clip(p["p_amb"] * math.pi * p["R_c"] ** 3 * omega_t * phi_c / (p["R_a"] * p["T_amb"]), lo=1e-4)
     chi1 = W_c - p["w_copt"]
-    chi2 = clip(pi_c - 1.0, lo=0.0) ** p["c_pi"] - p["pi_copt"]
+    chi2 = clip(pi_c - 1.0, lo=1e-300) ** p["c_pi"] - p["pi_copt"]  # > 0: a finite float64 gradient at pi_c = 1
     eta_c = clip(p["eta_cmax"] - (p["Q_c11"] * chi1 ** 2 + 2.0 * p["Q_c12"] * chi1 * chi2 + p["Q_c22"] * chi2 ** 2),
                  lo=0.2)
     P_c = W_c * c_pa * p["T_amb"] * head / eta_c
@@ -293,19 +295,30 @@ def derivatives(p: Mapping[str, Any], x, u_delta, n_e, u_egr_delayed, u_vgt_dela
     else:
         p_im, p_em, xo_im, xo_em, omega_t, e1, e2, v = x
     s = signals(p, p_im, p_em, omega_t, e1, e2, v, u_delta, n_e)
-    intake = p["R_a"] * p["T_im"] / p["V_im"]
-    exhaust = p["R_e"] * s["T_em"] / p["V_em"]
-    d_im = intake * (s["W_c"] + s["W_egr"] - s["W_ei"])
-    d_em = exhaust * (s["W_eo"] - s["W_t"] - s["W_egr"])
-    d_w = (s["P_t"] - s["P_c"]) / (p["J_t"] * omega_t)
+    d_im, d_em, d_w = gas_rates(p, s, omega_t)
     actuators = [(u_egr_delayed - e1) / p["tau_egr1"], (u_egr_delayed - e2) / p["tau_egr2"],
                  (u_vgt_delayed - v) / p["tau_vgt"]]
     if reduced:
         return [d_im, d_em, d_w] + actuators
+    return [d_im, d_em, *oxygen_rates(p, s, p_im, p_em, xo_im, xo_em), d_w] + actuators
+
+
+def gas_rates(p: Mapping[str, Any], s: Mapping[str, Any], omega_t) -> list:
+    """dp_im/dt, dp_em/dt (6) and domega_t/dt (42) from the signals ``s`` of :func:`signals`."""
+    intake = p["R_a"] * p["T_im"] / p["V_im"]
+    exhaust = p["R_e"] * s["T_em"] / p["V_em"]
+    return [intake * (s["W_c"] + s["W_egr"] - s["W_ei"]), exhaust * (s["W_eo"] - s["W_t"] - s["W_egr"]),
+            (s["P_t"] - s["P_c"]) / (p["J_t"] * omega_t)]
+
+
+def oxygen_rates(p: Mapping[str, Any], s: Mapping[str, Any], p_im, p_em, xo_im, xo_em) -> list:
+    """dX_Oim/dt and dX_Oem/dt (9) from the signals ``s`` of :func:`signals` (nothing else depends on the
+    oxygen fractions)."""
+    intake = p["R_a"] * p["T_im"] / p["V_im"]
+    exhaust = p["R_e"] * s["T_em"] / p["V_em"]
     xo_e = (s["W_ei"] * xo_im - s["W_f"] * p["AFs"] * p["X_Oc"]) / s["W_eo"]
-    d_xim = intake / p_im * ((xo_em - xo_im) * s["W_egr"] + (p["X_Oc"] - xo_im) * s["W_c"])
-    d_xem = exhaust / p_em * (xo_e - xo_em) * s["W_eo"]
-    return [d_im, d_em, d_xim, d_xem, d_w] + actuators
+    return [intake / p_im * ((xo_em - xo_im) * s["W_egr"] + (p["X_Oc"] - xo_im) * s["W_c"]),
+            exhaust / p_em * (xo_e - xo_em) * s["W_eo"]]
 
 
 # ----------------------------------------------------------------------------------------------
