@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,8 +82,22 @@ class DieselEngine(ODEProblem):
                          "(csv scenario)"),
         "duration": Parameter(60.0, unit="s", doc="time simulated (csv scenario: the file's last time unless given)",
                               minimum=0.0, exclusive_minimum=True),
+        "sensor_noise": Parameter(0.0, unit="1", doc="relative Gaussian noise of each measured sample (0.01: 1 %)",
+                                  minimum=0.0),
+        "noise_seed": Parameter(1, doc="seed of the measurement noise"),
         **{name: _model_parameter(name) for name in diesel.PARAMETERS},
     }
+    default_solver = "ode-pinn"
+    network_states = ("p_im", "p_em", "X_Oim", "X_Oem", "omega_t")
+    """States the twin's networks represent (:mod:`sciml.solvers.ode_pinn`); the actuator states are known
+    exactly from the commands."""
+    network_scale = tuple(diesel.STATE_SCALE[[diesel.STATES.index(n) for n in network_states]])
+    network_time_scales = (0.03, 0.03, 0.1, 0.1, 1.0)
+    """Weights [s] of the twin's residuals, one per network state: about the pressures' own time constants
+    (1 / |df/dx| along a transient: 0.03 s), the oxygen fractions' (0.1 s), and 1 s for the turbo speed,
+    whose response to the exhaust's energy is slower than its own 0.14 s."""
+    at_rest = True
+    """Trajectories start from the steady state of the first commands."""
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -125,6 +140,82 @@ class DieselEngine(ODEProblem):
         u_egr = column(self.commands(when - _float(p["tau_degr"]))[..., 1])
         u_vgt = column(self.commands(when - _float(p["tau_dvgt"]))[..., 2])
         return torch.stack(diesel.derivatives(p, x.unbind(-1), u_delta, n_e, u_egr, u_vgt), dim=-1)
+
+    # -- the digital twin's view (sciml.solvers.ode_pinn) ---------------------------------------------
+    def breakpoints(self) -> np.ndarray:
+        """Times [s] where the commands jump (the fuel and engine speed enter dx/dt directly)."""
+        return self.commands.times
+
+    def known(self, t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Fuel u_delta [mg/cycle], engine speed n_e [rpm] and the exact actuator states ut_egr1, ut_egr2,
+        ut_vgt [%] at times ``t`` (N,) [s], as float64 tensors (N,)."""
+        if not self.commands.hold:
+            raise ValueError(f"the twin needs the actuator states exactly, which needs held commands; the "
+                             f"{self.scenario} scenario's commands are interpolated between rows")
+        when = np.asarray(t.detach().cpu(), dtype=float)
+        now = self.commands(when)
+        act = diesel.actuators(self.commands, when, self.model_params)
+        columns = {"u_delta": now[:, 0], "n_e": now[:, 3], **{n: act[:, k] for k, n in enumerate(diesel.ACTUATORS)}}
+        return {n: torch.as_tensor(v, dtype=torch.float64) for n, v in columns.items()}
+
+    def _signals(self, x, known, params):
+        p_im, p_em, _, _, omega_t = x.unbind(-1)
+        return diesel.signals(params, p_im, p_em, omega_t, known["ut_egr1"], known["ut_egr2"], known["ut_vgt"],
+                              known["u_delta"], known["n_e"])
+
+    def network_derivative(self, x, known, params) -> torch.Tensor:
+        """d/dt (N, 5) of the network states x (N, 5) (p_im, p_em, X_Oim, X_Oem, omega_t) given ``known``.
+        The oxygen fractions' rates see the other states and the parameters detached: nothing depends on the
+        unmeasured fractions, so their residuals must not move what the measurements determine."""
+        s = self._signals(x, known, params)
+        p_im, p_em, xo_im, xo_em, omega_t = x.unbind(-1)
+        d_im, d_em, d_w = diesel.gas_rates(params, s, omega_t)
+        fixed = lambda table: {k: v.detach() if torch.is_tensor(v) else v for k, v in table.items()}
+        d_xim, d_xem = diesel.oxygen_rates(fixed(params), fixed(s), p_im.detach(), p_em.detach(), xo_im, xo_em)
+        return torch.stack([d_im, d_em, d_xim, d_xem, d_w], dim=-1)
+
+    def measured(self, x, known, params) -> torch.Tensor:
+        """The measured signals (N, 4) of :data:`sciml.classical.diesel.MEASURED` from network states (N, 5)."""
+        return torch.stack([x[:, 0], x[:, 1], x[:, 4], self._signals(x, known, params)["W_egr"]], dim=-1)
+
+    def measurements(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """What the engine's sensors record: times (T,) [s] at ``sample_rate`` over [0, duration], the signals
+        (T, 4) of :data:`sciml.classical.diesel.MEASURED` simulated at this problem's parameters, each sample
+        times (1 + sensor_noise e), e standard Gaussian (seed ``noise_seed``), and the signals' names."""
+        t = np.arange(0.0, self.duration + 0.5 / self.sample_rate, 1.0 / self.sample_rate)
+        values = diesel.measure(self.commands, t, self.model_params, noise=self.sensor_noise, seed=self.noise_seed)
+        return t, values, diesel.MEASURED
+
+    def network_guess(self, t, values, signals) -> np.ndarray:
+        """A first guess (T, 5) of the network states at the measurement times: the measured pressures and
+        turbo speed, air's oxygen fraction in the intake and 0.1 in the exhaust."""
+        values = np.asarray(values)
+        column = lambda name: values[:, list(signals).index(name)]
+        oxygen = np.full(len(values), self.params["X_Oc"])
+        return np.stack([column("p_im"), column("p_em"), oxygen, np.full(len(values), 0.1), column("omega_t")], axis=1)
+
+    def full_state(self, x, known) -> torch.Tensor:
+        """All 8 states (N, 8) in :data:`sciml.classical.diesel.STATES` order from the network states (N, 5)."""
+        return torch.cat([x, torch.stack([known[n].to(x.dtype) for n in diesel.ACTUATORS], dim=-1)], dim=-1)
+
+    def metrics(self, predict) -> dict[str, float]:
+        """``rel_l2_p_im``, ``rel_l2_p_em``, ``rel_l2_omega_t``: the relative L2 error of each measured state
+        over the reference trajectory (the overall rel_l2 mixes pressures in Pa with fractions)."""
+        from sciml.problem import relative_l2
+
+        ref = self.reference()
+        pred = predict(ref.points)
+        columns = {name: diesel.STATES.index(name) for name in ("p_im", "p_em", "omega_t")}
+        return {f"rel_l2_{name}": relative_l2(pred[:, k], ref.values[:, k]) for name, k in columns.items()}
+
+    def least_squares(self, initial_guess: dict[str, float]) -> dict[str, Any]:
+        """The classical baseline on this problem's measurements: nonlinear least squares on the simulator
+        (:func:`sciml.classical.diesel.identify_least_squares`) from ``initial_guess``; returns its values,
+        relative errors against this problem's parameters, simulations and wall time [s]."""
+        t, values, _ = self.measurements()
+        fit = diesel.identify_least_squares(self.commands, t, values, initial_guess, self.model_params)
+        fit["rel_error"] = {n: abs(v - self.params[n]) / abs(self.params[n]) for n, v in fit["values"].items()}
+        return fit
 
     def sample_states(self, n, generator):
         """States (n, 8) around the initial steady state: pressures and turbo speed within ±10 %, oxygen
