@@ -316,3 +316,15 @@ def test_a_solver_that_does_not_train_reports_its_own_figures_and_no_loss(tmp_pa
         assert not (out / "figures" / "tiny-sent-fem-history.png").exists()
     finally:
         cases.unregister(coarse.name)
+
+
+def test_a_bound_on_a_nested_metric():
+    """A dotted bound name reads a nested entry of the stored result (a solver's extra metric); a missing
+    entry fails the bound."""
+    from sciml.validation.runner import _passed
+
+    case = Case(name="nested", problem="burgers", solver="pinn", bounds={"extra_metrics.rel_error_nu": (0.0, 0.05)})
+    assert _passed(case, {"extra_metrics": {"rel_error_nu": 0.01}})
+    assert not _passed(case, {"extra_metrics": {"rel_error_nu": 0.08}})
+    assert not _passed(case, {"extra_metrics": {}})
+    assert not _passed(case, {"rel_error_nu": 0.01})

@@ -489,8 +489,17 @@ def _verdict(case: registry.Case, record: dict[str, Any]) -> str:
     return f"{_status(case, record)} (against a target changed after this run; then: {_status(stored, record)})"
 
 
+def metric_value(record: dict[str, Any], metric: str) -> Any:
+    """The entry ``metric`` of a stored result; a dotted name reaches into nested entries
+    (``extra_metrics.rel_error_h_tot``). None when absent."""
+    value: Any = record
+    for key in metric.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def _within(record: dict[str, Any], metric: str, bound: tuple[float, float]) -> bool:
-    value = record.get(metric)
+    value = metric_value(record, metric)
     return isinstance(value, (int, float)) and bound[0] <= value <= bound[1]
 
 
@@ -522,7 +531,7 @@ def _bounds_lines(case: registry.Case, record: dict[str, Any], ref_number) -> li
         return []
     lines = ["| metric | measured | published | acceptance interval | result |", "|---|---|---|---|---|"]
     for metric in names:
-        value = record.get(metric)
+        value = metric_value(record, metric)
         shown = f"{value:.5g}" if isinstance(value, (int, float)) else "—"
         published = "<br>".join(f"{p.value:.5g} [{ref_number(p.citation)}]" for p in case.published
                                 if p.metric == metric) or "—"
