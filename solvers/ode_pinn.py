@@ -30,6 +30,7 @@ A problem this solver takes provides (no solver code needed; see :class:`sciml.p
 - ``network_derivative(x, known, params)``: dx/dt (N, n) of the network states x (N, n);
 - ``measured(x, known, params)``: the measured signals (N, m) the states give;
 - ``measurements()``: the measurement times (T,) [s], values (T, m) and the signals' names;
+- ``network_guess(t, values, names)``: a first guess (T, n) of the network states from the measurements;
 - ``full_state(x, known)``: every state of the problem (N, d) from the network states and the known ones;
 - ``at_rest``: whether the trajectory starts from a steady state.
 
@@ -52,7 +53,7 @@ from sciml.solver import Result
 from sciml.training import TrainConfig, seed_everything
 
 REQUIRED = ("breakpoints", "network_states", "network_scale", "network_time_scales", "known", "network_derivative",
-            "measured", "measurements", "full_state", "at_rest")
+            "measured", "measurements", "network_guess", "full_state", "at_rest")
 """What a problem provides for this solver (see the module docstring)."""
 
 
