@@ -169,8 +169,9 @@ class ODEPinn(ODESolver):
     ``initial_weight`` (the residual's is 1); ``iterations`` Adam steps at ``lr`` (networks; the unknowns'
     log-values move as if at ``parameter_lr``, :class:`FastUnknowns`), decayed exponentially by ``decay_rate`` over the run,
     then ``lbfgs_iterations`` L-BFGS iterations; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``,
-    ``checkpoint_minutes``, ``progress``. ``baseline``: also identify the unknowns by the problem's classical
-    method (``problem.least_squares(initial_guess)``) and report it beside the twin in ``extra_metrics``.
+    ``checkpoint_minutes``, ``progress``. ``baseline`` (on by default): also identify the unknowns by the problem's
+    classical method, where it has one (``problem.least_squares(initial_guess)``), and report it beside the
+    twin in ``extra_metrics``.
     """
 
     name = "ode-pinn"
@@ -179,7 +180,7 @@ class ODEPinn(ODESolver):
         "width": 48, "depth": 3, "delta": 0.1, "n_collocation": 300, "data_weight": 1.0, "continuity_weight": 10.0,
         "initial_weight": 1.0, "iterations": 15000, "lr": 3e-3, "parameter_lr": 1e-2, "decay_rate": 0.1,
         "schedule": "exponential", "lbfgs_iterations": 2000, "seed": 0, "device": None, "checkpoint_every": 1000,
-        "checkpoint_minutes": 5.0, "progress": True, "baseline": False,
+        "checkpoint_minutes": 5.0, "progress": True, "baseline": True,
     }
 
     def __init__(self, problem, **settings):
@@ -316,7 +317,7 @@ class ODEPinn(ODESolver):
         for name, value in result.identified.items():
             true = float(self.problem.params[name])
             out[f"rel_error_{name}"] = abs(value - true) / abs(true)
-        if self.settings["baseline"] and self.problem.unknowns:
+        if self.settings["baseline"] and self.problem.unknowns and hasattr(self.problem, "least_squares"):
             fit = self.problem.least_squares(dict(self.problem.unknowns))
             out["baseline"] = {"method": "nonlinear least squares on the simulator (scipy.optimize.least_squares)",
                                "values": fit["values"], "rel_error": fit["rel_error"], "simulations": fit["nfev"],

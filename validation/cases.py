@@ -838,12 +838,13 @@ DIESEL_TWIN_BUDGET = ("defaults of `sciml run diesel-engine` (ode-pinn: one 48 x
                       "command changes, time stretched with delta 0.1 s, 300 residual points per stretch; 15,000 "
                       "Adam + 2,000 L-BFGS, float64, one thread), the four parameters learned in log space from 20 % "
                       "off (eta_sc and A_egrmax high, h_tot and A_vgtmax low); the classical least-squares baseline "
-                      "(baseline=True) from the same guess, its time beside the twin's in extra_metrics")
+                      "from the same guess (ode-pinn's baseline, on by default), its time beside the twin's in "
+                      "extra_metrics")
 DIESEL_TWIN_REFERENCE = ("the 60 s random transient of `sciml run diesel-engine` (commands seed 0, held 4 s) by our "
                          "SciPy simulator (LSODA, rtol 1e-8) at the released parameter set; the twin fits p_im, "
                          "p_em, omega_t and W_egr sampled from it at 10 Hz")
 register(Case(
-    name="diesel-engine-identify", problem="diesel-engine", solver="ode-pinn", settings={"baseline": True},
+    name="diesel-engine-identify", problem="diesel-engine", solver="ode-pinn",
     inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
     budget=DIESEL_TWIN_BUDGET + "; clean data", reference=DIESEL_TWIN_REFERENCE,
     bounds={"extra_metrics.rel_error_A_egrmax": (0.0, 0.02), "extra_metrics.rel_error_A_vgtmax": (0.0, 0.02),
@@ -855,7 +856,7 @@ register(Case(
                  f"{NATH_2023})")))
 register(Case(
     name="diesel-engine-identify-noise", problem="diesel-engine", solver="ode-pinn", params={"sensor_noise": 0.01},
-    settings={"baseline": True}, inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
+    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
     budget=DIESEL_TWIN_BUDGET + "; 1 % relative Gaussian noise on every sample (noise seed 1)",
     reference=DIESEL_TWIN_REFERENCE,
     bounds={"extra_metrics.rel_error_A_egrmax": (0.0, 0.05), "extra_metrics.rel_error_A_vgtmax": (0.0, 0.05)},
