@@ -10,7 +10,7 @@ MLP of a stretched local time
 
 which packs the resolution into the fast response just after each jump (``delta`` [s]). The K networks
 run as one batched MLP; dx/dt comes by forward-mode differentiation through it (one pass for all states).
-The states are ``x = state_scale * y`` with y the networks' outputs.
+The states are ``x = network_scale * y`` with y the networks' outputs.
 
 The loss (each term a mean of squares):
 
@@ -34,7 +34,8 @@ A problem this solver takes provides (no solver code needed; see :class:`sciml.p
 - ``full_state(x, known)``: every state of the problem (N, d) from the network states and the known ones;
 - ``at_rest``: whether the trajectory starts from a steady state.
 
-Unknown parameters (``problem.identify``) are learned as ``lower + exp(theta)`` (:class:`sciml.inverse.Unknowns`).
+Unknown parameters (``problem.identify``) are learned as ``lower + exp(gain * theta)`` (:class:`FastUnknowns`),
+so they need a lower bound.
 """
 
 from __future__ import annotations
