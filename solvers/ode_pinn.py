@@ -19,7 +19,9 @@ The loss (each term a mean of squares):
   into an equivalent state error, so a stiff pressure and a slow turbo speed count alike;
 - ``data``: the measured signals against the model's, each over its RMS;
 - ``continuity``: the states at the end of one stretch against the next one's start;
-- ``initial``: f at t = 0 when the problem starts at rest (its steady state), scaled as the residual.
+- ``initial``: the networks' dx/dt at t = 0 when the problem starts at rest (its steady state), scaled as
+  the residual (f itself at t = 0 is the residual's business: penalising f(x(0)) alone pulled x(0) towards
+  spurious near-roots of f, far from the one measurement there, and diverged).
 
 A problem this solver takes provides (no solver code needed; see :class:`sciml.problems.diesel.DieselEngine`):
 
@@ -268,9 +270,7 @@ class ODEPinn(ODESolver):
         if nets.count > 1:
             terms["continuity"] = s["continuity_weight"] * (end[:-1, 0] - y[1:, 0]).pow(2).mean()
         if p.at_rest:
-            x0, _ = self.model.states(self.t0)
-            rest = p.network_derivative(x0, self.known_t0, params) * self.weight
-            terms["initial"] = s["initial_weight"] * rest.pow(2).mean()
+            terms["initial"] = s["initial_weight"] * (dxdt[:1] * self.weight).pow(2).mean()
         return terms
 
     def train(self, out=None, resume: bool = False, callbacks=None) -> Result:
