@@ -246,8 +246,6 @@ class ODEPinn(ODESolver):
         self.known_data = p.known(self.t_data)
         self.data_rms = self.values.pow(2).mean(0).sqrt().clamp_min(1e-300)
         self.weight = torch.as_tensor(p.network_time_scales, dtype=torch.float64) / self.model.scale
-        self.t0 = torch.zeros(1, dtype=torch.float64)
-        self.known_t0 = p.known(self.t0)
 
     def params(self) -> dict[str, Any]:
         """The problem's parameters with the unknowns' current (trainable) values."""
