@@ -44,12 +44,14 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from sciml import storage
 from sciml.inverse import Unknowns
 from sciml.odesolver import ODESolver
 from sciml.solver import Result
@@ -60,13 +62,22 @@ REQUIRED = ("breakpoints", "network_states", "network_scale", "network_time_scal
 """What a problem provides for this solver (see the module docstring)."""
 
 
+HEAD_RIDGE = 1e-3
+"""Ridge weight of the least-squares start of the heads on a frozen body (:meth:`ODEPinn.start_at_data`): the
+features are tanh values of order one and a 4 s stretch holds about 40 measurements for about 50 head
+weights per state, so a small ridge picks the smooth fit among many."""
+
+
 class StretchNets(nn.Module):
     """K tanh MLPs of one input, run as one batched MLP: stretch k maps its stretched local time xi to the
     scaled network states (n_out,), starting nearly flat (a small last layer: each stretch begins at its
     output bias, :meth:`ODEPinn.start_at_data`). ``edges`` (K + 1,) [s] bound the stretches; ``delta`` [s] sets the
-    stretching (see the module docstring)."""
+    stretching (see the module docstring). With ``shared``, the hidden layers (the body) are one MLP for
+    every stretch and only the last layer (the heads) is per stretch: every stretch's states are then
+    combinations of the same functions of xi, which a body trained on one trajectory gives another
+    (few-shot transfer, :class:`ODEPinn`)."""
 
-    def __init__(self, edges: np.ndarray, n_out: int, width: int, depth: int, delta: float):
+    def __init__(self, edges: np.ndarray, n_out: int, width: int, depth: int, delta: float, shared: bool = False):
         super().__init__()
         self.register_buffer("edges", torch.as_tensor(edges, dtype=torch.float64))
         self.delta = float(delta)
@@ -74,14 +85,20 @@ class StretchNets(nn.Module):
         dims = [1] + [width] * depth + [n_out]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for n_in, n_o in zip(dims[:-1], dims[1:]):  # Glorot-normal weights (the last layer's / 10), zero biases
-            std = math.sqrt(2.0 / (n_in + n_o)) * (0.1 if n_o == n_out else 1.0)
-            self.weights.append(nn.Parameter(torch.randn(k, n_in, n_o, dtype=torch.float64) * std))
-            self.biases.append(nn.Parameter(torch.zeros(k, 1, n_o, dtype=torch.float64)))
+        for j, (n_in, n_o) in enumerate(zip(dims[:-1], dims[1:])):  # Glorot-normal weights (the last layer's / 10)
+            head = j == depth
+            rows = k if head or not shared else 1
+            std = math.sqrt(2.0 / (n_in + n_o)) * (0.1 if head else 1.0)
+            self.weights.append(nn.Parameter(torch.randn(rows, n_in, n_o, dtype=torch.float64) * std))
+            self.biases.append(nn.Parameter(torch.zeros(rows, 1, n_o, dtype=torch.float64)))
 
     @property
     def count(self) -> int:
         return len(self.edges) - 1
+
+    def body(self) -> list[nn.Parameter]:
+        """The hidden layers' weights and biases (all but the heads)."""
+        return [*self.weights[:-1], *self.biases[:-1]]
 
     def stretch(self, which: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """Stretched local time xi and dxi/dt [1/s] of times ``t`` in stretches ``which`` (same shape)."""
@@ -90,23 +107,33 @@ class StretchNets(nn.Module):
         lag = (t - a).clamp_min(0.0)
         return 2.0 * torch.log1p(lag / self.delta) / span - 1.0, 2.0 / (span * (self.delta + lag))
 
-    def forward(self, xi: Tensor) -> tuple[Tensor, Tensor]:
-        """Outputs y (K, n, n_out) and dy/dxi at stretched times ``xi`` (K, n), row k in stretch k."""
+    @staticmethod
+    def _layer(h: Tensor, dh: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        w = w.expand(len(h), -1, -1)          # a shared layer's one matrix serves every stretch
+        return torch.baddbmm(b, h, w), torch.bmm(dh, w)
+
+    def features(self, xi: Tensor) -> tuple[Tensor, Tensor]:
+        """The last hidden layer h (K, n, width) and dh/dxi at stretched times ``xi`` (K, n), row k in stretch k."""
         h = xi[..., None]
         dh = torch.ones_like(h)
-        last = len(self.weights) - 1
-        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z, dz = torch.baddbmm(b, h, w), torch.bmm(dh, w)
-            if j < last:
-                h = torch.tanh(z)
-                dh = (1.0 - h * h) * dz
-            else:
-                h, dh = z, dz
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            z, dz = self._layer(h, dh, w, b)
+            h = torch.tanh(z)
+            dh = (1.0 - h * h) * dz
         return h, dh
 
-    def at(self, t: Tensor) -> tuple[Tensor, Tensor]:
-        """Outputs y (M, n_out) and dy/dt [1/s] at any times ``t`` (M,) [s], each in its stretch (a
-        breakpoint starts the later stretch)."""
+    def head(self, h: Tensor, dh: Tensor) -> tuple[Tensor, Tensor]:
+        """Outputs y (K, n, n_out) and dy/dxi from the last hidden layer (:meth:`features`)."""
+        return self._layer(h, dh, self.weights[-1], self.biases[-1])
+
+    def forward(self, xi: Tensor) -> tuple[Tensor, Tensor]:
+        """Outputs y (K, n, n_out) and dy/dxi at stretched times ``xi`` (K, n), row k in stretch k."""
+        return self.head(*self.features(xi))
+
+    def place(self, t: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]:
+        """Times ``t`` (M,) [s] laid out by stretch (a breakpoint starts the later stretch): stretched times
+        xi (K, w) and dxi/dt (K, w), padded at each stretch's start, and where each time sits in them (for
+        :meth:`pick`)."""
         which = torch.searchsorted(self.edges, t.contiguous(), right=True).sub(1).clamp(0, self.count - 1)
         counts = torch.bincount(which, minlength=self.count)
         width = int(counts.max())
@@ -117,10 +144,22 @@ class StretchNets(nn.Module):
         padded[rows, slot] = t[order]
         stretch = torch.arange(self.count)[:, None].expand(-1, width)
         xi, rate = self.stretch(stretch, padded)
-        y, dy = self(xi)
-        out, slope = torch.empty(len(t), y.shape[-1], dtype=y.dtype), torch.empty(len(t), y.shape[-1], dtype=y.dtype)
+        return xi, rate, (order, rows, slot)
+
+    @staticmethod
+    def pick(y: Tensor, dy: Tensor, rate: Tensor, where: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """Outputs (M, n_out) and their time derivatives [1/s] at the times :meth:`place` laid out, from the
+        outputs y, dy/dxi (K, w, n_out) there."""
+        order, rows, slot = where
+        out, slope = torch.empty(len(order), y.shape[-1], dtype=y.dtype), torch.empty(len(order), y.shape[-1], dtype=y.dtype)
         out[order], slope[order] = y[rows, slot], (dy * rate[..., None])[rows, slot]
         return out, slope
+
+    def at(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Outputs y (M, n_out) and dy/dt [1/s] at any times ``t`` (M,) [s], each in its stretch (a
+        breakpoint starts the later stretch)."""
+        xi, rate, where = self.place(t)
+        return self.pick(*self(xi), rate, where)
 
 
 class FastUnknowns(Unknowns):
@@ -171,10 +210,23 @@ class ODEPinn(ODESolver):
     ``n_collocation`` residual points per stretch; loss weights ``data_weight``, ``continuity_weight``,
     ``initial_weight`` (the residual's is 1); ``iterations`` Adam steps at ``lr`` (networks; the unknowns'
     log-values move as if at ``parameter_lr``, :class:`FastUnknowns`), decayed exponentially by ``decay_rate`` over the run,
-    then ``lbfgs_iterations`` L-BFGS iterations; ``seed``, ``device`` (CPU, float64), ``checkpoint_every``,
+    then ``lbfgs_iterations`` iterations of ``optimizer``'s second phase (:class:`sciml.training.TrainConfig`:
+    L-BFGS by default; a dense quasi-Newton such as "ssbroyden" suits the few weights of a few-shot run); ``seed``, ``device`` (CPU, float64), ``checkpoint_every``,
     ``checkpoint_minutes``, ``progress``. ``baseline`` (on by default): also identify the unknowns by the problem's
     classical method, where it has one (``problem.least_squares(initial_guess)``), and report it beside the
-    twin in ``extra_metrics``.
+    twin in ``extra_metrics``. ``shared_body``: one body for every stretch, a head each (:class:`StretchNets`).
+
+    Transfer learning (Nath, Kumar, Smith & Karniadakis, arXiv 2412.11967, its two strategies): ``init`` names
+    a saved ode-pinn result (its folder or ``result.pt``, as ``sciml run --init``) on another trajectory (another
+    operating window) with networks of the same shape; its weights start this run's (stretch k from the
+    source's stretch k modulo its count; each head's bias then starts at the data, the unknowns at this run's
+    initial guesses).
+
+    - multi-stage: ``data_steps`` first Adam steps fit the networks to the data alone, the unknowns frozen;
+      then the residual and the unknowns join;
+    - few-shot (``freeze_body``, a ``shared_body`` source): the body is frozen, its features and their time
+      derivatives at the residual, data and stretch-end points computed once, and only the heads and the
+      unknowns are trained.
     """
 
     name = "ode-pinn"
@@ -183,25 +235,35 @@ class ODEPinn(ODESolver):
         "width": 48, "depth": 3, "delta": 0.1, "n_collocation": 300, "data_weight": 1.0, "continuity_weight": 10.0,
         "initial_weight": 1.0, "iterations": 15000, "lr": 3e-3, "parameter_lr": 1e-2, "decay_rate": 0.1,
         "schedule": "exponential", "lbfgs_iterations": 2000, "seed": 0, "device": None, "checkpoint_every": 1000,
-        "checkpoint_minutes": 5.0, "progress": True, "baseline": True,
+        "checkpoint_minutes": 5.0, "progress": True, "baseline": True, "shared_body": False, "init": None,
+        "data_steps": 0, "freeze_body": False, "optimizer": "adam-lbfgs",
     }
 
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         s = self.settings
-        for key, least in (("width", 1), ("depth", 1), ("n_collocation", 2), ("lbfgs_iterations", 0)):
+        self.physics = True
+        """Whether the residual and the unknowns are in the loss (off during a multi-stage start)."""
+        for key, least in (("width", 1), ("depth", 1), ("n_collocation", 2), ("lbfgs_iterations", 0), ("data_steps", 0)):
             if isinstance(s[key], bool) or int(s[key]) != s[key] or s[key] < least:
                 raise ValueError(f"{key} must be an integer >= {least}, got {s[key]!r}")
         for key in ("delta", "lr", "parameter_lr", "data_weight", "continuity_weight", "initial_weight"):
             positive = key in ("delta", "lr", "parameter_lr")
             if not (isinstance(s[key], (int, float)) and math.isfinite(s[key]) and (s[key] > 0 or not positive and s[key] == 0)):
                 raise ValueError(f"{key} must be a finite number {'>' if positive else '>='} 0, got {s[key]!r}")
+        if s["data_steps"] > s["iterations"]:
+            raise ValueError(f"data_steps must be at most iterations ({s['iterations']}): the data-only stage is the "
+                             f"start of the Adam phase, got {s['data_steps']!r}")
+        if s["freeze_body"] and not (s["shared_body"] and s["init"] is not None):
+            raise ValueError("freeze_body keeps a trained body fixed: it needs shared_body=True and a saved result to "
+                             f"start from (got shared_body={s['shared_body']!r}, init={s['init']!r})")
         if problem.observations is not None:
             raise ValueError(f"solver {self.name!r} fits the measurements of problem {problem.name!r} itself "
                              "(problem.measurements()); observations from a file or the reference are not taken")
         self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
                                   decay_rate=s["decay_rate"], decay_steps=s["iterations"],
-                                  lbfgs_iterations=s["lbfgs_iterations"], checkpoint_every=s["checkpoint_every"],
+                                  lbfgs_iterations=s["lbfgs_iterations"], optimizer=s["optimizer"],
+                                  checkpoint_every=s["checkpoint_every"],
                                   checkpoint_minutes=s["checkpoint_minutes"], progress=s["progress"])
 
     @classmethod
@@ -219,7 +281,7 @@ class ODEPinn(ODESolver):
         p, s = self.problem, self.settings
         cuts = np.asarray(p.breakpoints(), dtype=float)
         edges = np.concatenate([[0.0], cuts[(cuts > 0) & (cuts < p.horizon)], [p.horizon]])
-        nets = StretchNets(edges, len(p.network_states), s["width"], s["depth"], s["delta"])
+        nets = StretchNets(edges, len(p.network_states), s["width"], s["depth"], s["delta"], bool(s["shared_body"]))
         unknowns = None
         if p.unknowns:
             bad = [n for n in p.unknowns if p.parameters[n].minimum is None]
@@ -244,27 +306,46 @@ class ODEPinn(ODESolver):
         self.t_data = torch.as_tensor(t, dtype=torch.float64)
         self.values = torch.as_tensor(values, dtype=torch.float64)
         self.known_data = p.known(self.t_data)
+        self.xi_data, self.rate_data, self.where_data = nets.place(self.t_data)
+        self.xi_ends = torch.ones(k, 1, dtype=torch.float64)
+        self.frozen = {}
+        if self.settings["freeze_body"]:
+            with torch.no_grad():
+                self.frozen = {"colloc": nets.features(self.xi), "data": nets.features(self.xi_data),
+                               "ends": nets.features(self.xi_ends)}
         self.data_rms = self.values.pow(2).mean(0).sqrt().clamp_min(1e-300)
         self.weight = torch.as_tensor(p.network_time_scales, dtype=torch.float64) / self.model.scale
 
     def params(self) -> dict[str, Any]:
-        """The problem's parameters with the unknowns' current (trainable) values."""
+        """The problem's parameters with the unknowns' current values (trainable once the physics is on)."""
         p = dict(self.problem.params)
         if self.model.unknowns is not None:
-            p.update(self.model.unknowns.values())
+            values = self.model.unknowns.values()
+            p.update(values if self.physics else {n: v.detach() for n, v in values.items()})
         return p
+
+    def outputs(self, points: str) -> tuple[Tensor, Tensor]:
+        """The networks' outputs y and dy/dxi at the prepared ``points`` ("colloc", "data" or "ends"), from the
+        frozen body's stored features when it has them."""
+        nets = self.model.nets
+        if points in self.frozen:
+            return nets.head(*self.frozen[points])
+        return nets({"colloc": self.xi, "data": self.xi_data, "ends": self.xi_ends}[points])
 
     def loss(self) -> dict[str, Tensor]:
         p, s, nets = self.problem, self.settings, self.model.nets
         params = self.params()
-        y, dy = nets(self.xi)
+        y, dy = self.outputs("colloc")
         x = (y * self.model.scale).reshape(-1, y.shape[-1])
         dxdt = (dy * self.model.scale).reshape(-1, y.shape[-1]) * self.rate
-        residual = (dxdt - p.network_derivative(x, self.known_colloc, params)) * self.weight
-        x_data, _ = self.model.states(self.t_data)
+        x_data = nets.pick(*self.outputs("data"), self.rate_data, self.where_data)[0] * self.model.scale
         misfit = (p.measured(x_data, self.known_data, params) - self.values) / self.data_rms
-        end, _ = nets(torch.ones(nets.count, 1, dtype=torch.float64))
-        terms = {"residual": residual.pow(2).mean(), "data": s["data_weight"] * misfit.pow(2).mean()}
+        end, _ = self.outputs("ends")
+        if self.physics:
+            residual = ((dxdt - p.network_derivative(x, self.known_colloc, params)) * self.weight).pow(2).mean()
+        else:  # the multi-stage start: the networks follow the data first
+            residual = torch.zeros((), dtype=torch.float64)
+        terms = {"residual": residual, "data": s["data_weight"] * misfit.pow(2).mean()}
         if nets.count > 1:
             terms["continuity"] = s["continuity_weight"] * (end[:-1, 0] - y[1:, 0]).pow(2).mean()
         if p.at_rest:
@@ -277,27 +358,86 @@ class ODEPinn(ODESolver):
         seed_everything(s["seed"])
         began = time.perf_counter()
         self.model = self.build_model()
+        if s["init"] is not None:
+            self.load_initial_weights(s["init"])
         self.prepare()
         with torch.no_grad():  # each stretch starts at the mean of the measured network states in it
             self.start_at_data()
+        self.physics = s["data_steps"] == 0
+        callbacks = list(callbacks or [])
+        if not self.physics:
+            def release(trainer, record):  # the end of the multi-stage start
+                self.physics = self.physics or trainer.state.phase != "adam" or trainer.state.step >= s["data_steps"]
+            callbacks.insert(0, release)
         if self.model.unknowns is not None:
             def track(trainer, record):  # the identified parameters after each step, in the history
                 record["identified"] = self.model.unknowns.floats()
-            callbacks = [track, *(callbacks or [])]
+            callbacks.insert(0, track)
         setup_s = time.perf_counter() - began
         return self.fit(self.model, self.loss, out, resume, callbacks, f"{self.problem.name}/{self.name}",
-                        data_s=setup_s)
+                        get_extra=lambda: {"physics": self.physics},
+                        set_extra=lambda extra: setattr(self, "physics", bool(extra["physics"])), data_s=setup_s)
+
+    def load_initial_weights(self, path: str | Path) -> None:
+        """Start the networks from the saved result at ``path`` (its folder or ``result.pt``; see the class
+        docstring), read without running code from it (:func:`sciml.storage.read`); with ``freeze_body``, fix
+        the body."""
+        s, nets = self.settings, self.model.nets
+        path = Path(path)
+        file = path / "result.pt" if path.is_dir() else path
+        if not file.is_file():
+            raise FileNotFoundError(f"init: no saved result at {str(path)!r} (expected a folder with result.pt "
+                                    "or the file itself)")
+        saved = storage.read(file, "result", required=("spec", "model"), map_location="cpu")
+        spec = saved["spec"]
+        if spec.get("solver") != self.name:
+            raise ValueError(f"init: {str(file)!r} is a result of solver {spec.get('solver')!r}, not {self.name!r}")
+        shape = ("width", "depth", "delta", "shared_body")
+        theirs = {key: spec["settings"].get(key, self.defaults[key]) for key in shape}
+        differ = {key: (theirs[key], s[key]) for key in shape if theirs[key] != s[key]}
+        if differ:
+            raise ValueError(f"init: the networks saved in {str(file)!r} differ from this run's (setting: saved, this run's): "
+                             + ", ".join(f"{key} {a!r}, {b!r}" for key, (a, b) in differ.items()))
+        with torch.no_grad():
+            for kind in ("weights", "biases"):
+                for j, mine in enumerate(getattr(nets, kind)):
+                    source = saved["model"][f"nets.{kind}.{j}"]
+                    if source.shape[1:] != mine.shape[1:]:
+                        raise ValueError(f"init: the saved layer {j} has shape {tuple(source.shape[1:])}, this "
+                                         f"run's {tuple(mine.shape[1:])}: the problems' network states differ")
+                    mine.copy_(source[torch.arange(len(mine)) % len(source)])
+        if s["freeze_body"]:
+            for weight in nets.body():
+                weight.requires_grad_(False)
 
     def start_at_data(self) -> None:
-        """Set each stretch's output bias to the mean scaled network state measured in it (states that are
-        not measured start at the problem's own estimate, ``problem.network_guess``)."""
+        """Start each stretch at the scaled network states measured in it (states that are not measured at the
+        problem's own estimate, ``problem.network_guess``): on a frozen body, its head is the ridge
+        least-squares fit (:data:`HEAD_RIDGE`) of those states on the body's features (the heads are linear
+        in them); otherwise its output bias is shifted so that its mean over the measurement times in it is
+        their mean."""
         p, nets = self.problem, self.model.nets
         which = torch.searchsorted(nets.edges, self.t_data, right=True).sub(1).clamp(0, nets.count - 1)
         guess = torch.as_tensor(p.network_guess(self.t_data, self.values, self.signals), dtype=torch.float64)
+        target = guess / self.model.scale
+        if self.frozen:
+            h, _ = self.frozen["data"]
+            order, rows, slot = self.where_data
+            features = torch.empty(len(self.t_data), h.shape[-1], dtype=h.dtype)
+            features[order] = h[rows, slot]
+            features = torch.cat([features, torch.ones(len(features), 1, dtype=h.dtype)], dim=1)
+        else:
+            y = nets.pick(*self.outputs("data"), self.rate_data, self.where_data)[0]
         for k in range(nets.count):
             rows = which == k
-            if rows.any():
-                nets.biases[-1][k, 0] = (guess[rows] / self.model.scale).mean(0)
+            if not rows.any():
+                continue
+            if self.frozen:
+                a = features[rows]
+                fit = torch.linalg.solve(a.T @ a + HEAD_RIDGE * torch.eye(a.shape[1], dtype=a.dtype), a.T @ target[rows])
+                nets.weights[-1][k], nets.biases[-1][k, 0] = fit[:-1], fit[-1]
+            else:
+                nets.biases[-1][k, 0] += (target[rows] - y[rows]).mean(0)
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """The fit of the measured signals (relative L2 of each against the measurements); for each unknown

@@ -60,3 +60,52 @@ def test_bad_input_is_one_sentence():
         registry.solver("ode-pinn")(problem.identify(["c_vol1"])).build_model()
     with pytest.raises(ValueError, match="cannot solve problem 'lorenz'.*lacks breakpoints"):
         sciml.run("lorenz", "ode-pinn")
+
+
+TINY = {"iterations": 40, "lbfgs_iterations": 0, "width": 8, "n_collocation": 20, "baseline": False, "progress": False}
+
+
+def _twin(**settings):
+    return sciml.run("diesel-engine", "ode-pinn", identify=["A_egrmax"],
+                     initial_guess={"A_egrmax": 1.2 * diesel.DEFAULTS["A_egrmax"]}, **SHORT, **{**TINY, **settings})
+
+
+def test_multi_stage_start_fits_the_data_with_the_parameters_frozen(tmp_path):
+    """With data_steps, the first Adam steps leave the unknowns at their guesses and carry no residual; then
+    both join. The network starts from the saved one (init), stretch k from the source's stretch k."""
+    source = _twin(out=tmp_path / "a", shared_body=True)
+    result = _twin(init=str(tmp_path / "a"), shared_body=True, data_steps=15)
+    guess = 1.2 * diesel.DEFAULTS["A_egrmax"]
+    early, late = result.history[:15], result.history[15:]
+    assert all(r["identified"]["A_egrmax"] == pytest.approx(guess, rel=1e-12) for r in early)
+    assert all(r["residual"] == 0.0 for r in early) and all(r["residual"] > 0 for r in late)
+    assert late[-1]["identified"]["A_egrmax"] != pytest.approx(guess, rel=1e-6)
+    assert source.model.nets.count == result.model.nets.count == 2
+
+
+def test_few_shot_trains_the_heads_on_the_frozen_body_features(tmp_path):
+    """freeze_body keeps the saved body (untrainable, unchanged) and its stored features give the same loss
+    as running the whole network."""
+    _twin(out=tmp_path / "a", shared_body=True)
+    problem = registry.problem("diesel-engine")(**SHORT).identify(["A_egrmax"], {"A_egrmax": 3e-4})
+    solver = registry.solver("ode-pinn")(problem, **{**TINY, "shared_body": True, "freeze_body": True,
+                                                     "init": str(tmp_path / "a"), "iterations": 5})
+    result = solver.train()
+    saved = sciml.load(tmp_path / "a").model.nets.body()
+    assert all(torch.equal(a, b) and not b.requires_grad for a, b in zip(saved, result.model.nets.body()))
+    stored = {k: v.item() for k, v in solver.loss().items()}
+    solver.frozen = {}
+    assert {k: v.item() for k, v in solver.loss().items()} == pytest.approx(stored, rel=1e-12)
+
+
+def test_transfer_settings_are_checked(tmp_path):
+    problem = registry.problem("diesel-engine")(**SHORT)
+    with pytest.raises(ValueError, match="freeze_body keeps a trained body fixed: it needs shared_body=True"):
+        registry.solver("ode-pinn")(problem, freeze_body=True)
+    with pytest.raises(ValueError, match=r"data_steps must be at most iterations \(10\).*got 20"):
+        registry.solver("ode-pinn")(problem, iterations=10, data_steps=20)
+    _twin(out=tmp_path / "a", shared_body=True)
+    with pytest.raises(ValueError, match=r"differ from this run's \(setting: saved, this run's\): width 8, 16"):
+        _twin(init=str(tmp_path / "a"), shared_body=True, width=16)
+    with pytest.raises(FileNotFoundError, match="init: no saved result at"):
+        _twin(init=str(tmp_path / "b"))
