@@ -12,9 +12,18 @@ u_egr [%], VGT u_vgt [%] and engine speed n_e [rpm], by scenario:
 - ``csv``: a user's own commands, a CSV file (--csv) with columns t, u_delta, u_egr, u_vgt, n_e, linear
   between rows.
 
-Trajectories start at t = 0 from the steady state of the commands at t = 0. The equations, the parameter
-values (each a flag with its unit) and the reference simulator (SciPy LSODA, actuator delays and the model's
-saturations) are in :mod:`sciml.classical.diesel`.
+The engine starts at absolute time 0 from the steady state of the commands at time 0. A problem covers the
+time window [--window-start, --window-start + --duration] of its scenario, in its own time t = absolute time
+- window_start: the engine runs unobserved through the earlier part, and the window starts from the state
+simulated there (from the steady state itself when window_start is 0, the default).
+
+Health monitoring: ``--fault vgt-egr`` fouls the VGT and clogs the EGR valve from absolute time --fault-time
+on (:data:`FAULTS`); the simulated engine uses the problem's parameter values (the healthy ones) before it and
+the faulty ones after, continuing from the state at the fault time. :meth:`DieselEngine.true_params` gives
+the values in force at the end of the window.
+
+The equations, the parameter values (each a flag with its unit) and the reference simulator (SciPy LSODA,
+actuator delays and the model's saturations) are in :mod:`sciml.classical.diesel`.
 """
 
 from __future__ import annotations
@@ -37,6 +46,10 @@ POSITIVE = {"c_pa", "c_pe", "c_va", "R_a", "R_e", "gamma_a", "gamma_e", "T_amb",
 """Model parameters that must be > 0; the time delays and h_tot must be >= 0; the others (fitted coefficients
 of the empirical maps) take any value."""
 NON_NEGATIVE = {"tau_degr", "tau_dvgt", "h_tot", "x_cv"}
+FAULTS = {"vgt-egr": {"A_vgtmax": 0.9, "A_egrmax": 0.8}}
+"""The fault scenarios of ``--fault``: name -> factors (model parameter -> factor) applied to the problem's
+(healthy) parameter values from ``fault_time`` on. ``vgt-egr``: VGT fouling (A_vgtmax 10 % lower) and EGR
+clogging (A_egrmax 20 % lower), issue 15's health-monitoring case."""
 
 
 def _model_parameter(name: str) -> Parameter:
@@ -80,8 +93,13 @@ class DieselEngine(ODEProblem):
         "command_seed": Parameter(0, doc="seed of the random commands"),
         "csv": Parameter("", unit="path", doc="CSV file of commands with columns t, u_delta, u_egr, u_vgt, n_e "
                          "(csv scenario)"),
-        "duration": Parameter(60.0, unit="s", doc="time simulated (csv scenario: the file's last time unless given)",
-                              minimum=0.0, exclusive_minimum=True),
+        "duration": Parameter(60.0, unit="s", doc="length of the time window (csv scenario: from window_start to "
+                              "the file's last time unless given)", minimum=0.0, exclusive_minimum=True),
+        "window_start": Parameter(0.0, unit="s", doc="absolute time where the window starts: the engine runs "
+                                  "unobserved from its steady state at time 0 until then", minimum=0.0),
+        "fault": Parameter("none", doc="fault scenario: vgt-egr lowers A_vgtmax by 10 % and A_egrmax by 20 % from "
+                           "fault_time on", choices=("none",) + tuple(FAULTS)),
+        "fault_time": Parameter(30.0, unit="s", doc="absolute time from which the fault is in force", minimum=0.0),
         "sensor_noise": Parameter(0.0, unit="1", doc="relative Gaussian noise of each measured sample (0.01: 1 %)",
                                   minimum=0.0),
         "noise_seed": Parameter(1, doc="seed of the measurement noise"),
@@ -96,8 +114,6 @@ class DieselEngine(ODEProblem):
     """Weights [s] of the twin's residuals, one per network state: about the pressures' own time constants
     (1 / |df/dx| along a transient: 0.03 s), the oxygen fractions' (0.1 s), and 1 s for the turbo speed,
     whose response to the exhaust's energy is slower than its own 0.14 s."""
-    at_rest = True
-    """Trajectories start from the steady state of the first commands."""
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -109,9 +125,13 @@ class DieselEngine(ODEProblem):
                 raise ValueError(f"commands file {self.csv!r} starts at t = {self.commands.times[0]:g} s; trajectories "
                                  "start at t = 0 s, so its times must be >= 0")
             if "duration" not in params:
-                self.duration = self.params["duration"] = float(self.commands.times[-1])
+                last = float(self.commands.times[-1])
+                if self.window_start >= last:
+                    raise ValueError(f"window_start = {self.window_start:g} s is not before the last time {last:g} s "
+                                     f"of commands file {self.csv!r}: give a later file or the duration")
+                self.duration = self.params["duration"] = last - self.window_start
         elif self.scenario == "random":
-            self.commands = diesel.Commands.random(self.command_seed, self.duration, self.hold)
+            self.commands = diesel.Commands.random(self.command_seed, self.window_start + self.duration, self.hold)
         else:
             start = {c: self.params[c] for c in diesel.COMMANDS}
             self.commands = (diesel.Commands.constant(**start) if self.scenario == "constant" else
@@ -121,21 +141,69 @@ class DieselEngine(ODEProblem):
 
     @property
     def model_params(self) -> dict:
-        """The engine model's parameters (name -> value)."""
+        """The engine model's parameters (name -> value): the healthy engine's."""
         return {name: self.params[name] for name in diesel.PARAMETERS}
+
+    @property
+    def at_rest(self) -> bool:
+        """Whether trajectories start from a steady state: only a window at the start (window_start 0)."""
+        return self.window_start == 0
+
+    def params_at(self, when) -> dict:
+        """The model parameters (name -> value) in force at absolute times ``when`` [s] (a float or an array
+        (T,)): the problem's values, times the fault's factors (:data:`FAULTS`) at times >= fault_time; a
+        faulty parameter is an array (T,) when ``when`` is one."""
+        p = self.model_params
+        if self.fault == "none":
+            return p
+        faulty = np.asarray(when, dtype=float) >= self.fault_time
+        for name, factor in FAULTS[self.fault].items():
+            value = p[name] * np.where(faulty, factor, 1.0)
+            p[name] = float(value) if value.ndim == 0 else value
+        return p
+
+    def true_params(self) -> dict:
+        """The model parameters (name -> value) in force at the end of this problem's window (absolute time
+        window_start + duration): the faulty values when the fault has happened by then, else the problem's
+        own. A window that contains the fault time has the healthy values before it: these are the values a
+        solver's identified parameters are compared with."""
+        return self.params_at(self.window_start + self.duration)
+
+    def _simulate(self, when: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        """States (T, 8) at the increasing absolute times ``when`` (T,) [s] from ``x0`` (8,) at when[0], with
+        the parameters in force (:meth:`params_at`): across the fault time, the healthy run is restarted there
+        with the faulty parameters from its state. The healthy run goes on to the end of the integrator's
+        stretch that holds the fault time (the next breakpoint of the commands), so that its steps before the
+        fault time are those of a run without the fault."""
+        fault = self.fault_time if self.fault != "none" else math.inf
+        if not when[0] < fault < when[-1]:
+            return diesel.simulate(self.commands, when, self.params_at(when[0]), x0=x0)
+        healthy = self.model_params
+        cuts = self.commands.breakpoints(healthy)
+        before, after = when[when < fault], when[when >= fault]
+        end = cuts[cuts > fault].min(initial=when[-1])
+        head = diesel.simulate(self.commands, np.concatenate([before, [fault, end]]), healthy, x0=x0)
+        tail = diesel.simulate(self.commands, np.union1d([fault], after), self.params_at(fault), x0=head[len(before)])
+        return np.concatenate([head[:len(before)], tail[-len(after):]])
 
     @cached_property
     def initial_state(self) -> np.ndarray:
-        """The steady state (8,) of the commands at t = 0, where every trajectory starts."""
-        return diesel.steady_state(self.commands(0.0), self.model_params)
+        """The state (8,) at the start of the window, where every trajectory starts: the steady state of the
+        commands at time 0 when window_start is 0, else the state simulated from it at window_start."""
+        start = diesel.steady_state(self.commands(0.0), self.params_at(0.0))
+        if not self.window_start:
+            return start
+        return self._simulate(np.array([0.0, self.window_start]), start)[-1]
 
     def rhs(self, t, x, u=None, params=None):
-        """dx/dt (N, 8) at states ``x`` (N, 8) and time ``t`` [s] (a scalar or (N,)), the commands (with the
-        actuators' delays) of this problem's scenario; ``params`` overrides model parameters (tensors allowed)."""
-        p = {**self.model_params, **(params or {})}
-        when = np.asarray(t.detach().cpu() if torch.is_tensor(t) else t, dtype=float)
-        now = self.commands(when)
+        """dx/dt (N, 8) at states ``x`` (N, 8) and window time ``t`` [s] (a scalar or (N,)), the commands (with
+        the actuators' delays) of this problem's scenario and the parameters in force then (:meth:`params_at`);
+        ``params`` overrides model parameters (tensors allowed)."""
+        when = np.asarray(t.detach().cpu() if torch.is_tensor(t) else t, dtype=float) + self.window_start
         column = lambda values: torch.as_tensor(values, dtype=x.dtype, device=x.device).expand(x.shape[:-1])
+        p = {name: column(v) if isinstance(v, np.ndarray) else v for name, v in self.params_at(when).items()}
+        p.update(params or {})
+        now = self.commands(when)
         u_delta, n_e = column(now[..., 0]), column(now[..., 3])
         u_egr = column(self.commands(when - _float(p["tau_degr"]))[..., 1])
         u_vgt = column(self.commands(when - _float(p["tau_dvgt"]))[..., 2])
@@ -143,16 +211,18 @@ class DieselEngine(ODEProblem):
 
     # -- the digital twin's view (sciml.solvers.ode_pinn) ---------------------------------------------
     def breakpoints(self) -> np.ndarray:
-        """Times [s] where the commands jump (the fuel and engine speed enter dx/dt directly)."""
-        return self.commands.times
+        """Window times [s] in (0, duration) where the commands jump (the fuel and engine speed enter dx/dt
+        directly)."""
+        t = self.commands.times - self.window_start
+        return t[(t > 0) & (t < self.duration)]
 
     def known(self, t: torch.Tensor) -> dict[str, torch.Tensor]:
         """Fuel u_delta [mg/cycle], engine speed n_e [rpm] and the exact actuator states ut_egr1, ut_egr2,
-        ut_vgt [%] at times ``t`` (N,) [s], as float64 tensors (N,)."""
+        ut_vgt [%] at window times ``t`` (N,) [s], as float64 tensors (N,)."""
         if not self.commands.hold:
             raise ValueError(f"the twin needs the actuator states exactly, which needs held commands; the "
                              f"{self.scenario} scenario's commands are interpolated between rows")
-        when = np.asarray(t.detach().cpu(), dtype=float)
+        when = np.asarray(t.detach().cpu(), dtype=float) + self.window_start
         now = self.commands(when)
         act = diesel.actuators(self.commands, when, self.model_params)
         columns = {"u_delta": now[:, 0], "n_e": now[:, 3], **{n: act[:, k] for k, n in enumerate(diesel.ACTUATORS)}}
@@ -179,12 +249,15 @@ class DieselEngine(ODEProblem):
         return torch.stack([x[:, 0], x[:, 1], x[:, 4], self._signals(x, known, params)["W_egr"]], dim=-1)
 
     def measurements(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-        """What the engine's sensors record: times (T,) [s] at ``sample_rate`` over [0, duration], the signals
-        (T, 4) of :data:`sciml.classical.diesel.MEASURED` simulated at this problem's parameters, each sample
-        times (1 + sensor_noise e), e standard Gaussian (seed ``noise_seed``), and the signals' names."""
+        """What the engine's sensors record: window times (T,) [s] at ``sample_rate`` over [0, duration], the
+        signals (T, 4) of :data:`sciml.classical.diesel.MEASURED` simulated at the absolute times (window_start
+        + t) with the parameters in force (:meth:`params_at`), each sample times (1 + sensor_noise e), e
+        standard Gaussian (seed ``noise_seed``, drawn for this window), and the signals' names."""
         t = np.arange(0.0, self.duration + 0.5 / self.sample_rate, 1.0 / self.sample_rate)
-        values = diesel.measure(self.commands, t, self.model_params, noise=self.sensor_noise, seed=self.noise_seed)
-        return t, values, diesel.MEASURED
+        when = t + self.window_start
+        x = self._simulate(when, self.initial_state)
+        values = diesel.measured_signals(x, self.commands, when, self.params_at(when))
+        return t, diesel.add_noise(values, self.sensor_noise, self.noise_seed), diesel.MEASURED
 
     def network_guess(self, t, values, signals) -> np.ndarray:
         """A first guess (T, 5) of the network states at the measurement times: the measured pressures and
@@ -210,15 +283,19 @@ class DieselEngine(ODEProblem):
 
     def least_squares(self, initial_guess: dict[str, float]) -> dict[str, Any]:
         """The classical baseline on this problem's measurements: nonlinear least squares on the simulator
-        (:func:`sciml.classical.diesel.identify_least_squares`) from ``initial_guess``; returns its values,
-        relative errors against this problem's parameters, simulations and wall time [s]."""
+        (:func:`sciml.classical.diesel.identify_least_squares`) from ``initial_guess``, the other parameters at
+        :meth:`true_params`, every trial trajectory from the steady state at the trial parameters when
+        :attr:`at_rest`, else from the window's initial state; returns its values, relative errors against
+        :meth:`true_params`, simulations and wall time [s]."""
         t, values, _ = self.measurements()
-        fit = diesel.identify_least_squares(self.commands, t, values, initial_guess, self.model_params)
-        fit["rel_error"] = {n: abs(v - self.params[n]) / abs(self.params[n]) for n, v in fit["values"].items()}
+        truth = self.true_params()
+        fit = diesel.identify_least_squares(self.commands, t + self.window_start, values, initial_guess, truth,
+                                            x0=None if self.at_rest else self.initial_state)
+        fit["rel_error"] = {n: abs(v - truth[n]) / abs(truth[n]) for n, v in fit["values"].items()}
         return fit
 
     def sample_states(self, n, generator):
-        """States (n, 8) around the initial steady state: pressures and turbo speed within ±10 %, oxygen
+        """States (n, 8) around the window's initial state: pressures and turbo speed within ±10 %, oxygen
         fractions within ±0.02, actuator states within ±10 percentage points (clipped to [0, 100] %)."""
         x0 = torch.as_tensor(self.initial_state)
         r = torch.rand(n, len(self.state), generator=generator, dtype=torch.float64) * 2 - 1
@@ -229,7 +306,7 @@ class DieselEngine(ODEProblem):
         return x
 
     def held_out(self, n=None):
-        """The initial steady state, ``n`` times (n, 8)."""
+        """The window's initial state, ``n`` times (n, 8)."""
         return torch.as_tensor(self.initial_state).repeat(n or self.n_reference, 1)
 
     def features(self, x):
@@ -237,17 +314,20 @@ class DieselEngine(ODEProblem):
         return x / torch.as_tensor(diesel.STATE_SCALE, dtype=x.dtype)
 
     def trajectories(self, x0, t):
-        """Trajectories (T, N, 8) from ``x0`` (N, 8) at times ``t`` (T,) [s] by the reference simulator."""
-        t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float)
-        runs = [diesel.simulate(self.commands, t, self.model_params, x0=row) for row in np.asarray(x0, dtype=float)]
+        """Trajectories (T, N, 8) from ``x0`` (N, 8) at window times ``t`` (T,) [s] by the reference simulator,
+        with the parameters in force (:meth:`params_at`)."""
+        when = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float) + self.window_start
+        runs = [self._simulate(when, row) for row in np.asarray(x0, dtype=float)]
         return torch.as_tensor(np.stack(runs, axis=1))
 
     def reference(self):
         t = self.reference_times()
         x0 = self.initial_state
-        x = diesel.simulate(self.commands, t, self.model_params, x0=x0)
+        x = self._simulate(t + self.window_start, x0)
+        start = "the steady state at t = 0" if self.at_rest else f"the state at absolute time {self.window_start:g} s"
+        fault = (f", fault {self.fault} from absolute time {self.fault_time:g} s" if self.fault != "none" else "")
         return Reference(trajectory_points(x0[None], t), x,
-                         f"SciPy LSODA (rtol 1e-8) from the steady state at t = 0, {self.commands.source}, "
+                         f"SciPy LSODA (rtol 1e-8) from {start}, {self.commands.source}{fault}, "
                          f"t in [0, {self.duration:g}] s")
 
 

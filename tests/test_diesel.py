@@ -198,3 +198,94 @@ def test_cli_help_shows_every_parameter(capsys):
         assert f"--{name.replace('_', '-')}" in text, name
     assert "maximum effective area of the EGR valve [unit: m^2] (default: 0.0004)" in text
     assert "VGT position command (constant/step scenarios) [unit: %] (default: 75.0)" in text
+
+
+# ----------------------------------------------------------------------------------------------
+# health monitoring: the fault scenario and time windows of a longer run
+# ----------------------------------------------------------------------------------------------
+def _broken(params: dict) -> dict:
+    """``params`` with issue 15's fault: A_vgtmax 10 % and A_egrmax 20 % lower."""
+    return {**params, "A_vgtmax": 0.9 * params["A_vgtmax"], "A_egrmax": 0.8 * params["A_egrmax"]}
+
+
+def test_fault_changes_the_engine_from_its_time_on():
+    """Before the fault time the measurements are the healthy engine's, bit for bit; after it, those of a run
+    restarted at the fault time from the healthy state with the faulty areas."""
+    healthy = DieselEngine(duration=8.0, hold=2.0)
+    faulty = DieselEngine(duration=8.0, hold=2.0, fault="vgt-egr", fault_time=5.0)   # 5 s: between two commands
+    t, got, _ = faulty.measurements()
+    _, clean, _ = healthy.measurements()
+    before, after = t < 5.0, t >= 5.0
+    assert np.array_equal(got[before], clean[before])
+    ref = healthy.reference()
+    at_fault = ref.values[ref.points[:, 0] == 5.0][0]
+    broken = _broken(healthy.model_params)
+    x = diesel.simulate(healthy.commands, t[after], broken, x0=at_fault)
+    np.testing.assert_allclose(got[after], diesel.measured_signals(x, healthy.commands, t[after], broken), rtol=1e-9)
+    assert np.max(np.abs(got[after, :3] / clean[after, :3] - 1.0)) > 0.05   # the fault shows (pressures, speed)
+    times = torch.tensor([4.9, 5.0, 7.0], dtype=torch.float64)
+    states = torch.as_tensor(ref.values[-3:])
+    want = torch.cat([healthy.rhs(times[:1], states[:1]), healthy.rhs(times[1:], states[1:], params=broken)])
+    assert torch.equal(faulty.rhs(times, states), want)
+
+
+def test_true_params_are_those_at_the_end_of_the_window():
+    fault = {"fault": "vgt-egr", "fault_time": 5.0, "hold": 2.0}
+    healthy = DieselEngine(duration=4.0, **fault).true_params()
+    assert healthy == DieselEngine().model_params
+    assert DieselEngine(window_start=6.0, duration=2.0, **fault).true_params() == _broken(healthy)
+    assert DieselEngine(duration=8.0, **fault).true_params() == _broken(healthy)        # the window holds the fault
+    assert DieselEngine(duration=8.0, hold=2.0).true_params() == healthy                # no fault
+
+
+def test_window_is_the_full_run_seen_from_its_start():
+    W, D = 4.5, 3.0
+    full = DieselEngine(duration=W + D, hold=2.0)
+    window = DieselEngine(window_start=W, duration=D, hold=2.0)
+    short = diesel.Commands.random(0, D, 2.0)                     # a longer draw has the shorter as its prefix
+    np.testing.assert_array_equal(full.commands.values[:len(short.times)], short.values)
+    np.testing.assert_array_equal(window.commands.values, full.commands.values)
+    assert full.at_rest and not window.at_rest
+    ref, whole = window.reference(), full.reference()
+    k = int(round(W * full.sample_rate))
+    np.testing.assert_allclose(ref.points[:, 0] + W, whole.points[k:, 0], rtol=1e-12)
+    np.testing.assert_allclose(ref.values, whole.values[k:], rtol=1e-6)
+    assert np.all(ref.points[:, 1:] == window.initial_state)
+    t, values, _ = window.measurements()
+    t_full, values_full, _ = full.measurements()
+    np.testing.assert_allclose(t + W, t_full[k:], rtol=1e-12)
+    np.testing.assert_allclose(values, values_full[k:], rtol=1e-6)
+    cuts = full.breakpoints() - W
+    np.testing.assert_allclose(window.breakpoints(), cuts[(cuts > 0) & (cuts < D)])
+    assert len(window.breakpoints()) == 1
+    times = torch.as_tensor(ref.points[:, 0])
+    shifted = window.known(times), full.known(times + W)
+    for name in shifted[0]:
+        np.testing.assert_allclose(shifted[0][name], shifted[1][name], rtol=1e-12, err_msg=name)
+    states = torch.as_tensor(ref.values)
+    torch.testing.assert_close(window.rhs(times, states), full.rhs(times + W, states), rtol=1e-12, atol=0.0)
+    step = DieselEngine(scenario="step", step_time=5.0, window_start=4.0, duration=2.0)
+    np.testing.assert_array_equal(step.breakpoints(), [1.0])
+
+
+def test_least_squares_on_a_window_after_the_fault():
+    """Clean data of a window that starts after the fault, a guess 10 % off on A_egrmax, the others known:
+    the fit starts from the window's initial state and recovers the faulty A_egrmax."""
+    problem = DieselEngine(window_start=4.5, duration=3.0, hold=2.0, fault="vgt-egr", fault_time=2.0)
+    truth = problem.true_params()["A_egrmax"]
+    fit = problem.least_squares({"A_egrmax": 1.1 * truth})
+    assert fit["values"]["A_egrmax"] == pytest.approx(truth, rel=1e-4)
+    assert fit["rel_error"]["A_egrmax"] < 1e-4 and truth == pytest.approx(0.8 * problem.params["A_egrmax"])
+
+
+def test_window_and_fault_bad_input(tmp_path):
+    with pytest.raises(ValueError, match=r"fault_time must be >= 0.0 .*got -1.0"):
+        DieselEngine(fault="vgt-egr", fault_time=-1.0)
+    with pytest.raises(ValueError, match=r"window_start must be >= 0.0 .*got -2.0"):
+        DieselEngine(window_start=-2.0)
+    with pytest.raises(ValueError, match=r"fault must be one of \['none', 'vgt-egr'\], got 'egr'"):
+        DieselEngine(fault="egr")
+    commands = _write(tmp_path / "c.csv", "t,u_delta,u_egr,u_vgt,n_e\n0,110,80,75,1500\n2,110,80,65,1500\n")
+    assert DieselEngine(scenario="csv", csv=str(commands), window_start=0.5).duration == 1.5
+    with pytest.raises(ValueError, match=r"window_start = 2 s is not before the last time 2 s of commands file"):
+        DieselEngine(scenario="csv", csv=str(commands), window_start=2.0)

@@ -575,23 +575,31 @@ def measure(commands: Commands, t, params: Mapping[str, Any] | None = None, nois
     state of the first commands, each sample multiplied by (1 + ``noise`` e), e standard Gaussian (seed
     ``seed``): ``noise=0.01`` is 1 % relative noise."""
     x = simulate(commands, t, params, rtol=rtol)
-    y = _measured(x, commands, t, params)
-    if noise:
-        y = y * (1.0 + noise * np.random.default_rng(seed).standard_normal(y.shape))
-    return y
+    return add_noise(measured_signals(x, commands, t, params), noise, seed)
 
 
-def _measured(x: np.ndarray, commands: Commands, t, params) -> np.ndarray:
+def measured_signals(x: np.ndarray, commands: Commands, t, params: Mapping[str, Any] | None = None) -> np.ndarray:
+    """The signals (T, 4) of :data:`MEASURED` along states ``x`` (T, 8) at times ``t`` (T,) [s]; a parameter
+    of ``params`` may be an array (T,), its value in force at each time."""
     return np.stack([x[:, 0], x[:, 1], x[:, 4], outputs(x, commands, t, params)["W_egr"]], axis=1)
+
+
+def add_noise(y: np.ndarray, noise: float, seed: int) -> np.ndarray:
+    """``y`` with each sample multiplied by (1 + ``noise`` e), e standard Gaussian (seed ``seed``): ``noise=0.01``
+    is 1 % relative noise; ``y`` itself when ``noise`` is 0."""
+    if not noise:
+        return y
+    return y * (1.0 + noise * np.random.default_rng(seed).standard_normal(y.shape))
 
 
 def identify_least_squares(commands: Commands, t, measured: np.ndarray, initial_guess: Mapping[str, float],
                            params: Mapping[str, Any] | None = None, rtol: float = 1e-8,
-                           diff_step: float = 1e-3) -> dict[str, Any]:
+                           diff_step: float = 1e-3, x0=None) -> dict[str, Any]:
     """Nonlinear least squares (``scipy.optimize.least_squares``, trust region reflective) on the simulator:
     the parameters named in ``initial_guess`` (name -> starting value) that make the simulated signals of
     :data:`MEASURED` fit ``measured`` (T, 4) at times ``t`` (T,) [s] under ``commands``, every trajectory
-    from the steady state of the first commands at the trial parameters. Residuals are each signal's
+    from the state ``x0`` (8,) at t[0] (the state of an engine observed while running), or by default from
+    the steady state of the commands at t[0] at the trial parameters. Residuals are each signal's
     misfit over its RMS; the unknowns are log(value / guess), bounded to a factor 3 either way; the Jacobian
     is by forward differences of step ``diff_step`` (well above the integrator's error at ``rtol``).
     ``params`` sets the other parameters. Returns ``values`` (name -> identified value), ``nfev``
@@ -619,8 +627,8 @@ def identify_least_squares(commands: Commands, t, measured: np.ndarray, initial_
 
     def residuals(theta):
         trial = {**base, **dict(zip(names, guess * np.exp(theta)))}
-        x = simulate(commands, t, trial, rtol=rtol)
-        return ((_measured(x, commands, t, trial) - measured) * weight).ravel()
+        x = simulate(commands, t, trial, x0=x0, rtol=rtol)
+        return ((measured_signals(x, commands, t, trial) - measured) * weight).ravel()
 
     start = time.perf_counter()
     fit = least_squares(residuals, np.zeros(len(names)), bounds=(-math.log(3.0), math.log(3.0)), method="trf",
