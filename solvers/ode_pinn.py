@@ -63,8 +63,8 @@ REQUIRED = ("breakpoints", "network_states", "network_scale", "network_time_scal
 
 
 HEAD_RIDGE = 1e-3
-"""Ridge weight of the least-squares start of the heads on a frozen body (:meth:`ODEPinn.start_at_data`): the
-features are tanh values of order one and a 4 s stretch holds about 40 measurements for about 50 head
+"""Ridge weight of the least-squares start of the heads on a transferred body (:meth:`ODEPinn.start_at_data`):
+the features are tanh values of order one and a 4 s stretch holds about 40 measurements for about 50 head
 weights per state, so a small ridge picks the smooth fit among many."""
 
 
@@ -151,7 +151,8 @@ class StretchNets(nn.Module):
         """Outputs (M, n_out) and their time derivatives [1/s] at the times :meth:`place` laid out, from the
         outputs y, dy/dxi (K, w, n_out) there."""
         order, rows, slot = where
-        out, slope = torch.empty(len(order), y.shape[-1], dtype=y.dtype), torch.empty(len(order), y.shape[-1], dtype=y.dtype)
+        out = torch.empty(len(order), y.shape[-1], dtype=y.dtype)
+        slope = torch.empty_like(out)
         out[order], slope[order] = y[rows, slot], (dy * rate[..., None])[rows, slot]
         return out, slope
 
@@ -396,7 +397,8 @@ class ODEPinn(ODESolver):
         theirs = {key: spec["settings"].get(key, self.defaults[key]) for key in shape}
         differ = {key: (theirs[key], s[key]) for key in shape if theirs[key] != s[key]}
         if differ:
-            raise ValueError(f"init: the networks saved in {str(file)!r} differ from this run's (setting: saved, this run's): "
+            raise ValueError(f"init: the networks saved in {str(file)!r} differ from this run's "
+                             "(setting: saved, this run's): "
                              + ", ".join(f"{key} {a!r}, {b!r}" for key, (a, b) in differ.items()))
         with torch.no_grad():
             for kind in ("weights", "biases"):
@@ -412,16 +414,17 @@ class ODEPinn(ODESolver):
 
     def start_at_data(self) -> None:
         """Start each stretch at the scaled network states measured in it (states that are not measured at the
-        problem's own estimate, ``problem.network_guess``): on a frozen body, its head is the ridge
-        least-squares fit (:data:`HEAD_RIDGE`) of those states on the body's features (the heads are linear
-        in them); otherwise its output bias is shifted so that its mean over the measurement times in it is
-        their mean."""
+        problem's own estimate, ``problem.network_guess``): on a body transferred from a saved twin
+        (``init`` with ``shared_body``), its head is the ridge least-squares fit (:data:`HEAD_RIDGE`) of those
+        states on the body's features (the heads are linear in them); otherwise its output bias is shifted so
+        that its mean over the measurement times in it is their mean."""
         p, nets = self.problem, self.model.nets
         which = torch.searchsorted(nets.edges, self.t_data, right=True).sub(1).clamp(0, nets.count - 1)
         guess = torch.as_tensor(p.network_guess(self.t_data, self.values, self.signals), dtype=torch.float64)
         target = guess / self.model.scale
-        if self.frozen:
-            h, _ = self.frozen["data"]
+        fit_heads = self.settings["init"] is not None and self.settings["shared_body"]
+        if fit_heads:
+            h, _ = self.frozen["data"] if self.frozen else nets.features(self.xi_data)
             order, rows, slot = self.where_data
             features = torch.empty(len(self.t_data), h.shape[-1], dtype=h.dtype)
             features[order] = h[rows, slot]
@@ -432,17 +435,19 @@ class ODEPinn(ODESolver):
             rows = which == k
             if not rows.any():
                 continue
-            if self.frozen:
+            if fit_heads:
                 a = features[rows]
-                fit = torch.linalg.solve(a.T @ a + HEAD_RIDGE * torch.eye(a.shape[1], dtype=a.dtype), a.T @ target[rows])
+                ridge = HEAD_RIDGE * torch.eye(a.shape[1], dtype=a.dtype)
+                fit = torch.linalg.solve(a.T @ a + ridge, a.T @ target[rows])
                 nets.weights[-1][k], nets.biases[-1][k, 0] = fit[:-1], fit[-1]
             else:
                 nets.biases[-1][k, 0] += (target[rows] - y[rows]).mean(0)
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """The fit of the measured signals (relative L2 of each against the measurements); for each unknown
-        parameter ``rel_error_NAME``, its identified value's relative error against the problem's own value,
-        at which :meth:`measurements` simulated the signals; with ``baseline``, the classical fit's."""
+        parameter ``rel_error_NAME``, its identified value's relative error against the value the signals were
+        simulated with (``problem.true_params()`` where the problem's parameters change in time, as in a fault,
+        else the problem's own); with ``baseline``, the classical fit's."""
         if not hasattr(self, "t_data"):
             self.model = result.model
             self.prepare()
@@ -453,9 +458,9 @@ class ODEPinn(ODESolver):
         out: dict[str, Any] = {
             f"measurement_rel_l2_{name}": float(np.linalg.norm(fit[:, j] - values[:, j]) / np.linalg.norm(values[:, j]))
             for j, name in enumerate(self.signals)}
+        truth = self.problem.true_params() if hasattr(self.problem, "true_params") else self.problem.params
         for name, value in result.identified.items():
-            true = float(self.problem.params[name])
-            out[f"rel_error_{name}"] = abs(value - true) / abs(true)
+            out[f"rel_error_{name}"] = abs(value - float(truth[name])) / abs(float(truth[name]))
         if self.settings["baseline"] and self.problem.unknowns and hasattr(self.problem, "least_squares"):
             fit = self.problem.least_squares(dict(self.problem.unknowns))
             out["baseline"] = {"method": "nonlinear least squares on the simulator (scipy.optimize.least_squares)",

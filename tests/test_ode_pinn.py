@@ -109,3 +109,13 @@ def test_transfer_settings_are_checked(tmp_path):
         _twin(init=str(tmp_path / "a"), shared_body=True, width=16)
     with pytest.raises(FileNotFoundError, match="init: no saved result at"):
         _twin(init=str(tmp_path / "b"))
+
+
+def test_parameter_errors_are_against_the_values_in_force_in_the_window():
+    """On a window after a fault, an identified parameter's error is against its faulty value, the one the
+    signals were simulated with (problem.true_params), not the problem's healthy value."""
+    result = sciml.run("diesel-engine", "ode-pinn", identify=["A_egrmax"], initial_guess={"A_egrmax": 3e-4},
+                       fault="vgt-egr", fault_time=1.0, window_start=2.0, **SHORT, **TINY)
+    faulty = 0.8 * diesel.DEFAULTS["A_egrmax"]
+    error = result.solver.extra_metrics(result)["rel_error_A_egrmax"]
+    assert error == pytest.approx(abs(result.identified["A_egrmax"] - faulty) / faulty, rel=1e-12)

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 
 import sciml
 from sciml.validation import cases
@@ -328,3 +329,47 @@ def test_a_bound_on_a_nested_metric():
     assert not _passed(case, {"extra_metrics": {"rel_error_nu": 0.08}})
     assert not _passed(case, {"extra_metrics": {}})
     assert not _passed(case, {"rel_error_nu": 0.01})
+
+
+TWIN = {"problem": "diesel-engine", "solver": "ode-pinn", "params": {"duration": 4.0, "hold": 2.0, "command_seed": 3},
+        "inverse": {"identify": ["A_egrmax"], "initial_guess": {"A_egrmax": 3.0e-4}}}
+TWIN_TINY = {"iterations": 30, "lbfgs_iterations": 0, "width": 8, "n_collocation": 20, "baseline": False,
+             "shared_body": True}
+
+
+def test_a_transfer_case_starts_from_its_source_run_and_is_measured_against_another(tmp_path, one_thread):
+    """A case with ``init_from`` runs its source case first when that has no run, starts from the source's
+    network (here few-shot: the body is the source's, unchanged) and records which run it started from; with
+    ``against`` it stores the other case's wall time and parameter errors and the ratios the bounds hold."""
+    source = Case(name="tiny-twin-source", settings=TWIN_TINY, **TWIN)
+    few = Case(name="tiny-twin-few-shot", settings={**TWIN_TINY, "freeze_body": True}, init_from=source.name,
+               against=source.name, bounds={"against.speedup": (0.0, 1e9)}, **TWIN)
+    for case in (source, few):
+        cases.register(case)
+    try:
+        out = tmp_path / "v"
+        assert main([few.name, "--out", str(out), "--no-progress"]) == 0
+        first = json.loads((out / "results" / f"{source.name}.json").read_text())
+        stored = json.loads((out / "results" / f"{few.name}.json").read_text())
+        assert stored["init_from"] == {"case": source.name, "commit": first["commit"], "date": first["date"]}
+        against = stored["against"]
+        assert against["speedup"] == pytest.approx(first["wall_time_s"] / stored["wall_time_s"])
+        ours, theirs = (r["extra_metrics"]["rel_error_A_egrmax"] for r in (stored, first))
+        assert against["error_ratios"] == {"A_egrmax": pytest.approx(ours / theirs)}
+        assert against["error_ratio"] == pytest.approx(ours / theirs) and stored["passed"] is True
+        body = [sciml.load(out / "runs" / name).model.nets.body() for name in (source.name, few.name)]
+        assert all(torch.equal(a, b) for a, b in zip(*body))
+    finally:
+        for case in (source, few):
+            cases.unregister(case.name)
+
+
+def test_a_case_measured_against_a_missing_result_stops_before_training(tmp_path, capsys):
+    case = Case(name="tiny-twin-alone", settings=TWIN_TINY, against="no-such-run", **TWIN)
+    cases.register(case)
+    try:
+        assert main([case.name, "--out", str(tmp_path), "--no-progress"]) == 1
+        assert "measured against 'no-such-run', which has no stored result" in capsys.readouterr().out
+        assert not (tmp_path / "runs" / case.name).exists()
+    finally:
+        cases.unregister(case.name)

@@ -97,6 +97,14 @@ class Case:
     study: str = ""
     """The :class:`Study` this case is one run of (its arm and seed in ``arm`` and ``settings["seed"]``)."""
     arm: str = ""
+    init_from: str = ""
+    """A case whose trained network starts this one (transfer learning): its run folder is passed as the
+    solver's ``init`` setting, and the runner runs that case first when the folder holds no result."""
+    against: str = ""
+    """A case this one is measured against (the same problem trained from scratch): the runner stores, under
+    ``against`` in the result, that case's wall time and parameter errors (``extra_metrics.rel_error_NAME``),
+    ``speedup`` (its wall time over this run's) and ``error_ratio`` (the largest of this run's parameter errors
+    over its), for ``bounds`` to hold; that case's result must be stored first."""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME.match(self.name):
@@ -106,6 +114,8 @@ class Case:
             value = getattr(self, key)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"case {self.name!r}: {key} must be a registered {key} name, got {value!r}")
+        if self.init_from and "init" in self.settings:
+            raise ValueError(f"case {self.name!r}: give init_from (a case) or the init setting, not both")
         clash = set(self.params) & set(self.settings)
         if clash:
             raise ValueError(f"case {self.name!r}: {sorted(clash)} given both as problem parameter and solver setting")
@@ -862,6 +872,49 @@ register(Case(
     bounds={"extra_metrics.rel_error_A_egrmax": (0.0, 0.05), "extra_metrics.rel_error_A_vgtmax": (0.0, 0.05)},
     target_text=("issue 15: with 1 % noise, A_egrmax and A_vgtmax within 5 % (the least-squares baseline, expected "
                  "within 1.5 % on all four, is reported beside it)")))
+
+# -- issue 15: transfer learning of the twin to a new operating window ----------------------------------
+NATH_2024 = ("K. Nath, V. Kumar, D. J. Smith, G. E. Karniadakis, arXiv 2412.11967 (2024): multi-stage and few-shot "
+             "transfer learning of the engine's PINN twin to new operating windows")
+register(Case(
+    name="diesel-twin-source", problem="diesel-engine", solver="ode-pinn", params={"command_seed": 1},
+    settings={"shared_body": True, "baseline": False},
+    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
+    budget=("the twin trained offline on another window, the 60 s transient of commands seed 1: the budget of "
+            "`sciml run diesel-engine` with one body shared by the 15 stretches, a head (last layer) each "
+            "(shared_body); no least squares"),
+    reference="the window's own simulated measurements, as in diesel-engine-identify",
+    target_text="none: the trained network that diesel-twin-multi-stage and diesel-twin-few-shot start from"))
+TRANSFER_TEXT = ("on the window of diesel-engine-identify (commands seed 0), from the same 20 % off guesses, measured "
+                 "against that case's training from scratch: issue 15 asks {} the speed (its wall time over ours: "
+                 "`against.speedup`) with every parameter's error at most 1.5 times the scratch run's "
+                 f"(`against.error_ratio`; method: {NATH_2024})")
+register(Case(
+    name="diesel-twin-multi-stage", problem="diesel-engine", solver="ode-pinn",
+    settings={"shared_body": True, "baseline": False, "data_weight": 10.0, "data_steps": 200, "iterations": 400,
+              "optimizer": "ssbroyden", "lbfgs_iterations": 600},
+    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
+    init_from="diesel-twin-source", against="diesel-engine-identify",
+    budget=("multi-stage transfer from diesel-twin-source's network (its body; each head started as the ridge "
+            "least-squares fit of the measured states on the body's features): 200 Adam steps on the data alone "
+            "with the parameters frozen, then 200 with the residual and the parameters, then 600 SSBroyden steps "
+            "(dense inverse Hessian of all 8,500 weights), data weight 10 (1 in the scratch run); no least squares"),
+    reference=DIESEL_TWIN_REFERENCE,
+    bounds={"against.speedup": (3.0, 1e9), "against.error_ratio": (0.0, 1.5)},
+    target_text=TRANSFER_TEXT.format("multi-stage transfer for at least 3 times")))
+register(Case(
+    name="diesel-twin-few-shot", problem="diesel-engine", solver="ode-pinn",
+    settings={"shared_body": True, "freeze_body": True, "baseline": False, "data_weight": 10.0, "iterations": 200,
+              "optimizer": "ssbroyden", "lbfgs_iterations": 600},
+    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
+    init_from="diesel-twin-source", against="diesel-engine-identify",
+    budget=("few-shot transfer: diesel-twin-source's body frozen, its features and their time derivatives computed "
+            "once, each head started as the ridge least-squares fit of the measured states on them; only the heads "
+            "(15 x 49 x 5 weights) and the parameters trained, 200 Adam then 600 SSBroyden steps (dense inverse "
+            "Hessian), data weight 10 (1 in the scratch run); no least squares"),
+    reference=DIESEL_TWIN_REFERENCE,
+    bounds={"against.speedup": (10.0, 1e9), "against.error_ratio": (0.0, 1.5)},
+    target_text=TRANSFER_TEXT.format("few-shot transfer for at least 10 times")))
 
 # -- issue 16: phase-field fracture, our finite elements on the single-edge-notched tension test --------
 MIEHE_2010 = ("C. Miehe, M. Hofacker, F. Welschinger, \"A phase field model for rate-independent crack propagation: "

@@ -328,9 +328,15 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     from sciml.api import run
 
     run_dir = out / "runs" / case.name
+    kwargs = case.kwargs()
+    if case.init_from:
+        source = out / "runs" / case.init_from
+        if not (source / "result.pt").is_file():
+            run_case(registry.get(case.init_from), out, progress)
+        kwargs["init"] = str(source)
+    baseline = _against(case, out)
     if run_dir.is_dir():  # a fresh run, not a resumed one: no stale checkpoint or files
         shutil.rmtree(run_dir)
-    kwargs = case.kwargs()
     if not progress:
         kwargs["progress"] = False
     started = _dt.datetime.now(_dt.timezone.utc)
@@ -341,6 +347,10 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     if result.interrupted:  # keep the last complete result, figures and report row as they were
         return {**metrics, "interrupted": True, "stored": False}
     history = json.loads((run_dir / "history.json").read_text())
+    if case.init_from:
+        metrics["init_from"] = _stored_run(case.init_from, out)
+    if baseline is not None:
+        metrics["against"] = compare_runs(metrics, baseline)
 
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
@@ -384,6 +394,43 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{case.name}.json").write_text(json.dumps(_jsonable(record), indent=2) + "\n")
     return record
+
+
+def parameter_errors(record: dict[str, Any]) -> dict[str, float]:
+    """The relative errors of the identified parameters a run reports (``extra_metrics.rel_error_NAME``)."""
+    extra = record.get("extra_metrics") or {}
+    return {k[len("rel_error_"):]: v for k, v in extra.items() if k.startswith("rel_error_")}
+
+
+def compare_runs(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """A run against the stored result of the case it is measured against (:attr:`Case.against`): that
+    case's wall time and parameter errors, the speed-up (its wall time over this run's), each parameter's
+    error ratio (this run's over its) and the largest."""
+    ours, base = parameter_errors(mine), parameter_errors(theirs)
+    ratios = {name: ours[name] / base[name] for name in ours if base.get(name)}
+    return {"case": theirs["case"]["name"], "commit": theirs.get("commit"), "wall_time_s": theirs["wall_time_s"],
+            "rel_errors": base, "speedup": theirs["wall_time_s"] / mine["wall_time_s"], "error_ratios": ratios,
+            "error_ratio": max(ratios.values()) if ratios else None}
+
+
+def _against(case: registry.Case, out: Path) -> dict[str, Any] | None:
+    """The stored result of the case ``case`` is measured against (None when it names none); an error
+    before any training when that result is missing."""
+    if not case.against:
+        return None
+    path = out / "results" / f"{case.against}.json"
+    if not path.is_file():
+        raise ValueError(f"case {case.name!r} is measured against {case.against!r}, which has no stored result: "
+                         f"run `sciml validate {case.against}` first")
+    return json.loads(path.read_text())
+
+
+def _stored_run(name: str, out: Path) -> dict[str, Any]:
+    """Which run of case ``name`` another started from: its commit and date as stored (None when the run
+    was made outside the runner's record)."""
+    path = out / "results" / f"{name}.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    return {"case": name, "commit": record.get("commit"), "date": record.get("date")}
 
 
 def history_figure(name: str, case: registry.Case, history: list[dict[str, Any]], metrics: dict[str, Any],
