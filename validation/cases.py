@@ -885,36 +885,38 @@ register(Case(
             "(shared_body); no least squares"),
     reference="the window's own simulated measurements, as in diesel-engine-identify",
     target_text="none: the trained network that diesel-twin-multi-stage and diesel-twin-few-shot start from"))
-TRANSFER_TEXT = ("on the window of diesel-engine-identify (commands seed 0), from the same 20 % off guesses, measured "
-                 "against that case's training from scratch: issue 15 asks {} the speed (its wall time over ours: "
-                 "`against.speedup`) with every parameter's error at most 1.5 times the scratch run's "
-                 f"(`against.error_ratio`; method: {NATH_2024})")
-register(Case(
-    name="diesel-twin-multi-stage", problem="diesel-engine", solver="ode-pinn",
-    settings={"shared_body": True, "baseline": False, "data_weight": 10.0, "data_steps": 200, "iterations": 400,
-              "optimizer": "ssbroyden", "lbfgs_iterations": 600},
-    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
-    init_from="diesel-twin-source", against="diesel-engine-identify",
-    budget=("multi-stage transfer from diesel-twin-source's network (its body; each head started as the ridge "
-            "least-squares fit of the measured states on the body's features): 200 Adam steps on the data alone "
-            "with the parameters frozen, then 200 with the residual and the parameters, then 600 SSBroyden steps "
-            "(dense inverse Hessian of all 8,500 weights), data weight 10 (1 in the scratch run); no least squares"),
-    reference=DIESEL_TWIN_REFERENCE,
-    bounds={"against.speedup": (3.0, 1e9), "against.error_ratio": (0.0, 1.5)},
-    target_text=TRANSFER_TEXT.format("multi-stage transfer for at least 3 times")))
-register(Case(
-    name="diesel-twin-few-shot", problem="diesel-engine", solver="ode-pinn",
-    settings={"shared_body": True, "freeze_body": True, "baseline": False, "data_weight": 10.0, "iterations": 200,
-              "optimizer": "ssbroyden", "lbfgs_iterations": 600},
-    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
-    init_from="diesel-twin-source", against="diesel-engine-identify",
-    budget=("few-shot transfer: diesel-twin-source's body frozen, its features and their time derivatives computed "
-            "once, each head started as the ridge least-squares fit of the measured states on them; only the heads "
-            "(15 x 49 x 5 weights) and the parameters trained, 200 Adam then 600 SSBroyden steps (dense inverse "
-            "Hessian), data weight 10 (1 in the scratch run); no least squares"),
-    reference=DIESEL_TWIN_REFERENCE,
-    bounds={"against.speedup": (10.0, 1e9), "against.error_ratio": (0.0, 1.5)},
-    target_text=TRANSFER_TEXT.format("few-shot transfer for at least 10 times")))
+
+
+def _transfer_case(name: str, settings: dict[str, Any], budget: str, speedup: float, strategy: str) -> Case:
+    """A transfer from diesel-twin-source to the window of diesel-engine-identify, from the same guesses, judged
+    against that case's training from scratch (issue 15's targets)."""
+    return register(Case(
+        name=name, problem="diesel-engine", solver="ode-pinn",
+        settings={"shared_body": True, "baseline": False, "data_weight": 10.0, "optimizer": "ssbroyden", **settings},
+        inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
+        init_from="diesel-twin-source", against="diesel-engine-identify", budget=budget,
+        reference=DIESEL_TWIN_REFERENCE,
+        bounds={"against.speedup": (speedup, 1e9), "against.error_ratio": (0.0, 1.5)},
+        target_text=(f"issue 15: {strategy} transfer to the window of diesel-engine-identify (commands seed 0), from "
+                     f"the same 20 % off guesses, at least {speedup:g} times as fast as that case's training from "
+                     "scratch (its wall time over ours: `against.speedup`) with every parameter's error at most 1.5 "
+                     f"times the scratch run's (`against.error_ratio`; method: {NATH_2024})")))
+
+
+_transfer_case(
+    "diesel-twin-multi-stage", {"data_steps": 200, "iterations": 400, "lbfgs_iterations": 600},
+    ("multi-stage transfer from diesel-twin-source's network (its body; each head started as the ridge "
+     "least-squares fit of the measured states on the body's features): 200 Adam steps on the data alone "
+     "with the parameters frozen, then 200 with the residual and the parameters, then 600 SSBroyden steps "
+     "(dense inverse Hessian of all 8,500 weights), data weight 10 (1 in the scratch run); no least squares"),
+    3.0, "multi-stage")
+_transfer_case(
+    "diesel-twin-few-shot", {"freeze_body": True, "iterations": 200, "lbfgs_iterations": 600},
+    ("few-shot transfer: diesel-twin-source's body frozen, its features and their time derivatives computed "
+     "once, each head started as the ridge least-squares fit of the measured states on them; only the heads "
+     "(15 x 49 x 5 weights) and the parameters trained, 200 Adam then 600 SSBroyden steps (dense inverse "
+     "Hessian), data weight 10 (1 in the scratch run); no least squares"),
+    10.0, "few-shot")
 
 # -- issue 16: phase-field fracture, our finite elements on the single-edge-notched tension test --------
 MIEHE_2010 = ("C. Miehe, M. Hofacker, F. Welschinger, \"A phase field model for rate-independent crack propagation: "
