@@ -116,8 +116,6 @@ class TwinMonitor(ODESolver):
         if abs(count - round(count)) > 1e-9 or round(count) <= s["reference_windows"]:
             raise ValueError(f"the problem's duration {problem.duration:g} s must be a whole number of windows of "
                              f"{s['window']:g} s, more than reference_windows = {s['reference_windows']}")
-        if not problem.unknowns:
-            raise ValueError("twin-monitor tracks the parameters named by identify; none are given")
         self.count = int(round(count))
 
     @classmethod
@@ -158,6 +156,8 @@ class TwinMonitor(ODESolver):
         if resume:
             raise ValueError("twin-monitor has no checkpoint to resume from: its finished windows are in windows.json")
         s, p = self.settings, self.problem
+        if not p.unknowns:
+            raise ValueError("twin-monitor tracks the parameters named by identify; none are given")
         began = time.perf_counter()
         model = self.build_model()
         guesses = dict(p.unknowns)
