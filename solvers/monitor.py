@@ -271,7 +271,7 @@ class TwinMonitor(ODESolver):
                 bad = w.get("flagged", {}).get(n, False)
                 ax.errorbar(x, w["mean"][n], yerr=w["half_width"][n], fmt="o", color="C3" if bad else "C0", capsize=3)
             edges = [w["start"] for w in self.windows] + [self.windows[-1]["end"]]
-            ax.stairs([w["true"][n] for w in self.windows], edges, color="k", label="true")
+            ax.stairs([w["true"][n] for w in self.windows], edges, baseline=None, color="k", label="true")
             base = self.windows[:self.settings["reference_windows"]]
             ax.axhline(np.mean([b["mean"][n] for b in base]), color="C2", ls=":", label="baseline")
             if getattr(p, "fault", "none") != "none":
