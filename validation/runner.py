@@ -413,23 +413,28 @@ def compare_runs(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]
             "error_ratio": max(ratios.values()) if ratios else None}
 
 
+def _stored(name: str, out: Path) -> dict[str, Any] | None:
+    """The stored result of case ``name`` in ``out/results`` (None when there is none)."""
+    path = out / "results" / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _against(case: registry.Case, out: Path) -> dict[str, Any] | None:
     """The stored result of the case ``case`` is measured against (None when it names none); an error
     before any training when that result is missing."""
     if not case.against:
         return None
-    path = out / "results" / f"{case.against}.json"
-    if not path.is_file():
+    record = _stored(case.against, out)
+    if record is None:
         raise ValueError(f"case {case.name!r} is measured against {case.against!r}, which has no stored result: "
                          f"run `sciml validate {case.against}` first")
-    return json.loads(path.read_text())
+    return record
 
 
 def _stored_run(name: str, out: Path) -> dict[str, Any]:
     """Which run of case ``name`` another started from: its commit and date as stored (None when the run
     was made outside the runner's record)."""
-    path = out / "results" / f"{name}.json"
-    record = json.loads(path.read_text()) if path.is_file() else {}
+    record = _stored(name, out) or {}
     return {"case": name, "commit": record.get("commit"), "date": record.get("date")}
 
 
