@@ -75,7 +75,8 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
                      help="observe the reference at N random points of its grid")
     inv.add_argument("--noise", type=float, default=None, metavar="SIGMA",
                      help="Gaussian noise on sampled observations, SIGMA times each output's standard deviation "
-                          "(0.01: 1%% noise)")
+                          "(0.01: 1%% noise); on a problem that measures its own signals (a 'sensor_noise' "
+                          "parameter, e.g. diesel-engine) the same as --sensor-noise SIGMA")
     inv.add_argument("--observe", default=None, metavar="OUT[,OUT]",
                      help="outputs the sensors/samples observe (default: all the reference holds)")
     inv.add_argument("--observation-seed", type=int, default=None, metavar="SEED",
@@ -99,6 +100,7 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
     problem_cls = registry.problem(first.problem)
     args = _run_parser(problem_cls).parse_args(argv)
     params = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
+    _noise_of_own_measurements(args, problem_cls, params)
     args.solver = args.solver or problem_cls.default_solver
     settings = {"progress": not args.no_progress}
     for key in ("lbfgs_iterations", "second_order_iterations"):
@@ -118,6 +120,18 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
     settings.update({k: getattr(args, k) for k in NETWORK_FLAGS if getattr(args, k) is not None})
     args.inverse = _inverse_options(args)
     return args, params, settings
+
+
+def _noise_of_own_measurements(args: argparse.Namespace, problem_cls, params: dict) -> None:
+    """``--noise`` on a problem that measures its own signals (it has a ``sensor_noise`` parameter and no
+    sensors or samples are drawn from a reference) sets that parameter: ``sciml run diesel-engine --noise
+    0.01`` is ``--sensor-noise 0.01``."""
+    if args.noise is None or "sensor_noise" not in problem_cls.parameters or args.sensors or args.samples:
+        return
+    if params.get("sensor_noise", args.noise) != args.noise:
+        raise ValueError(f"--noise {args.noise:g} and --sensor-noise {params['sensor_noise']:g} disagree: give one")
+    params["sensor_noise"] = args.noise
+    args.noise = None
 
 
 def _inverse_options(args: argparse.Namespace) -> dict:

@@ -200,6 +200,21 @@ def test_cli_help_shows_every_parameter(capsys):
     assert "VGT position command (constant/step scenarios) [unit: %] (default: 75.0)" in text
 
 
+def test_noise_flag_is_the_engines_sensor_noise():
+    """Issue 15's command, ``sciml run diesel-engine --identify ... --noise 0.01``: the engine measures its own
+    signals, so --noise sets its relative sensor noise rather than noise on samples of a reference."""
+    from sciml.cli import parse_run
+
+    args, params, _ = parse_run(["diesel-engine", "--identify", "A_egrmax", "--noise", "0.01"])
+    assert params["sensor_noise"] == 0.01 and args.inverse == {"identify": ["A_egrmax"]}
+    assert DieselEngine(**params).sensor_noise == 0.01
+    assert parse_run(["diesel-engine", "--noise", "0.02", "--sensor-noise", "0.02"])[1]["sensor_noise"] == 0.02
+    with pytest.raises(ValueError, match="--noise 0.01 and --sensor-noise 0.02 disagree"):
+        parse_run(["diesel-engine", "--noise", "0.01", "--sensor-noise", "0.02"])
+    # a problem without sensor noise of its own keeps --noise for its sampled observations
+    assert parse_run(["burgers", "--samples", "10", "--noise", "0.01"])[0].inverse == {"samples": 10, "noise": 0.01}
+
+
 # ----------------------------------------------------------------------------------------------
 # health monitoring: the fault scenario and time windows of a longer run
 # ----------------------------------------------------------------------------------------------
