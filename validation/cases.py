@@ -736,6 +736,28 @@ register_study(
     budget="3,000 Adam steps over all tasks (mto: 1,000 per task; pinn-main: 1,000), then the traffic default L-BFGS",
     reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED)
 
+register_study(
+    Study(name="traffic-5-loops-ssbroyden", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
+          candidate="ssbroyden",
+          target_text=("issue 14's 5-loop target (density rel. L2 ≤ 3e-2 over the whole field; each ssbroyden case's "
+                       "target) within issue 14's 10 minutes (`wall_time_s`), with issue 17's SSBroyden after Adam instead of the traffic default's L-BFGS, against "
+                       "that default (the lbfgs arm: `sciml run traffic --sensors 5` at each seed), median of 3 "
+                       "seeds: the evidence for or against SSBroyden as the traffic default")),
+    {"ssbroyden": {"settings": {"width": 32, "dtype": "float64", "resample_every": 500, "rar_every": 250,
+                                "rar_points": 200, "iterations": 1000, "optimizer": "ssbroyden",
+                                "second_order_iterations": 3000, "eval_every": 250},
+                   "budget": ("32 x 4 tanh MLP periodic in x (3,500 parameters), float64, 8,000 collocation points "
+                              "redrawn every 500 steps plus the 200 worst-residual points of 10,000 candidates added "
+                              "every 250 Adam steps, 1,000 Adam then 3,000 SSBroyden steps (dense inverse Hessian), "
+                              "the data term weighted 10, 5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8"),
+                   "target": 3e-2, "bounds": {"wall_time_s": (0.0, 600.0)},
+                   "published": (Published(3.2e-2, REL_L2, "PIDL with 5 loop detectors on a simulated three-parameter "
+                                                           "LWR road (not this ring road)", DI_2023,
+                                           short="Di et al. 2023, Sec. 3.4, 5 loops"),)},
+     "lbfgs": {"budget": TRAFFIC_BUDGET + " with 5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8",
+               "target_text": "the baseline arm: reported, no target of its own"}},
+    problem="traffic", solver="pinn", inverse={"sensors": 5}, reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED)
+
 
 # -- issue 17: second-order optimisers (sciml.optim) ------------------------------------------------
 MULLER_ZEINHOFER_2023 = (
