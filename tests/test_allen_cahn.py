@@ -54,3 +54,32 @@ def test_problem_reference_and_bad_step():
     assert ref.values.shape == (201 * 512, 1) and ref.grid_shape == (201, 512)
     with pytest.raises(ValueError, match="dt = 0.003 must divide"):
         solve(n_modes=64, dt=3e-3)
+
+
+def test_hard_constraint_keeps_u0_and_lets_its_boundary_kink_decay_as_the_reference_does():
+    """The hard constraint carries the kink of u0 at x = ±1 with the decay exp(-10 t): the bundled spectral
+    solution shows that decay next to the boundary (outside the diffusion width), and the constrained network
+    equals u0 at t = 0 for any weights."""
+    import torch
+
+    from sciml.solvers import PINN
+
+    grid = bundled.load("allen_cahn")
+    x, t, u = grid["x"], grid["t"], grid["u"]
+    j, k = 3, 20  # x = -1 + 3 dx (0.012 from the boundary), t = 0.1: the diffusion width sqrt(1e-4 t) is 0.003
+    u0 = x[j] ** 2 * np.cos(np.pi * x[j])
+    observed = (u[k, j] + 1.0) / (u0 + 1.0)
+    assert observed == pytest.approx(np.exp(AllenCahn.KINK_DECAY * t[k]), rel=0.05)
+    assert observed != pytest.approx(1.0, rel=0.5)  # the plain particular u0(x) would keep it at 1
+
+    problem = AllenCahn()
+    model = PINN(problem, width=8, depth=2, n_interior=64, iterations=1, lbfgs_iterations=0, progress=False).build_model()
+    pts = torch.tensor([[-1.0, 0.0], [-0.3, 0.0], [0.7, 0.0]], dtype=torch.float32)
+    assert torch.allclose(model(pts)[:, 0], problem.initial(pts), atol=1e-6)
+    later = pts + torch.tensor([0.0, 0.5])
+    assert not torch.allclose(model(later)[:, 0], problem.initial(later), atol=1e-3)
+    # the slope's jump across the periodic boundary is u0's, 2 - (-2), times exp(-10 t): the network is smooth there
+    ends = torch.tensor([[-1.0, 0.1], [1.0, 0.1]], requires_grad=True)
+    (slope,) = torch.autograd.grad(model(ends).sum(), ends)
+    assert float(slope[0, 0] - slope[1, 0]) == pytest.approx(4.0 * np.exp(-1.0), rel=1e-4)
+
