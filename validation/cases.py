@@ -786,82 +786,77 @@ KIYANI_2025 = (
     "ν = 0.01/π, 4 × 20 tanh PINN, 1,000 Adam steps then 50,000 quasi-Newton steps with a Wolfe line search, 8,000 "
     "points resampled every 500 steps; values read off the Burgers error plot of the authors' public repository, "
     "as quoted in sciml issue 17 (approximate)")
-BURGERS_SECOND_ORDER = dict(dtype="float64", width=20, depth=4, n_interior=8000, resample_every=500, iterations=1000)
-register_study(
-    Study(name="burgers-ssbroyden", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
-          candidate="ssbroyden", target_ratio=0.2,
-          target_text=("issue 17: `sciml run burgers --optimizer ssbroyden` to rel. L2 ≤ 1e-5 within 10 minutes of "
-                       "training (each ssbroyden case's target), median of 3 seeds, and at least 5× lower than L-BFGS "
-                       "with the same network, points and step budget (the median ratio ssbroyden/lbfgs ≤ 0.2). "
-                       f"[{KIYANI_2025}]")),
-    {"ssbroyden": {"settings": {"optimizer": "ssbroyden", "second_order_iterations": 8000},
-                   "budget": "4 × 20 tanh (1,341 parameters), float64, 8,000 points resampled every 500 steps, "
-                             "1,000 Adam then 8,000 SSBroyden steps (strong-Wolfe line search, dense inverse Hessian)",
-                   "target": 1e-5,
-                   "published": (Published(1e-7, REL_L2, "SSBroyden / SSBFGS, 1k Adam + 50k steps (≈, from a plot)",
-                                           KIYANI_2025, short="Kiyani et al. 2025, SSBroyden (≈)"),
-                                 Published(1.5e-5, REL_L2, "BFGS, same budget (≈, from a plot)", KIYANI_2025,
-                                           short="Kiyani et al. 2025, BFGS (≈)"),
-                                 Published(2e-3, REL_L2, "L-BFGS, same budget (≈, from a plot)", KIYANI_2025,
-                                           short="Kiyani et al. 2025, L-BFGS (≈)"))},
-     "lbfgs": {"settings": {"optimizer": "adam-lbfgs", "lbfgs_iterations": 8000},
-               "budget": "the ssbroyden arm's network, points and float64, 1,000 Adam then up to 8,000 L-BFGS "
-                         "iterations (torch's, strong-Wolfe line search, history 50; the trainer's L-BFGS phase "
-                         "does not resample, so the points drawn at Adam step 500 stay)",
-               "target_text": "the baseline arm: reported, no target of its own"}},
-    problem="burgers", solver="pinn", settings=BURGERS_SECOND_ORDER, reference=BURGERS_REFERENCE,
-    target_text="issue 17's Burgers target (see the study)")
+def _optimizer_study(name: str, *, steps: int, network: str, target: float, target_text: str,
+                     target_ratio: float | None = None, published: tuple = (), bounds: dict | None = None,
+                     **common: Any) -> Study:
+    """Issue 17's three-seed comparison on one problem: after the same Adam phase, ``steps`` SSBroyden steps
+    (the candidate, each seed judged on ``target`` and ``bounds``) against up to ``steps`` L-BFGS iterations
+    (the baseline, reported) with the same network and points (``network``: their description, ending with
+    the Adam phase)."""
+    return register_study(
+        Study(name=name, seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs", candidate="ssbroyden",
+              target_ratio=target_ratio, target_text=target_text),
+        {"ssbroyden": {"settings": {"optimizer": "ssbroyden", "second_order_iterations": steps},
+                       "budget": f"{network}, then {steps:,} SSBroyden steps (strong-Wolfe line search, dense "
+                                 "inverse Hessian)",
+                       "target": target, "bounds": bounds or {}, "published": published,
+                       "target_text": "issue 17's target for this problem (see the study)"},
+         "lbfgs": {"settings": {"optimizer": "adam-lbfgs", "lbfgs_iterations": steps},
+                   "budget": f"{network}, then up to {steps:,} L-BFGS iterations (torch's, strong-Wolfe line search, "
+                             "history 50; the trainer's L-BFGS phase does not redraw the points, so those drawn at "
+                             "Adam step 500 stay)",
+                   "target_text": "the baseline arm: reported, no target of its own"}},
+        **common)
+
+
+_optimizer_study(
+    "burgers-ssbroyden", steps=8000, target=1e-5, target_ratio=0.2,
+    network="4 × 20 tanh (1,341 parameters), float64, 8,000 points redrawn every 500 steps, 1,000 Adam",
+    target_text=("issue 17: `sciml run burgers --optimizer ssbroyden` to rel. L2 ≤ 1e-5 within 10 minutes of "
+                 "training (each ssbroyden case's target), median of 3 seeds, and at least 5× lower than L-BFGS "
+                 "with the same network, points and step budget (the median ratio ssbroyden/lbfgs ≤ 0.2). "
+                 f"[{KIYANI_2025}]"),
+    published=(Published(1e-7, REL_L2, "SSBroyden / SSBFGS, 1k Adam + 50k steps (≈, from a plot)", KIYANI_2025,
+                         short="Kiyani et al. 2025, SSBroyden (≈)"),
+               Published(1.5e-5, REL_L2, "BFGS, same budget (≈, from a plot)", KIYANI_2025,
+                         short="Kiyani et al. 2025, BFGS (≈)"),
+               Published(2e-3, REL_L2, "L-BFGS, same budget (≈, from a plot)", KIYANI_2025,
+                         short="Kiyani et al. 2025, L-BFGS (≈)")),
+    problem="burgers", solver="pinn",
+    settings=dict(dtype="float64", width=20, depth=4, n_interior=8000, resample_every=500, iterations=1000),
+    reference=BURGERS_REFERENCE)
 
 RATHORE_2024 = (
     "P. Rathore, W. Lei, Z. Frangella, L. Lu, M. Udell, \"Challenges in Training PINNs: A Loss Landscape "
     "Perspective\", ICML 2024 (PMLR 235), arXiv:2402.01868: convection β = 40, 3 hidden layers, 10,000 points; "
     "Adam + L-BFGS and then NysNewton-CG (figures as quoted in sciml issue 17)")
-CONVECTION_SECOND_ORDER = {**CONVECTION_NET, "width": 30, "depth": 3, "n_interior": 8000, "resample_every": 500,
-                           "iterations": 1000, "dtype": "float64"}
-CONVECTION_SECOND_ORDER_BUDGET = ("30 × 3 tanh MLP (2,011 parameters with the periodic embedding in x), float64, 8,000 "
-                                  "collocation points redrawn every 500 steps, 1,000 Adam (lr 2e-3) then ")
-register_study(
-    Study(name="convection-40-ssbroyden", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
-          candidate="ssbroyden",
-          target_text=("issue 17: convection β = 40 with a plain PINN network to rel. L2 ≤ 2e-3 within 30 minutes, "
-                       "median of 3 seeds (each ssbroyden case's target); L-BFGS with the same network, points and "
-                       "steps beside it, reported. An earlier form of this case, 2,048 fixed points, failed at "
-                       "1.04 with a loss of 4e-10: the quasi-Newton steps fitted the wave at the points and not "
-                       f"between them, which redrawing them every 500 steps prevents. [{RATHORE_2024}]")),
-    {"ssbroyden": {"settings": {"optimizer": "ssbroyden", "second_order_iterations": 6000},
-                   "budget": CONVECTION_SECOND_ORDER_BUDGET + "6,000 SSBroyden steps (strong-Wolfe line search, "
-                                                              "dense inverse Hessian)",
-                   "target": 2e-3,
-                   "published": (Published(1.9e-3, REL_L2, "Adam + L-BFGS, then NysNewton-CG; 3 hidden layers, "
-                                                           "10,000 points", RATHORE_2024,
-                                           short="Rathore et al. 2024, NysNewton-CG"),
-                                 Published(4.2e-3, REL_L2, "Adam + L-BFGS; 3 hidden layers, 10,000 points",
-                                           RATHORE_2024, short="Rathore et al. 2024, Adam + L-BFGS"))},
-     "lbfgs": {"settings": {"optimizer": "adam-lbfgs", "lbfgs_iterations": 6000},
-               "budget": CONVECTION_SECOND_ORDER_BUDGET + "up to 6,000 L-BFGS iterations (torch's, strong-Wolfe line "
-                                                          "search; the trainer's L-BFGS phase does not redraw the "
-                                                          "points, so those drawn at Adam step 500 stay)",
-               "target_text": "the baseline arm: reported, no target of its own"}},
-    problem="convection", solver="pinn", params={"beta": 40.0}, settings=CONVECTION_SECOND_ORDER,
+_optimizer_study(
+    "convection-40-ssbroyden", steps=6000, target=2e-3,
+    network=("30 × 3 tanh MLP (2,011 parameters with the periodic embedding in x), float64, 8,000 collocation "
+             "points redrawn every 500 steps, 1,000 Adam (lr 2e-3)"),
+    target_text=("issue 17: convection β = 40 with a plain PINN network to rel. L2 ≤ 2e-3 within 30 minutes, "
+                 "median of 3 seeds (each ssbroyden case's target); L-BFGS with the same network, points and "
+                 "steps beside it, reported. An earlier form of this case, 2,048 fixed points, failed at "
+                 "1.04 with a loss of 4e-10: the quasi-Newton steps fitted the wave at the points and not "
+                 f"between them, which redrawing them every 500 steps prevents. [{RATHORE_2024}]"),
+    published=(Published(1.9e-3, REL_L2, "Adam + L-BFGS, then NysNewton-CG; 3 hidden layers, 10,000 points",
+                         RATHORE_2024, short="Rathore et al. 2024, NysNewton-CG"),
+               Published(4.2e-3, REL_L2, "Adam + L-BFGS; 3 hidden layers, 10,000 points", RATHORE_2024,
+                         short="Rathore et al. 2024, Adam + L-BFGS")),
+    problem="convection", solver="pinn", params={"beta": 40.0},
+    settings={**CONVECTION_NET, "width": 30, "depth": 3, "n_interior": 8000, "resample_every": 500, "iterations": 1000,
+              "dtype": "float64"},
     reference="exact solution sin(x - beta t) on a 256 × 101 (x, t) grid")
-ALLEN_CAHN_SECOND_ORDER_BUDGET = ("30 × 3 tanh MLP, float64, 4,000 collocation points redrawn every 500 steps, the hard "
-                                  "initial condition u = u0 exp(-10 t) + t N, 1,000 Adam (lr 1e-3) then ")
-register_study(
-    Study(name="allen-cahn-ssbroyden", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
-          candidate="ssbroyden",
-          target_text=("issue 17: Allen–Cahn to rel. L2 ≤ 1e-4 within 30 minutes, median of 3 seeds (each ssbroyden "
-                       "case's target), a plain PINN loss (no causal weighting); L-BFGS with the same network, points "
-                       "and steps beside it, reported. The hard initial condition carries u0's kink at the periodic "
-                       "boundary with its decay exp(-10 t); with u0 alone (before) the kink stayed at full size and "
-                       "this case levelled off at 4.2e-4, the error on the boundary line")),
-    {"ssbroyden": {"settings": {"optimizer": "ssbroyden", "second_order_iterations": 5000},
-                   "budget": ALLEN_CAHN_SECOND_ORDER_BUDGET + "5,000 SSBroyden steps (dense inverse Hessian)",
-                   "target": 1e-4, "bounds": {"wall_time_s": (0.0, 1800.0)}, "published": ALLEN_CAHN_PUBLISHED},
-     "lbfgs": {"settings": {"optimizer": "adam-lbfgs", "lbfgs_iterations": 5000},
-               "budget": ALLEN_CAHN_SECOND_ORDER_BUDGET + "up to 5,000 L-BFGS iterations (torch's, strong-Wolfe line "
-                                                          "search; the points drawn at Adam step 500 stay)",
-               "target_text": "the baseline arm: reported, no target of its own"}},
-    problem="allen-cahn", solver="pinn",
+_optimizer_study(
+    "allen-cahn-ssbroyden", steps=5000, target=1e-4, bounds={"wall_time_s": (0.0, 1800.0)},
+    network=("30 × 3 tanh MLP, float64, 4,000 collocation points redrawn every 500 steps, the hard initial condition "
+             "u = u0 exp(-10 t) + t N, 1,000 Adam (lr 1e-3)"),
+    target_text=("issue 17: Allen–Cahn to rel. L2 ≤ 1e-4 within 30 minutes, median of 3 seeds (each ssbroyden "
+                 "case's target), a plain PINN loss (no causal weighting); L-BFGS with the same network, points "
+                 "and steps beside it, reported. The hard initial condition carries u0's kink at the periodic "
+                 "boundary with its decay exp(-10 t); with u0 alone (before) the kink stayed at full size and "
+                 "this case levelled off at 4.2e-4, the error on the boundary line"),
+    published=ALLEN_CAHN_PUBLISHED, problem="allen-cahn", solver="pinn",
     settings={**ALLEN_CAHN_NET, "width": 30, "depth": 3, "n_interior": 4000, "resample_every": 500, "iterations": 1000,
               "dtype": "float64"},
     reference=ALLEN_CAHN_REFERENCE)
