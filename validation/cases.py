@@ -693,14 +693,16 @@ TRAFFIC_BUDGET = ("defaults of `sciml run traffic` (64 x 4 tanh MLP periodic in 
                   "resampled every 250 Adam steps, 3,000 Adam + 2,000 L-BFGS, the data term weighted 10)")
 TRAFFIC_OBSERVED = ("the detectors record the reference density at every reference time step (every 0.01 s); the "
                     "initial condition is unknown to the solver (conditions 'boundary': a ring has no boundary)")
+FIVE_LOOPS = "5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8"
+FIVE_LOOPS_PUBLISHED = (Published(3.2e-2, REL_L2, "PIDL with 5 loop detectors on a simulated three-parameter LWR road "
+                                                  "(not this ring road: a like-for-like figure, not the same data)",
+                                  DI_2023, short="Di et al. 2023, Sec. 3.4, 5 loops"),)
 register(Case(
     name="traffic-5-loops", problem="traffic", solver="pinn", inverse={"sensors": 5},
-    budget=TRAFFIC_BUDGET + " with 5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8",
+    budget=f"{TRAFFIC_BUDGET} with {FIVE_LOOPS}",
     reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED,
     target=3e-2,
-    published=(Published(3.2e-2, REL_L2, "PIDL with 5 loop detectors on a simulated three-parameter LWR road (not "
-                                         "this ring road: a like-for-like figure, not the same data)", DI_2023,
-                         short="Di et al. 2023, Sec. 3.4, 5 loops"),),
+    published=FIVE_LOOPS_PUBLISHED,
     target_text=("the density over the whole (x, t) field to 3e-2 from 5 detectors, as Di et al. report 3.2e-2 with "
                  "5 loops; periodic linear interpolation between the detectors (interpolation_rel_l2, below) "
                  "gives 0.27")))
@@ -740,21 +742,19 @@ register_study(
     Study(name="traffic-5-loops-ssbroyden", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
           candidate="ssbroyden",
           target_text=("issue 14's 5-loop target (density rel. L2 ≤ 3e-2 over the whole field; each ssbroyden case's "
-                       "target) within issue 14's 10 minutes (`wall_time_s`), with issue 17's SSBroyden after Adam instead of the traffic default's L-BFGS, against "
-                       "that default (the lbfgs arm: `sciml run traffic --sensors 5` at each seed), median of 3 "
-                       "seeds: the evidence for or against SSBroyden as the traffic default")),
+                       "target) within issue 14's 10 minutes (`wall_time_s`), with issue 17's SSBroyden after Adam "
+                       "instead of the traffic default's L-BFGS, against that default (the lbfgs arm: `sciml run "
+                       "traffic --sensors 5` at each seed), median of 3 seeds: the evidence for or against SSBroyden "
+                       "as the traffic default")),
     {"ssbroyden": {"settings": {"width": 32, "dtype": "float64", "resample_every": 500, "rar_every": 250,
                                 "rar_points": 200, "iterations": 1000, "optimizer": "ssbroyden",
                                 "second_order_iterations": 3000, "eval_every": 250},
                    "budget": ("32 x 4 tanh MLP periodic in x (3,500 parameters), float64, 8,000 collocation points "
                               "redrawn every 500 steps plus the 200 worst-residual points of 10,000 candidates added "
                               "every 250 Adam steps, 1,000 Adam then 3,000 SSBroyden steps (dense inverse Hessian), "
-                              "the data term weighted 10, 5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8"),
-                   "target": 3e-2, "bounds": {"wall_time_s": (0.0, 600.0)},
-                   "published": (Published(3.2e-2, REL_L2, "PIDL with 5 loop detectors on a simulated three-parameter "
-                                                           "LWR road (not this ring road)", DI_2023,
-                                           short="Di et al. 2023, Sec. 3.4, 5 loops"),)},
-     "lbfgs": {"budget": TRAFFIC_BUDGET + " with 5 loop detectors at x = 0, 0.2, 0.4, 0.6, 0.8",
+                              f"the data term weighted 10, {FIVE_LOOPS}"),
+                   "target": 3e-2, "bounds": {"wall_time_s": (0.0, 600.0)}, "published": FIVE_LOOPS_PUBLISHED},
+     "lbfgs": {"budget": f"{TRAFFIC_BUDGET} with {FIVE_LOOPS}",
                "target_text": "the baseline arm: reported, no target of its own"}},
     problem="traffic", solver="pinn", inverse={"sensors": 5}, reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED)
 
