@@ -297,6 +297,23 @@ def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
     assert "ran 100 Adam + 412 ENGD iterations" in report
 
 
+def test_optimizer_table_lists_a_second_order_optimizer_that_is_the_problems_default(tmp_path):
+    """A case that names no optimiser but ran a second-order one (its problem's default, as SSBroyden is
+    traffic's) gets a row in its problem's optimiser table, named by the optimiser the run recorded."""
+    case = cases.get("traffic-5-loops")
+    assert "optimizer" not in case.settings
+    out = tmp_path / "v"
+    (out / "results").mkdir(parents=True)
+    record = {"rel_l2": 2.9e-2, "wall_time_s": 500.0, "device_name": "cpu", "cpu_count": 2,
+              "date": "2026-01-01 00:00 UTC", "case": case.to_dict(), "settings": {"optimizer": "ssbroyden"},
+              "steps_run": {"adam": 1000, "ssbroyden": 3000}}
+    (out / "results" / "traffic-5-loops.json").write_text(json.dumps(record))
+    report = render_report(out)
+    assert "### Optimisers on `traffic`" in report
+    row = [line for line in report.splitlines() if line.startswith("| [traffic-5-loops](") and " | SSBroyden | " in line]
+    assert len(row) == 1 and "2.90e-02" in row[0] and "1,000 Adam + 3,000 SSBroyden" in row[0]
+
+
 def test_a_solver_that_does_not_train_reports_its_own_figures_and_no_loss(tmp_path, one_thread):
     """The finite-element solver has no loss history: its case shows the load-displacement figure it drew,
     no training-loss figure and no final loss, and its bounds judge its own metrics."""

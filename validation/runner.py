@@ -636,14 +636,19 @@ def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]])
 
 def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]], ref_number) -> list[str]:
     """One table per problem that a case runs with a second-order optimiser (a case setting
-    ``optimizer``): each such case and the problem's ``sciml run`` default case (Adam + L-BFGS) with
-    the optimiser, relative L2, verdict, training wall time and steps run, and the published figures
-    beside them (``ref_number`` numbers a citation as in the list under the summary table)."""
-    chosen = {case.problem for _, case, _ in described if case.settings.get("optimizer")}
+    ``optimizer``, or a problem default the run recorded): each case that names an optimiser or ran a
+    second-order one, and the problem's ``sciml run`` default case, with the optimiser, relative L2,
+    verdict, training wall time and steps run, and the published figures beside them (``ref_number``
+    numbers a citation as in the list under the summary table)."""
+    def named(record: dict[str, Any], case: registry.Case) -> bool:
+        ran = (record.get("settings") or {}).get("optimizer")
+        return bool(case.settings.get("optimizer")) or ran not in (None, "adam-lbfgs")
+
+    chosen = {case.problem for record, case, _ in described if named(record, case)}
     lines: list[str] = []
     for problem in sorted(chosen):
         rows = [(r, c, n) for r, c, n in described if c.problem == problem and (
-            c.settings.get("optimizer") or (c.solver == "pinn" and not c.settings and not c.params and not c.inverse))]
+            named(r, c) or (c.solver == "pinn" and not c.settings and not c.params and not c.inverse))]
         lines += ["", f"### Optimisers on `{problem}`", "",
                   "| case | optimiser after Adam | rel. L2 | result | wall time | steps run | published |",
                   "|---|---|---|---|---|---|---|"]
