@@ -77,16 +77,17 @@ class MTO(PINN):
     - ``alpha`` α (0.5) in (0, 1] — how far a candidate moves towards the source: θ' = (1 − α) θ_j + α θ_k.
 
     The budget: ``iterations`` counts Adam steps over *all* tasks together, so a run compares with a
-    ``pinn`` run of the same ``iterations`` at equal total gradient steps; each of the K + 1 tasks
-    takes ``iterations / (K + 1)`` of them (``iterations`` must be a multiple of K + 1), and T0 alone
-    then runs ``lbfgs_iterations`` L-BFGS iterations, as the ``pinn`` solver does. Transfers cost
-    forward evaluations of the loss only (two per task and round). ``metrics.json``'s
-    ``extra_metrics`` holds both step counts and the transfers' counts and acceptance rates; the
-    history's record at the end of each round lists that round's transfers under ``transfers``.
+    ``pinn`` run of the same ``iterations`` at equal total gradient steps; each auxiliary task takes
+    ``iterations // (K + 1)`` of them and T0 the rest (an equal share and the remainder), and T0 alone
+    then runs the phase after Adam (``lbfgs_iterations`` L-BFGS iterations, or the ``optimizer``
+    setting's), as the ``pinn`` solver does. Transfers cost forward evaluations of the loss only (two
+    per task and round). ``metrics.json``'s ``extra_metrics`` holds both step counts and the transfers'
+    counts and acceptance rates; the history's record at the end of each round lists that round's
+    transfers under ``transfers``.
 
     T0 is set up and trained by the ``pinn`` solver's own code, and the auxiliary tasks draw from
     random streams of their own: with K = 0, or with auxiliary tasks whose transfers are all
-    rejected, T0 is bit for bit the ``pinn`` run of ``iterations / (K + 1)`` steps with the same seed.
+    rejected, T0 is bit for bit the ``pinn`` run of T0's share of the steps with the same seed.
     Checkpoints hold every task, so an interrupted run resumes exactly.
     """
 
@@ -104,11 +105,10 @@ class MTO(PINN):
                              f"got {s['alpha']!r}")
         self.specs = self._parse_tasks(s["tasks"])
         n_tasks = len(self.specs) + 1
-        if s["iterations"] % n_tasks:
-            raise ValueError(f"iterations ({s['iterations']}) must be a multiple of the number of tasks ({n_tasks}: "
-                             f"the main task and {n_tasks - 1} auxiliary): iterations counts Adam steps over all "
-                             f"tasks together and each task takes an equal share")
-        self.main_steps = s["iterations"] // n_tasks
+        self.aux_steps = s["iterations"] // n_tasks
+        """Adam steps of each auxiliary task."""
+        self.main_steps = s["iterations"] - (n_tasks - 1) * self.aux_steps
+        """Adam steps of T0: an equal share and the remainder."""
         self.config.iterations = self.main_steps
 
     # -- the tasks -------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class MTO(PINN):
             problem = type(p)(**{**p.params, name: p.params[name] * arg})
             problem.given(p.observations, p.applies).identify(list(p.unknowns), p.unknowns)
         settings = {key: s[key] for key in PINN.defaults}
-        settings.update(iterations=self.main_steps, lbfgs_iterations=0, eval_every=0, progress=False, init=None,
+        settings.update(iterations=self.aux_steps, lbfgs_iterations=0, eval_every=0, progress=False, init=None,
                         checkpoint_every=0, checkpoint_minutes=0.0)
         if kind == "points":
             settings["seed"] = s["seed"] + k
@@ -263,7 +263,7 @@ class MTO(PINN):
 
     def _round(self, trainer: Trainer, record: dict) -> None:
         """After every ``round_steps`` Adam steps of T0 (and after its last): the auxiliary tasks
-        catch up to T0's step count, then one transfer into each task; the round's transfers go into
+        catch up to T0's step count (up to their own share), then one transfer into each task; the round's transfers go into
         T0's history record under ``transfers``."""
         step = record["step"]
         if record["phase"] != "adam" or (step % self.settings["round_steps"] and step != self.main_steps):
@@ -272,7 +272,7 @@ class MTO(PINN):
         main_rng = rng_state()
         for task in self.tasks[1:]:
             set_rng_state(task.rng)
-            while task.trainer.state.step < step:
+            while task.trainer.state.step < min(step, self.aux_steps):
                 try:
                     task.trainer.adam_step()
                 except TrainingDiverged as err:
@@ -317,7 +317,7 @@ class MTO(PINN):
         def rate(items):
             return sum(t["accepted"] for t in items) / len(items) if items else None
 
-        return {"adam_steps_total": self.main_steps * (len(self.specs) + 1), "adam_steps_main": self.main_steps,
+        return {"adam_steps_total": self.main_steps + len(self.specs) * self.aux_steps, "adam_steps_main": self.main_steps,
                 "tasks": [self._label(k, kind, arg) for k, (kind, arg) in enumerate(self.specs, start=1)],
                 "transfers": len(transfers), "transfers_accepted": sum(t["accepted"] for t in transfers),
                 "acceptance_rate": rate(transfers), "transfers_into_main": len(into_main),
