@@ -263,8 +263,8 @@ class MTO(PINN):
 
     def _round(self, trainer: Trainer, record: dict) -> None:
         """After every ``round_steps`` Adam steps of T0 (and after its last): the auxiliary tasks
-        catch up to T0's step count (up to their own share), then one transfer into each task; the round's transfers go into
-        T0's history record under ``transfers``."""
+        catch up to T0's step count (up to their own share), then one transfer into each task; the
+        round's transfers go into T0's history record under ``transfers``."""
         step = record["step"]
         if record["phase"] != "adam" or (step % self.settings["round_steps"] and step != self.main_steps):
             return

@@ -276,6 +276,16 @@ def test_lbfgs_done_record_is_placed_after_adam():
     assert (s["second"], s["lbfgs"], s["step"][-1]) == ("lbfgs", 70, 80)
 
 
+def _report_of_one(tmp_path, name: str, **record) -> str:
+    """The report of a results folder holding one stored result of case ``name`` with ``record``'s fields."""
+    out = tmp_path / "v"
+    (out / "results").mkdir(parents=True)
+    stored = {"device_name": "cpu", "cpu_count": 2, "date": "2026-01-01 00:00 UTC", "case": cases.get(name).to_dict(),
+              **record}
+    (out / "results" / f"{name}.json").write_text(json.dumps(stored))
+    return render_report(out)
+
+
 def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
     from sciml.validation.runner import _steps_text
 
@@ -284,13 +294,8 @@ def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
     assert _steps_text({"steps_run": {"adam": 3000, "lbfgs": 3360}}) == "3,000 Adam + 3,360 L-BFGS"
     assert _steps_text({"steps_run": {"adam": 50, "lbfgs": 0}}) == "50 Adam"
 
-    case = cases.get("poisson-engd")
-    out = tmp_path / "v"
-    (out / "results").mkdir(parents=True)
-    record = {"rel_l2": 3.5e-10, "wall_time_s": 75.0, "device_name": "cpu", "cpu_count": 2, "date": "2026-01-01 00:00 UTC",
-              "case": case.to_dict(), "settings": {"optimizer": "engd"}, "steps_run": {"adam": 100, "engd": 412}}
-    (out / "results" / "poisson-engd.json").write_text(json.dumps(record))
-    report = render_report(out)
+    report = _report_of_one(tmp_path, "poisson-engd", rel_l2=3.5e-10, wall_time_s=75.0,
+                            settings={"optimizer": "engd"}, steps_run={"adam": 100, "engd": 412})
     assert "### Optimisers on `poisson`" in report
     row = [line for line in report.splitlines() if line.startswith("| [poisson-engd](") and " | ENGD | " in line]
     assert len(row) == 1 and "3.50e-10" in row[0] and "100 Adam + 412 ENGD" in row[0] and "6.20e-08" in row[0]
@@ -300,15 +305,9 @@ def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
 def test_optimizer_table_lists_a_second_order_optimizer_that_is_the_problems_default(tmp_path):
     """A case that names no optimiser but ran a second-order one (its problem's default, as SSBroyden is
     traffic's) gets a row in its problem's optimiser table, named by the optimiser the run recorded."""
-    case = cases.get("traffic-5-loops")
-    assert "optimizer" not in case.settings
-    out = tmp_path / "v"
-    (out / "results").mkdir(parents=True)
-    record = {"rel_l2": 2.9e-2, "wall_time_s": 500.0, "device_name": "cpu", "cpu_count": 2,
-              "date": "2026-01-01 00:00 UTC", "case": case.to_dict(), "settings": {"optimizer": "ssbroyden"},
-              "steps_run": {"adam": 1000, "ssbroyden": 3000}}
-    (out / "results" / "traffic-5-loops.json").write_text(json.dumps(record))
-    report = render_report(out)
+    assert "optimizer" not in cases.get("traffic-5-loops").settings
+    report = _report_of_one(tmp_path, "traffic-5-loops", rel_l2=2.9e-2, wall_time_s=500.0,
+                            settings={"optimizer": "ssbroyden"}, steps_run={"adam": 1000, "ssbroyden": 3000})
     assert "### Optimisers on `traffic`" in report
     row = [line for line in report.splitlines() if line.startswith("| [traffic-5-loops](") and " | SSBroyden | " in line]
     assert len(row) == 1 and "2.90e-02" in row[0] and "1,000 Adam + 3,000 SSBroyden" in row[0]
