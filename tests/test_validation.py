@@ -60,10 +60,12 @@ def test_burgers_case_is_the_sciml_run_default_with_cited_figures():
 
     case = cases.get("burgers-pinn")
     assert (case.problem, case.solver, case.params, case.settings) == ("burgers", "pinn", {}, {})
-    assert case.target == 5e-3
-    # the typed budget text must say what the defaults really are
-    d = Burgers.solver_defaults
-    assert f"{d['iterations']:,} Adam" in case.budget and f"{d['lbfgs_iterations']:,} L-BFGS" in case.budget
+    assert case.target == 1e-4
+    # the typed budget text must say what the PINN's resolved defaults really are
+    d = {**Burgers.solver_defaults, **Burgers.solver_defaults["pinn"]}
+    assert d["optimizer"] == "ssbroyden" and d["dtype"] in case.budget
+    assert f"{d['width']} x {d['depth']}" in case.budget and f"redrawn every {d['resample_every']} steps" in case.budget
+    assert f"{d['iterations']:,} Adam" in case.budget and f"{d['lbfgs_iterations']:,} SSBroyden" in case.budget
     values = {p.value for p in case.published}
     assert {6.7e-4, 1.2e-2} <= values
     assert all(p.citation and p.metric == "relative L2" for p in case.published)
