@@ -13,12 +13,12 @@ from sciml.validation.runner import fmt_error, history_series, main, render_repo
 
 TINY = Case(
     name="tiny-burgers", problem="burgers", solver="pinn",
-    settings={"iterations": 50, "lbfgs_iterations": 0, "n_interior": 500},
+    settings={"iterations": 50, "lbfgs_iterations": 0, "n_interior": 500, "optimizer": "adam-lbfgs"},
     budget="50 Adam", reference="Cole-Hopf", target=10.0, target_text="anything finite",
     published=(Published(1.0, "relative L2", "made up for the test", "Nobody (2024), Test, Table 0"),))
 TINY_LBFGS = Case(
     name="tiny-burgers-lbfgs", problem="burgers", solver="pinn",
-    settings={"iterations": 20, "lbfgs_iterations": 5, "n_interior": 300, "eval_every": 10},
+    settings={"iterations": 20, "lbfgs_iterations": 5, "n_interior": 300, "eval_every": 10, "optimizer": "adam-lbfgs"},
     budget="20 Adam + 5 L-BFGS", reference="Cole-Hopf", target=1e-12)
 
 
