@@ -69,7 +69,7 @@ def test_run_writes_metrics_checkpoint_figure_and_vtu(tmp_path):
     assert {"problem", "rel_l2", "params", "settings", "loss_terms"} <= documented
     assert documented - {"residual"} <= set(metrics)  # every key the README names is in the file
     assert (metrics["problem"], metrics["solver"], metrics["seed"], metrics["device"]) == ("burgers", "pinn", 3, "cpu")
-    assert metrics["iterations"] == {"adam": 30, "lbfgs": 0}
+    assert metrics["iterations"] == {"adam": 30, "ssbroyden": 0}  # Burgers' PINN default: SSBroyden after Adam
     assert metrics["params"]["nu"] == 0.02
     for name in ("checkpoint.pt", "result.pt", "history.json", "comparison.png"):
         assert (out / name).stat().st_size > 0

@@ -32,7 +32,10 @@ def tiny_cases():
 
 
 def _row(report: str, name: str) -> str:
-    rows = [line for line in report.splitlines() if line.startswith(f"| [{name}](")]
+    """``name``'s row of the report's summary table (the tables under it, such as the optimiser tables,
+    list a case again)."""
+    summary = report.split("\n### ", 1)[0]
+    rows = [line for line in summary.splitlines() if line.startswith(f"| [{name}](")]
     assert len(rows) == 1, f"expected one table row for {name}, got {rows}"
     return rows[0]
 
