@@ -613,6 +613,8 @@ for beta in (10.0, 30.0, 50.0):
 
 ALLEN_CAHN_NET = {"width": 64, "depth": 4, "n_interior": 2048, "resample_every": 100, "lr": 1e-3,
                   "decay_steps": 1000, "eval_every": 1000}
+ALLEN_CAHN_ADAM = {"optimizer": "adam-lbfgs", "dtype": "float32", "lbfgs_iterations": 0}
+"""What the Allen–Cahn PINN default was before SSBroyden besides ALLEN_CAHN_NET: float32, Adam alone."""
 ALLEN_CAHN_PUBLISHED = (
     Published(value=1.7e-3, metric="relative L2",
               what="causal training, the causal paper's code and budget (GPU)", citation=WANG_CAUSAL,
@@ -632,12 +634,14 @@ register(Case(
     reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=1e-2,
     target_text="issue 7: within 30 minutes of an unloaded 2-core machine", compare="Allen–Cahn"))
 for solver, steps, budget in (
-        ("pinn", 10000, "10,000 Adam steps, the allen-cahn-causal network (a quarter of its steps)"),
+        ("pinn", 10000, "10,000 Adam steps, float32, the allen-cahn-causal network (a quarter of its steps; the "
+                        "`sciml run allen-cahn` default before SSBroyden)"),
         ("lagrangian", 4000, "4,000 Adam steps, two branches like the allen-cahn-causal network "
                              "(characteristics are x = x0)")):
     register(Case(
         name=f"allen-cahn-{solver}", problem="allen-cahn", solver=solver,
-        settings={**ALLEN_CAHN_NET, "iterations": steps}, budget=budget,
+        settings={**ALLEN_CAHN_NET, "iterations": steps, **(ALLEN_CAHN_ADAM if solver == "pinn" else {})},
+        budget=budget,
         reference=ALLEN_CAHN_REFERENCE, published=ALLEN_CAHN_PUBLISHED, target=1e-2,
         target_text="the allen-cahn-causal bound (issue 7: the plain PINN is reported as measured)",
         compare="Allen–Cahn"))
@@ -892,6 +896,25 @@ _optimizer_study(
     settings={**ALLEN_CAHN_NET, "width": 30, "depth": 3, "n_interior": 4000, "resample_every": 500, "iterations": 1000,
               "dtype": "float64"},
     reference=ALLEN_CAHN_REFERENCE)
+
+register_study(
+    Study(name="allen-cahn-default", seeds=(0, 1, 2), arms=("ssbroyden", "adam"), baseline="adam",
+          candidate="ssbroyden", target_ratio=0.2,
+          target_text=("issue 17's 'each problem's defaults chosen by measurement' for Allen–Cahn: the default "
+                       "`sciml run allen-cahn` at each seed (the ssbroyden arm: allen-cahn-ssbroyden's 30 x 3 float64 "
+                       "network, 1,000 Adam + 5,000 SSBroyden) against the default it replaced (the adam arm: 64 x 4 "
+                       "float32, 10,000 Adam steps, as allen-cahn-pinn), each at its own budget; median of 3 seeds, "
+                       "the median ratio ssbroyden/adam ≤ 0.2 (at least 5x lower)")),
+    {"ssbroyden": {"budget": ("defaults of `sciml run allen-cahn`: 30 x 3 tanh MLP, float64, 4,000 collocation points "
+                              "redrawn every 500 steps, the hard initial condition u = u0 exp(-10 t) + t N, 1,000 Adam "
+                              "(lr 1e-3) + 5,000 SSBroyden"),
+                   "target": 1e-4, "bounds": {"wall_time_s": (0.0, 1800.0)}, "published": ALLEN_CAHN_PUBLISHED,
+                   "target_text": "issue 17's Allen–Cahn target, rel. L2 ≤ 1e-4 within 30 minutes (`wall_time_s`)"},
+     "adam": {"settings": {**ALLEN_CAHN_NET, **ALLEN_CAHN_ADAM, "iterations": 10000},
+              "budget": "64 x 4 tanh MLP, float32, 2,048 points redrawn every 100 steps, 10,000 Adam steps (the "
+                        "`sciml run allen-cahn` default before SSBroyden)",
+              "target_text": "the baseline arm: reported, no target of its own"}},
+    problem="allen-cahn", solver="pinn", reference=ALLEN_CAHN_REFERENCE)
 
 
 # -- issue 15: DeepONet for the diesel engine's actuators --------------------------------------------
