@@ -11,7 +11,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import registry
 
@@ -36,17 +36,30 @@ NETWORK_FLAGS = {"width": "neurons per hidden layer", "depth": "hidden layers",
 """Solver settings with a flag of their own on ``sciml run`` (integers)."""
 
 
+def _problem_default(problem_cls, key: str, fallback: Any) -> Any:
+    """The problem's own default of setting ``key`` for its default solver (``fallback`` where it sets none):
+    what ``sciml run PROBLEM --help`` names as the default."""
+    if problem_cls is None:
+        return fallback
+    own = problem_cls.solver_defaults.get(problem_cls.default_solver, {})
+    return own.get(key, problem_cls.solver_defaults.get(key, fallback))
+
+
 def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     from .training import OPTIMIZERS
+
+    optimizer = _problem_default(problem_cls, "optimizer", "adam-lbfgs")
+    after_adam = "L-BFGS iterations" if optimizer == "adam-lbfgs" else f"{optimizer} steps"
 
     p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.",
                                 allow_abbrev=False)  # a problem flag (--re) must not read as an abbreviation
     p.add_argument("problem", help=f"problem name, one of: {', '.join(registry.names('sciml.problems'))}")
     p.add_argument("--solver", default=None, help="solver name (default: the problem's own, pinn for PDEs)")
     p.add_argument("--iterations", type=int, default=None, help="Adam steps (default: the problem's budget)")
-    p.add_argument("--lbfgs-iterations", type=int, default=None, help="L-BFGS iterations after Adam")
+    p.add_argument("--lbfgs-iterations", type=int, default=None,
+                   help=f"{after_adam} after Adam (default: the problem's budget)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
-                   help="what follows Adam: adam-lbfgs (default), the self-scaled quasi-Newton methods ssbroyden "
+                   help=f"what follows Adam (default: {optimizer}): adam-lbfgs, the self-scaled quasi-Newton methods ssbroyden "
                         "and ssbfgs (or plain bfgs), or engd (energy natural gradient; small networks, fixed "
                         "points); the second-order ones run in float64 unless --dtype says otherwise (PINN solvers)")
     p.add_argument("--second-order-iterations", type=int, default=None, metavar="N",

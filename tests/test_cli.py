@@ -39,6 +39,21 @@ def test_run_help_shows_generated_parameter_flags(capsys):
     assert "--enforce {hard,soft}" in out
 
 
+@pytest.mark.parametrize("problem,optimizer,after_adam", [
+    ("burgers", "ssbroyden", "ssbroyden steps after Adam"),
+    ("poisson", "adam-lbfgs", "L-BFGS iterations after Adam"),
+])
+def test_run_help_names_the_problems_own_optimizer(capsys, problem, optimizer, after_adam):
+    from sciml import registry
+
+    problem_cls = registry.problem(problem)
+    assert problem_cls.solver_defaults.get("pinn", {}).get("optimizer", "adam-lbfgs") == optimizer
+    with pytest.raises(SystemExit):
+        main(["run", problem, "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    assert f"what follows Adam (default: {optimizer})" in out and after_adam in out
+
+
 @pytest.mark.parametrize("argv,message", [
     (["run", "burgerz"], "unknown problem 'burgerz'; known problems: allen-cahn, burgers, convection"),
     (["run", "burgers", "--solver", "magic"], "unknown solver 'magic'; known solvers: " + ", ".join(
