@@ -263,6 +263,27 @@ def register_study(study: Study, arms: dict[str, dict[str, Any]], **common: Any)
     return study
 
 
+
+def _default_study(problem: str, title: str, *, new: str, new_budget: str, old_arm: str, old: str,
+                   old_settings: dict[str, Any], old_budget: str, target: float, target_text: str, reference: str,
+                   bounds: dict | None = None, published: tuple = ()) -> Study:
+    """Issue 17's check of a problem's SSBroyden PINN default: ``sciml run PROBLEM`` at three seeds (the
+    ssbroyden arm; ``new`` says what it trains, ``new_budget`` is its budget text, each seed judged on
+    ``target`` and ``bounds``) against the default it replaced (the ``old_arm`` arm: ``old_settings``,
+    described by ``old`` and ``old_budget``), each at its own budget; the median ratio ssbroyden/old ≤ 0.2."""
+    return register_study(
+        Study(name=f"{problem}-default", seeds=(0, 1, 2), arms=("ssbroyden", old_arm), baseline=old_arm,
+              candidate="ssbroyden", target_ratio=0.2,
+              target_text=(f"issue 17's 'each problem's defaults chosen by measurement' for {title}: the default "
+                           f"`sciml run {problem}` at each seed (the ssbroyden arm: {new}) against the default it "
+                           f"replaced (the {old_arm} arm: {old}), each at its own budget; median of 3 seeds, the "
+                           f"median ratio ssbroyden/{old_arm} ≤ 0.2 (at least 5x lower)")),
+        {"ssbroyden": {"budget": new_budget, "target": target, "bounds": bounds or {}, "published": published,
+                       "target_text": target_text},
+         old_arm: {"settings": old_settings, "budget": old_budget,
+                   "target_text": "the baseline arm: reported, no target of its own"}},
+        problem=problem, solver="pinn", reference=reference)
+
 # -- the cases -------------------------------------------------------------------------------------
 
 RAISSI_2019 = (
@@ -854,19 +875,12 @@ _optimizer_study(
     settings=dict(dtype="float64", width=20, depth=4, n_interior=8000, resample_every=500, iterations=1000),
     reference=BURGERS_REFERENCE)
 
-register_study(
-    Study(name="burgers-default", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
-          candidate="ssbroyden", target_ratio=0.2,
-          target_text=("issue 17's 'each problem's defaults chosen by measurement' for Burgers: the default "
-                       "`sciml run burgers` at each seed (the ssbroyden arm: 20 x 4 float64, 1,000 Adam + 4,000 "
-                       "SSBroyden, its step count read off the burgers-ssbroyden histories) against the default it "
-                       "replaced (the lbfgs arm: 32 x 4 float32, 3,000 Adam + 4,000 L-BFGS), each at its own budget; "
-                       "median of 3 seeds, the median ratio ssbroyden/lbfgs ≤ 0.2 (at least 5x lower)")),
-    {"ssbroyden": {"budget": BURGERS_BUDGET, "target": 1e-4, "bounds": {"wall_time_s": (0.0, 600.0)},
-                   "target_text": "the burgers-pinn bound, within issue 17's 10 minutes (`wall_time_s`)"},
-     "lbfgs": {"settings": BURGERS_LBFGS, "budget": BURGERS_LBFGS_BUDGET,
-               "target_text": "the baseline arm: reported, no target of its own"}},
-    problem="burgers", solver="pinn", reference=BURGERS_REFERENCE)
+_default_study(
+    "burgers", "Burgers", new="20 x 4 float64, 1,000 Adam + 4,000 SSBroyden, its step count read off the burgers-ssbroyden "
+                          "histories", new_budget=BURGERS_BUDGET,
+    old_arm="lbfgs", old="32 x 4 float32, 3,000 Adam + 4,000 L-BFGS", old_settings=BURGERS_LBFGS,
+    old_budget=BURGERS_LBFGS_BUDGET, target=1e-4, bounds={"wall_time_s": (0.0, 600.0)},
+    target_text="the burgers-pinn bound, within issue 17's 10 minutes (`wall_time_s`)", reference=BURGERS_REFERENCE)
 
 RATHORE_2024 = (
     "P. Rathore, W. Lei, Z. Frangella, L. Lu, M. Udell, \"Challenges in Training PINNs: A Loss Landscape "
@@ -903,25 +917,17 @@ _optimizer_study(
               "dtype": "float64"},
     reference=ALLEN_CAHN_REFERENCE)
 
-register_study(
-    Study(name="allen-cahn-default", seeds=(0, 1, 2), arms=("ssbroyden", "adam"), baseline="adam",
-          candidate="ssbroyden", target_ratio=0.2,
-          target_text=("issue 17's 'each problem's defaults chosen by measurement' for Allen–Cahn: the default "
-                       "`sciml run allen-cahn` at each seed (the ssbroyden arm: allen-cahn-ssbroyden's 30 x 3 float64 "
-                       "network, 1,000 Adam + 5,000 SSBroyden) against the default it replaced (the adam arm: 64 x 4 "
-                       "float32, 10,000 Adam steps, as allen-cahn-pinn), each at its own budget; median of 3 seeds, "
-                       "the median ratio ssbroyden/adam ≤ 0.2 (at least 5x lower)")),
-    {"ssbroyden": {"budget": ("defaults of `sciml run allen-cahn`: 30 x 3 tanh MLP, float64, 4,000 collocation points "
-                              "redrawn every 500 steps, the hard initial condition u = u0 exp(-10 t) + t N, 1,000 Adam "
-                              "(lr 1e-3) + 5,000 SSBroyden"),
-                   "target": 1e-4, "bounds": {"wall_time_s": (0.0, 1800.0)}, "published": ALLEN_CAHN_PUBLISHED,
-                   "target_text": "issue 17's Allen–Cahn target, rel. L2 ≤ 1e-4 within 30 minutes (`wall_time_s`)"},
-     "adam": {"settings": {**ALLEN_CAHN_NET, **ALLEN_CAHN_ADAM, "iterations": 10000},
-              "budget": "64 x 4 tanh MLP, float32, 2,048 points redrawn every 100 steps, 10,000 Adam steps (the "
-                        "`sciml run allen-cahn` default before SSBroyden)",
-              "target_text": "the baseline arm: reported, no target of its own"}},
-    problem="allen-cahn", solver="pinn", reference=ALLEN_CAHN_REFERENCE)
-
+_default_study(
+    "allen-cahn", "Allen–Cahn", new="allen-cahn-ssbroyden's 30 x 3 float64 network, 1,000 Adam + 5,000 SSBroyden",
+    new_budget=("defaults of `sciml run allen-cahn`: 30 x 3 tanh MLP, float64, 4,000 collocation points redrawn every "
+                "500 steps, the hard initial condition u = u0 exp(-10 t) + t N, 1,000 Adam (lr 1e-3) + 5,000 SSBroyden"),
+    old_arm="adam", old="64 x 4 float32, 10,000 Adam steps, as allen-cahn-pinn",
+    old_settings={**ALLEN_CAHN_NET, **ALLEN_CAHN_ADAM, "iterations": 10000},
+    old_budget=("64 x 4 tanh MLP, float32, 2,048 points redrawn every 100 steps, 10,000 Adam steps (the `sciml run "
+                "allen-cahn` default before SSBroyden)"),
+    target=1e-4, bounds={"wall_time_s": (0.0, 1800.0)}, published=ALLEN_CAHN_PUBLISHED,
+    target_text="issue 17's Allen–Cahn target, rel. L2 ≤ 1e-4 within 30 minutes (`wall_time_s`)",
+    reference=ALLEN_CAHN_REFERENCE)
 
 # -- issue 15: DeepONet for the diesel engine's actuators --------------------------------------------
 LU_2021 = ("L. Lu, P. Jin, G. Pang, Z. Zhang, G. E. Karniadakis, \"Learning nonlinear operators via DeepONet based on "
@@ -1154,21 +1160,14 @@ for _solver, _how in (("pinn", "3,000 Adam + 2,000 L-BFGS steps on 4,000 colloca
 # -- issue 17: the second-order optimisers on the Navier-Stokes benchmarks -----------------------------
 NAVIER_STOKES_SECOND_ORDER = dict(dtype="float64", width=30, depth=3, iterations=1000, resample_every=500,
                                   optimizer="ssbroyden")
-register_study(
-    Study(name="kovasznay-default", seeds=(0, 1, 2), arms=("ssbroyden", "lbfgs"), baseline="lbfgs",
-          candidate="ssbroyden", target_ratio=0.2,
-          target_text=("issue 17's 'each problem's defaults chosen by measurement' for Kovasznay: the default "
-                       "`sciml run kovasznay` at each seed (the ssbroyden arm: 30 x 3 float64, 1,000 Adam + 8,000 "
-                       "SSBroyden) against the default it replaced (the lbfgs arm: 4 x 50 float32, 2,000 Adam + 3,000 "
-                       "L-BFGS, kovasznay-pinn's before), each at its own budget; median of 3 seeds, the median ratio "
-                       "ssbroyden/lbfgs ≤ 0.2 (at least 5x lower)")),
-    {"ssbroyden": {"budget": KOVASZNAY_BUDGET, "target": 1e-3,
-                   "target_text": "the kovasznay-pinn bound (issue 4: relative L2 of (u, v) <= 1e-3)"},
-     "lbfgs": {"settings": KOVASZNAY_LBFGS,
-               "budget": ("4 x 50 tanh, float32, 2,000 fixed collocation points, 2,000 Adam + 3,000 L-BFGS (the "
-                          "Kovasznay default before SSBroyden)"),
-               "target_text": "the baseline arm: reported, no target of its own"}},
-    problem="kovasznay", solver="pinn", reference=KOVASZNAY_REFERENCE)
+_default_study(
+    "kovasznay", "Kovasznay", new="30 x 3 float64, 1,000 Adam + 8,000 SSBroyden", new_budget=KOVASZNAY_BUDGET,
+    old_arm="lbfgs", old="4 x 50 float32, 2,000 Adam + 3,000 L-BFGS, kovasznay-pinn's before",
+    old_settings=KOVASZNAY_LBFGS,
+    old_budget=("4 x 50 tanh, float32, 2,000 fixed collocation points, 2,000 Adam + 3,000 L-BFGS (the Kovasznay default "
+                "before SSBroyden)"),
+    target=1e-3, target_text="the kovasznay-pinn bound (issue 4: relative L2 of (u, v) <= 1e-3)",
+    reference=KOVASZNAY_REFERENCE)
 register(Case(
     name="lid-driven-cavity-re100-ssbroyden", problem="lid-driven-cavity", solver="pinn",
     settings={**NAVIER_STOKES_SECOND_ORDER, "n_interior": 3000, "second_order_iterations": 4000},
