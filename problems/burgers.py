@@ -42,9 +42,9 @@ class Burgers(Problem):
     # Shared by every solver: a 32 x 4 network, 8,000 fixed points, 3,000 Adam then 4,000 L-BFGS steps.
     # The PINN's own default (issue 17) is a 20 x 4 float64 network, 1,000 Adam steps and then 4,000
     # SSBroyden steps (self-scaled Broyden, dense inverse Hessian) on points redrawn every 500 steps:
-    # chosen by the burgers-ssbroyden validation study, whose histories give the error at every 1,000
-    # SSBroyden steps on three seeds, and checked against the 32 x 4 Adam + L-BFGS default it replaced
-    # by the burgers-default study. ``--optimizer adam-lbfgs`` runs L-BFGS for the same
+    # its step count read off the burgers-ssbroyden validation study, whose histories record the error
+    # through the SSBroyden phase at three seeds, and checked against the 32 x 4 Adam + L-BFGS default it
+    # replaced by the burgers-default study. ``--optimizer adam-lbfgs`` runs L-BFGS for the same
     # lbfgs_iterations instead.
     solver_defaults = {
         "width": 32, "depth": 4, "n_interior": 8000, "iterations": 3000, "lbfgs_iterations": 4000,

@@ -59,8 +59,8 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     p.add_argument("--lbfgs-iterations", type=int, default=None,
                    help=f"{after_adam} after Adam (default: the problem's budget)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
-                   help=f"what follows Adam (default: {optimizer}): adam-lbfgs, the self-scaled quasi-Newton methods ssbroyden "
-                        "and ssbfgs (or plain bfgs), or engd (energy natural gradient; small networks, fixed "
+                   help=f"what follows Adam (default: {optimizer}): adam-lbfgs, the self-scaled quasi-Newton "
+                        "methods ssbroyden and ssbfgs (or plain bfgs), or engd (energy natural gradient; small networks, fixed "
                         "points); the second-order ones run in float64 unless --dtype says otherwise (PINN solvers)")
     p.add_argument("--second-order-iterations", type=int, default=None, metavar="N",
                    help="steps of the --optimizer phase after Adam (default: as --lbfgs-iterations)")
