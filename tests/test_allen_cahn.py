@@ -73,7 +73,8 @@ def test_hard_constraint_keeps_u0_and_lets_its_boundary_kink_decay_as_the_refere
     assert observed != pytest.approx(1.0, rel=0.5)  # the plain particular u0(x) would keep it at 1
 
     problem = AllenCahn()
-    model = PINN(problem, width=8, depth=2, n_interior=64, iterations=1, lbfgs_iterations=0, progress=False).build_model()
+    model = PINN(problem, width=8, depth=2, n_interior=64, iterations=1, lbfgs_iterations=0, dtype="float32",
+                 progress=False).build_model()
     pts = torch.tensor([[-1.0, 0.0], [-0.3, 0.0], [0.7, 0.0]], dtype=torch.float32)
     assert torch.allclose(model(pts)[:, 0], problem.initial(pts), atol=1e-6)
     later = pts + torch.tensor([0.0, 0.5])

@@ -13,8 +13,10 @@ from sciml.problems import Burgers
 from sciml.solvers import PINN
 from sciml.training import TrainConfig, Trainer, TrainingDiverged
 
+# the Adam + L-BFGS path in float32 (Burgers' PINN default is SSBroyden in float64)
 SMALL = dict(width=12, depth=2, n_interior=300, n_boundary=40, iterations=40, lbfgs_iterations=30, lbfgs_chunk=5,
-             resample_every=10, checkpoint_every=5, compile=False, progress=False, device="cpu")
+             resample_every=10, checkpoint_every=5, compile=False, progress=False, device="cpu", optimizer="adam-lbfgs",
+             dtype="float32")
 
 
 def _losses(history):
