@@ -60,8 +60,9 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
                    help=f"{after_adam} after Adam (default: the problem's budget)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
                    help=f"what follows Adam (default: {optimizer}): adam-lbfgs, the self-scaled quasi-Newton "
-                        "methods ssbroyden and ssbfgs (or plain bfgs), or engd (energy natural gradient; small networks, fixed "
-                        "points); the second-order ones run in float64 unless --dtype says otherwise (PINN solvers)")
+                        "methods ssbroyden and ssbfgs (or plain bfgs), or engd (energy natural gradient; small "
+                        "networks, fixed points); the second-order ones run in float64 unless --dtype says "
+                        "otherwise (PINN solvers)")
     p.add_argument("--second-order-iterations", type=int, default=None, metavar="N",
                    help="steps of the --optimizer phase after Adam (default: as --lbfgs-iterations)")
     net = p.add_argument_group("network, points and records (PINN solvers; default: the problem's)")

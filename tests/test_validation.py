@@ -60,12 +60,13 @@ def test_register_rejects_duplicates_and_bad_cases():
 
 def test_burgers_case_is_the_sciml_run_default_with_cited_figures():
     from sciml.problems.burgers import Burgers
+    from sciml.solvers.pinn import PINN
 
     case = cases.get("burgers-pinn")
     assert (case.problem, case.solver, case.params, case.settings) == ("burgers", "pinn", {}, {})
     assert case.target == 1e-4
     # the typed budget text must say what the PINN's resolved defaults really are
-    d = {**Burgers.solver_defaults, **Burgers.solver_defaults["pinn"]}
+    d = PINN(Burgers()).settings
     assert d["optimizer"] == "ssbroyden" and d["dtype"] in case.budget
     assert f"{d['width']} x {d['depth']}" in case.budget and f"redrawn every {d['resample_every']} steps" in case.budget
     assert f"{d['iterations']:,} Adam" in case.budget and f"{d['lbfgs_iterations']:,} SSBroyden" in case.budget
