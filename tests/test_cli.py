@@ -41,7 +41,7 @@ def test_run_help_shows_generated_parameter_flags(capsys):
 
 @pytest.mark.parametrize("problem,optimizer,after_adam", [
     ("burgers", "ssbroyden", "ssbroyden steps after Adam"),
-    ("poisson", "adam-lbfgs", "L-BFGS iterations after Adam"),
+    ("lid-driven-cavity", "adam-lbfgs", "L-BFGS iterations after Adam"),
 ])
 def test_run_help_names_the_problems_own_optimizer(capsys, problem, optimizer, after_adam):
     from sciml import registry
