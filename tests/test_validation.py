@@ -300,10 +300,10 @@ def test_report_names_the_second_order_phase_and_tabulates_optimisers(tmp_path):
     assert _steps_text({"steps_run": {"adam": 3000, "lbfgs": 3360}}) == "3,000 Adam + 3,360 L-BFGS"
     assert _steps_text({"steps_run": {"adam": 50, "lbfgs": 0}}) == "50 Adam"
 
-    report = _report_of_one(tmp_path, "poisson-engd", rel_l2=3.5e-10, wall_time_s=75.0,
+    report = _report_of_one(tmp_path, "poisson-engd-engd-seed0", rel_l2=3.5e-10, wall_time_s=75.0,
                             settings={"optimizer": "engd"}, steps_run={"adam": 100, "engd": 412})
     assert "### Optimisers on `poisson`" in report
-    row = [line for line in report.splitlines() if line.startswith("| [poisson-engd](") and " | ENGD | " in line]
+    row = [line for line in report.splitlines() if line.startswith("| [poisson-engd-engd-seed0](") and " | ENGD | " in line]
     assert len(row) == 1 and "3.50e-10" in row[0] and "100 Adam + 412 ENGD" in row[0] and "6.20e-08" in row[0]
     assert "ran 100 Adam + 412 ENGD iterations" in report
 
