@@ -240,6 +240,34 @@ def test_a_seed_study_judges_the_median_ratio_and_shows_every_seed(tmp_path):
             cases.unregister(name)
 
 
+def test_a_study_on_a_figure_of_merit_judges_its_deviation_from_the_published_value(tmp_path):
+    import dataclasses
+
+    # the cylinder's way: no reference field, the lift coefficient against its published 0.0106
+    study = cases.Study(name="tiny-lift", seeds=(0, 1, 2), arms=("a", "b"), baseline="a", candidate="b",
+                        target_ratio=0.5, metric="lift_coefficient", metric_reference=0.01)
+    cases.register_study(study, {"a": {"settings": {"iterations": 10}}, "b": {"settings": {"iterations": 20}}},
+                         problem="burgers", solver="pinn", reference="Schäfer-Turek")
+    try:
+        # deviations a: 0.4, 0.2, 0.5 (one below the value); b: 0.1, 0.1, 0.05 -> ratios 0.25, 0.5, 0.1
+        lifts = {0: (0.014, 0.011), 1: (0.008, 0.009), 2: (0.015, 0.0105)}
+        for seed, pair in lifts.items():
+            for arm, lift in zip(("a", "b"), pair):
+                _stored(tmp_path, cases.get(study.case_name(arm, seed)), rel_l2=None, lift_coefficient=lift,
+                        study=dataclasses.asdict(study))
+        report = render_report(tmp_path)
+        assert "`a` |lift_coefficient / 0.01 − 1|, time" in report
+        assert "| 1 | 2.00e-01, 1.0 s | 1.00e-01, 1.0 s | 0.5 |" in report
+        assert "median (min–max) over 3 seeds: 0.25 (0.1–0.5)" in report
+        assert "median ratio ≤ 0.5: **pass**." in report
+    finally:
+        for name in cases.STUDIES.pop("tiny-lift").cases():
+            cases.unregister(name)
+    with pytest.raises(ValueError, match="metric_reference must be a finite non-zero value, got 0.0"):
+        cases.Study(name="s", seeds=(0, 1, 2), arms=("a", "b"), baseline="a", candidate="b", metric="x",
+                    metric_reference=0.0)
+
+
 def test_a_study_needs_three_seeds_and_its_arms():
     with pytest.raises(ValueError, match="at least three distinct seeds"):
         cases.Study(name="s", seeds=(0, 1), arms=("a", "b"), baseline="a", candidate="b")

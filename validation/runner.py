@@ -664,9 +664,10 @@ def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
 
 
 def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> list[str]:
-    """One table per seed study (:class:`~sciml.validation.cases.Study`): each seed's relative L2 per
-    arm and the ratio of the candidate's to every other arm's, then the median and spread of the
-    ratios and the verdict of the median against the study's target (as the runs recorded it)."""
+    """One table per seed study (:class:`~sciml.validation.cases.Study`): each seed's error per arm
+    (:meth:`~sciml.validation.cases.Study.error`: relative L2 unless the study names another metric) and
+    the ratio of the candidate's to every other arm's, then the median and spread of the ratios and the
+    verdict of the median against the study's target (as the runs recorded it)."""
     runs: dict[str, dict[tuple[str, Any], tuple[dict[str, Any], str]]] = {}
     for record, case, note in described:
         if case.study in registry.STUDIES:
@@ -677,7 +678,7 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> 
         others = [a for a in st.arms if a != st.candidate]
         lines += ["", f"### Study `{name}`: `{st.candidate}` against {', '.join(f'`{a}`' for a in others)}, "
                       f"{len(st.seeds)} seeds", "", st.target_text, "",
-                  "| seed | " + " | ".join(f"`{a}` rel. L2, time" for a in st.arms) + " | "
+                  "| seed | " + " | ".join(f"`{a}` {st.error_label}, time" for a in st.arms) + " | "
                   + " | ".join(f"ratio {st.candidate}/{a}" for a in others) + " |",
                   "|---" * (1 + len(st.arms) + len(others)) + "|"]
         ratios: dict[str, list[float]] = {a: [] for a in others}
@@ -685,13 +686,13 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> 
             cells = []
             for arm in st.arms:
                 run = got.get((arm, seed))
-                cells.append("—" if run is None else f"{fmt_error(run[0]['rel_l2'])}, "
+                cells.append("—" if run is None else f"{fmt_error(st.error(run[0]))}, "
                              f"{fmt_time(run[0].get('wall_time_s'))}" + (" (stale)" if run[1] else ""))
             mine = got.get((st.candidate, seed))
             for arm in others:
                 theirs = got.get((arm, seed))
                 if mine and theirs:
-                    ratios[arm].append(mine[0]["rel_l2"] / theirs[0]["rel_l2"])
+                    ratios[arm].append(st.error(mine[0]) / st.error(theirs[0]))
                     cells.append(f"{ratios[arm][-1]:.3g}")
                 else:
                     cells.append("—")
