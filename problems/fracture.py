@@ -650,7 +650,12 @@ class KField(Problem):
         # displacement jump between nodes that no node pays for, and the sampled energy fell below its minimum
         "deep-energy": {"quadrature": "monte-carlo", "resample_every": 1, "n_interior": 4000, "iterations": 6000,
                         "lbfgs_iterations": 0},
+        # the PINN: SSBroyden after Adam on a smaller network, its points redrawn every 500 steps (validation
+        # study k-field-default compares it with the Adam + L-BFGS settings above)
+        "pinn": {"width": 30, "depth": 3, "resample_every": 500, "iterations": 1000, "optimizer": "ssbroyden",
+                 "lbfgs_iterations": 4000},
     }
+
     def __init__(self, **params):
         super().__init__(**params)
         if not self.contour_radius < self.a:

@@ -1208,21 +1208,40 @@ for _model, _target in (("at2", 1e-2), ("at1", 2e-2)):
 # -- issue 16: the Mode-I crack tip (k-field), PINN and deep energy ---------------------------------------
 K_FIELD_REFERENCE = ("the Williams Mode-I displacements (shared/reference/fracture/README.md) on a 101 x 51 grid of the "
                      "upper half of the square; K from the J-integral on the circle r = 0.5 mm against the imposed K")
-for _solver, _how in (("pinn", "3,000 Adam + 2,000 L-BFGS steps on 4,000 collocation points and 400 points per "
-                                "condition (the Navier equations weighted by (r/a)^(3/2))"),
-                      ("deep-energy", "6,000 Adam steps on 4,000 Monte Carlo points drawn anew every step and 400 "
-                                      "points per condition (the strain energy)")):
-    register(Case(
-        name=f"k-field-{_solver}", problem="k-field", solver=_solver,
-        budget=(f"defaults of `sciml run k-field{'' if _solver == 'pinn' else ' --solver deep-energy'}`: 32 x 4 tanh "
-                f"MLP in float64, u = F ⊙ (B + φ N) with F = U (√(r/a), y / √(2a (r + x))) (the outer boundary "
-                f"values exact), {_how}; the crack line's tractions soft"),
-        reference=K_FIELD_REFERENCE, target=2e-2, bounds={"K_rel_error": (0.0, 0.05)},
-        target_text="issue 16: displacement relative L2 <= 2e-2 and K from the J-integral within 5 %"))
+K_FIELD_TARGET = "issue 16: displacement relative L2 <= 2e-2 and K from the J-integral within 5 %"
+K_FIELD_BOUNDS = {"K_rel_error": (0.0, 0.05)}
+
+
+def _k_field_budget(command: str, network: str, how: str) -> str:
+    return (f"{command}: {network} tanh MLP in float64, u = F ⊙ (B + φ N) with F = U (√(r/a), y / √(2a (r + x))) "
+            f"(the outer boundary values exact), {how}; the crack line's tractions soft")
+
+
+K_FIELD_PINN_BUDGET = _k_field_budget(
+    "defaults of `sciml run k-field`", "30 x 3", "1,000 Adam + 4,000 SSBroyden steps on 4,000 collocation points "
+    "redrawn every 500 steps and 400 points per condition (the Navier equations weighted by (r/a)^(3/2))")
+register(Case(name="k-field-pinn", problem="k-field", solver="pinn", budget=K_FIELD_PINN_BUDGET,
+              reference=K_FIELD_REFERENCE, target=2e-2, bounds=K_FIELD_BOUNDS, target_text=K_FIELD_TARGET))
+register(Case(
+    name="k-field-deep-energy", problem="k-field", solver="deep-energy",
+    budget=_k_field_budget("defaults of `sciml run k-field --solver deep-energy`", "32 x 4",
+                           "6,000 Adam steps on 4,000 Monte Carlo points drawn anew every step and 400 points per "
+                           "condition (the strain energy)"),
+    reference=K_FIELD_REFERENCE, target=2e-2, bounds=K_FIELD_BOUNDS, target_text=K_FIELD_TARGET))
+_default_study(
+    "k-field", "the Mode-I crack tip", new="30 x 3 float64, 4,000 points redrawn every 500 steps, 1,000 Adam + 4,000 "
+    "SSBroyden", new_budget=K_FIELD_PINN_BUDGET, old_arm="lbfgs",
+    old="32 x 4 float64, 4,000 fixed points, 3,000 Adam + 2,000 L-BFGS, k-field-pinn's before",
+    old_settings={"width": 32, "depth": 4, "resample_every": 0, "iterations": 3000, "optimizer": "adam-lbfgs",
+                  "lbfgs_iterations": 2000},
+    old_budget=_k_field_budget("the k-field PINN default before SSBroyden", "32 x 4", "3,000 Adam + 2,000 L-BFGS "
+                               "steps on 4,000 fixed collocation points and 400 points per condition"),
+    target=2e-2, target_text=f"the k-field-pinn targets ({K_FIELD_TARGET})", reference=K_FIELD_REFERENCE,
+    bounds=K_FIELD_BOUNDS)
 
 
 # -- issue 17: the second-order optimisers on the Navier-Stokes benchmarks -----------------------------
-NAVIER_STOKES_SECOND_ORDER = dict(dtype="float64", width=30, depth=3, iterations=1000, resample_every=500,
+SSBROYDEN_30X3 = dict(dtype="float64", width=30, depth=3, iterations=1000, resample_every=500,
                                   optimizer="ssbroyden")
 _default_study(
     "kovasznay", "Kovasznay", new="30 x 3 float64, 1,000 Adam + 8,000 SSBroyden", new_budget=KOVASZNAY_BUDGET,
@@ -1256,7 +1275,7 @@ def _kept_default_study(problem: str, title: str, *, points: int, default: str, 
                            f"float64, 1,000 Adam + 4,000 SSBroyden) against the default `sciml run {problem}` "
                            f"({default}), each at its own budget, median of 3 seeds{error}; reported: the default "
                            "would change only at a median ratio ssbroyden/lbfgs ≤ 0.2, the other problems' bar")),
-        {"ssbroyden": {"settings": {**NAVIER_STOKES_SECOND_ORDER, "n_interior": points, "second_order_iterations": 4000},
+        {"ssbroyden": {"settings": {**SSBROYDEN_30X3, "n_interior": points, "second_order_iterations": 4000},
                        "budget": (f"`sciml run {problem} --optimizer ssbroyden --dtype float64 --width 30 --depth 3 "
                                   f"--n-interior {points} --resample-every 500 --iterations 1000 "
                                   f"--second-order-iterations 4000`: 30 × 3 tanh MLP, float64, {points:,} collocation "
@@ -1270,6 +1289,13 @@ _kept_default_study(
     default="4 × 50 tanh, float32, 4,000 Adam + 2,000 L-BFGS", reference=CAVITY_REFERENCE.format(re=100),
     target=3e-2, target_text="the lid-driven-cavity-re100-pinn bounds (issue 4)", published=GHIA_PUBLISHED,
     bounds=GHIA_BOUND)
+_kept_default_study(
+    "traffic-riemann", "the viscous LWR shock (ρ_L = 0.2, ρ_R = 0.7 veh/m, ε = 0.005 m²/s)", points=8000,
+    default="4 × 32 tanh, float32, 8,000 fixed points, 4,000 Adam + 2,000 L-BFGS",
+    reference=("the exact viscous travelling wave ρ = (ρ_L + ρ_R)/2 + (ρ_R − ρ_L)/2 tanh(v_f (ρ_R − ρ_L)(x − s t) / "
+               "(2 ε ρ_m)), s = v_f (1 − (ρ_L + ρ_R)/ρ_m) (sciml.classical.lwr.travelling_wave), on a 401 x 101 grid "
+               "of x in [-1, 1] m, t in [0, 1] s"),
+    target_text="no target of its own: the study is issue 17's measurement of the traffic-riemann default")
 _kept_default_study(
     "cylinder", "the Schäfer–Turek cylinder 2D-1", points=4000,
     default="4 × 50 tanh, float32, 4,000 points redrawn every 100 steps, 2,000 Adam + 1,000 L-BFGS",
