@@ -447,11 +447,16 @@ def history_figure(name: str, case: registry.Case, history: list[dict[str, Any]]
 
 
 def redraw_history_figures(out: Path) -> None:
-    """Redraw the history figure of every stored result whose run folder is still there."""
+    """Redraw the history figure of every stored result whose run folder is still there and holds that
+    run (its metrics.json the same training time): a folder left by another run of the case, on another
+    checkout or commit, would draw that run's history under this result."""
     for record in load_results(out):
         name = record["case"]["name"]
-        history = out / record.get("run_dir", f"runs/{name}") / "history.json"
-        steps = json.loads(history.read_text()) if history.is_file() else []
+        folder = out / record.get("run_dir", f"runs/{name}")
+        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+        if metrics.get("wall_time_s") is None or metrics.get("wall_time_s") != record.get("wall_time_s"):
+            continue
+        steps = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else []
         if steps:
             history_figure(name, registry.Case.from_dict(record["case"]), steps, record, out)
 
