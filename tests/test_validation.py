@@ -256,7 +256,7 @@ def test_a_study_on_a_figure_of_merit_judges_its_deviation_from_the_published_va
                 _stored(tmp_path, cases.get(study.case_name(arm, seed)), rel_l2=None, lift_coefficient=lift,
                         study=dataclasses.asdict(study))
         report = render_report(tmp_path)
-        assert "`a` |lift_coefficient / 0.01 − 1|, time" in report
+        assert "`a` relative deviation of lift_coefficient from 0.01, time" in report
         assert "| 1 | 2.00e-01, 1.0 s | 1.00e-01, 1.0 s | 0.5 |" in report
         assert "median (min–max) over 3 seeds: 0.25 (0.1–0.5)" in report
         assert "median ratio ≤ 0.5: **pass**." in report
@@ -423,3 +423,19 @@ def test_a_case_measured_against_a_missing_result_stops_before_training(tmp_path
         assert not (tmp_path / "runs" / case.name).exists()
     finally:
         cases.unregister(case.name)
+
+
+def test_the_report_redraws_a_history_only_from_the_run_folder_of_the_stored_run(tmp_path, tiny_cases):
+    from sciml.validation.runner import redraw_history_figures
+
+    _stored(tmp_path, TINY, wall_time_s=12.5, run_dir="runs/tiny-burgers")
+    folder = tmp_path / "runs" / "tiny-burgers"
+    folder.mkdir(parents=True)
+    (folder / "history.json").write_text(json.dumps([{"step": s, "loss": 1.0 / s, "phase": "adam"} for s in (1, 2, 3)]))
+    figure = tmp_path / "figures" / "tiny-burgers-history.png"
+    (folder / "metrics.json").write_text(json.dumps({"wall_time_s": 99.0}))  # a folder left by another run
+    redraw_history_figures(tmp_path)
+    assert not figure.exists()
+    (folder / "metrics.json").write_text(json.dumps({"wall_time_s": 12.5}))
+    redraw_history_figures(tmp_path)
+    assert figure.is_file()
