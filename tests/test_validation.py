@@ -439,3 +439,58 @@ def test_the_report_redraws_a_history_only_from_the_run_folder_of_the_stored_run
     (folder / "metrics.json").write_text(json.dumps({"wall_time_s": 12.5}))
     redraw_history_figures(tmp_path)
     assert figure.is_file()
+
+
+def test_a_class_digest_follows_what_the_class_runs(tmp_path):
+    """A problem class's digest changes with the class, a helper it calls and a module constant, and not with
+    another class of its module or a docstring."""
+    from sciml.validation.runner import _definition_digest
+
+    base = ('"""Module."""\nSCALE = 2.0\n\ndef helper(x):\n    return SCALE * x\n\n'
+            'class A:\n    """A."""\n    def f(self, x):\n        return helper(x)\n\n'
+            'class B:\n    def f(self, x):\n        return 3 * x\n')
+    path = tmp_path / "m.py"
+
+    def digest(text, name="A"):
+        path.write_text(text)
+        return _definition_digest(path, name)
+
+    a = digest(base)
+    assert digest(base.replace("3 * x", "4 * x")) == a                     # another class
+    assert digest(base.replace('"""A."""', '"""Another docstring."""')) == a
+    assert digest(base.replace("SCALE * x", "SCALE * x + 1")) != a          # the helper it calls
+    assert digest(base.replace("SCALE = 2.0", "SCALE = 3.0")) != a          # a module constant
+    assert digest(base.replace("return helper(x)", "return helper(x) - 1")) != a
+    assert digest(base, "B") != a
+    with pytest.raises(ValueError, match="defines no top-level 'C'"):
+        digest(base, "C")
+
+
+def test_results_are_judged_by_their_problem_class(tmp_path):
+    """A run of traffic-riemann depends on its class's digest, not on traffic.py as a whole; a result stored
+    before class digests is judged by the whole module until add_class_digests gives it its class's digest,
+    which it does only to a result that is not stale."""
+    from sciml.validation.runner import add_class_digests, changed_code, code_dependencies, code_fingerprint
+
+    used = code_dependencies("traffic-riemann", "pinn")
+    assert "sciml.problems.traffic:TrafficRiemann" in used and "sciml.problems.traffic" not in used
+    assert "sciml.problems.traffic:Traffic" in code_dependencies("traffic", "pinn")
+    current = code_fingerprint()
+    key = "sciml.problems.traffic:TrafficRiemann"
+    old = {name: digest for name, digest in current.items() if ":" not in name}
+    case = {"problem": "traffic-riemann", "solver": "pinn"}
+    assert changed_code({"code": old, "case": case}, current) == []
+    other = {**current, "sciml.problems.traffic": "0" * 16}             # another class of traffic.py changed
+    assert changed_code({"code": old, "case": case}, other) == ["sciml.problems.traffic"]
+    assert changed_code({"code": current, "case": case}, other) == []
+    assert changed_code({"code": current, "case": case}, {**other, key: "0" * 16}) == [key]
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "fresh.json").write_text(json.dumps({"code": old, "case": case, "rel_l2": 0.5}))
+    (results / "stale.json").write_text(json.dumps({"code": {**old, "sciml.problems.traffic": "0" * 16},
+                                                    "case": case, "rel_l2": 0.5}))
+    assert add_class_digests(tmp_path, current) == ["fresh"]
+    fresh = json.loads((results / "fresh.json").read_text())
+    assert fresh["code"][key] == current[key] and fresh["rel_l2"] == 0.5
+    assert key not in json.loads((results / "stale.json").read_text())["code"]

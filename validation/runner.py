@@ -105,6 +105,36 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _definition_digest(path: Path, name: str) -> str:
+    """sha256 (16 hex digits) of what the top-level class or function ``name`` of a module runs: every
+    top-level statement that defines nothing (imports, constants, registrations), ``name``'s definition and
+    the top-level definitions these refer to by name, transitively, without docstrings. A change to another
+    class of the module that none of these names leaves it as it was."""
+    tree = _without_docstrings(ast.parse(path.read_bytes()))
+    defined = {node.name: node for node in tree.body if isinstance(node, DEFINITIONS)}
+    if name not in defined:
+        raise ValueError(f"{path} defines no top-level {name!r}")
+    chosen, todo = {name}, [defined[name], *(n for n in tree.body if not isinstance(n, DEFINITIONS))]
+    while todo:
+        for node in ast.walk(todo.pop()):
+            if isinstance(node, ast.Name) and node.id in defined and node.id not in chosen:
+                chosen.add(node.id)
+                todo.append(defined[node.id])
+    body = [n for n in tree.body if not isinstance(n, DEFINITIONS) or n.name in chosen]
+    return hashlib.sha256(ast.dump(ast.Module(body=body, type_ignores=[])).encode()).hexdigest()[:16]
+
+
+def _problem_classes() -> dict[str, tuple[str, str]]:
+    """Each registered problem's ``module:Class`` key, with its module and class name."""
+    from sciml import registry
+
+    targets = registry._group("sciml.problems").values()
+    return {target: tuple(target.split(":")) for target in targets}
+
+
 def _code_sources() -> dict[str, Path]:
     """Every module (``sciml.api``) and native source (``sciml.native/jet_mlp.cpp``) of the packages
     that compute results, keyed by name, with its file."""
@@ -130,8 +160,15 @@ def _code_sources() -> dict[str, Path]:
 
 def code_fingerprint() -> dict[str, str]:
     """The digest of every module and native source of the packages that compute results, keyed by
-    name (see :func:`_code_sources`), so a stored result can tell which code changed since it ran."""
-    return {name: _digest(path) for name, path in _code_sources().items()}
+    name (see :func:`_code_sources`), and of every registered problem class within its module, keyed
+    ``module:Class`` (:func:`_definition_digest`), so a stored result can tell which code changed since it
+    ran."""
+    sources = _code_sources()
+    digests = {name: _digest(path) for name, path in sources.items()}
+    for key, (module, name) in _problem_classes().items():
+        if module in sources:
+            digests[key] = _definition_digest(sources[module], name)
+    return digests
 
 
 def _imported(tree: ast.AST, module: str, is_package: bool, known: set[str],
@@ -167,14 +204,20 @@ def code_dependencies(problem: str, solver: str) -> frozenset[str]:
     """The result code a run of ``problem`` with ``solver`` executes: the modules that
     :func:`sciml.run`, the problem's module and the solver's module import, transitively, and the
     native sources of any package among them. Other problems and solvers, which the registry loads
-    by name only when asked, are not among them, so a change to one does not make this run stale."""
+    by name only when asked, are not among them, so a change to one does not make this run stale.
+    When no other of these modules imports the problem's module, the run executes only the problem's class
+    there and what it refers to: its ``module:Class`` digest stands for the module, so a change to another
+    problem of the same module does not make this run stale either."""
     from sciml import registry
 
     sources = _code_sources()
     classes = {f"{group}.{target.partition(':')[2]}": target.partition(":")[0]  # the registry's own targets
                for group in ("sciml.problems", "sciml.solvers") for target in registry._group(group).values()}
-    todo = ["sciml.api", registry.problem(problem).__module__, registry.solver(solver).__module__]
+    cls = registry.problem(problem)
+    home = cls.__module__
+    todo = ["sciml.api", home, registry.solver(solver).__module__]
     seen: set[str] = set()
+    imported: set[str] = set()  # modules that a module other than the problem's own imports
     while todo:
         module = todo.pop()
         if module in seen or module not in sources:
@@ -182,8 +225,14 @@ def code_dependencies(problem: str, solver: str) -> frozenset[str]:
         seen.add(module)
         path = sources[module]
         tree = ast.parse(path.read_bytes())
-        todo.extend(_imported(tree, module, path.name == "__init__.py", set(sources), classes) - seen)
+        found = _imported(tree, module, path.name == "__init__.py", set(sources), classes)
+        if module != home:
+            imported |= found
+        todo.extend(found - seen)
     native = {name for name in sources if "/" in name and name.partition("/")[0] in seen}
+    key = f"{home}:{cls.__name__}"
+    if home in sources and home not in imported and key in _problem_classes():
+        seen = (seen - {home}) | {key}
     return frozenset(seen | native)
 
 
@@ -502,12 +551,36 @@ def changed_code(record: dict[str, Any], current: dict[str, str] | None = None) 
     if not record.get("code"):
         return None
     current = code_fingerprint() if current is None else current
-    case = record["case"]
+    code, case = record["code"], record["case"]
     try:
         used = code_dependencies(case["problem"], case["solver"])
     except ValueError:  # a problem or solver no longer registered: judge it by all the code
-        used = set(record["code"])
-    return sorted(name for name, digest in record["code"].items() if name in used and current.get(name) != digest)
+        used = set(code)
+    # a result stored before class digests is judged by its problem's whole module
+    used = {name.partition(":")[0] if ":" in name and name not in code else name for name in used}
+    return sorted(name for name, digest in code.items() if name in used and current.get(name) != digest)
+
+
+def add_class_digests(out: Path, current: dict[str, str] | None = None) -> list[str]:
+    """Give every stored result that predates class digests and is not stale the ``module:Class`` digest of
+    its problem (:func:`code_fingerprint`): its module's digest equals the current one, so the current
+    class digest is the one of the code it ran. Returns the names of the results it rewrote."""
+    current = code_fingerprint() if current is None else current
+    added = []
+    for path in sorted((out / "results").glob("*.json")):
+        record = json.loads(path.read_text())
+        code, case = record.get("code"), record.get("case", {})
+        try:
+            used = code_dependencies(case["problem"], case["solver"])
+        except (KeyError, ValueError):
+            continue
+        keys = [name for name in used if ":" in name and name not in (code or {})]
+        if not code or not keys or changed_code(record, current) != []:
+            continue
+        record["code"] = {**code, **{key: current[key] for key in keys}}
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        added.append(path.stem)
+    return added
 
 
 def _describe(record: dict[str, Any], code: dict[str, str] | None = None) -> tuple[registry.Case, str]:
@@ -921,6 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 code = max(code, 1)
     if args.report_only:
         redraw_history_figures(out)
+        add_class_digests(out)
     path = write_report(out)
     print(f"report: {path} (results in {out / 'results'}, figures in {out / 'figures'})", flush=True)
     return code
