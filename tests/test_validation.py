@@ -494,3 +494,10 @@ def test_results_are_judged_by_their_problem_class(tmp_path):
     fresh = json.loads((results / "fresh.json").read_text())
     assert fresh["code"][key] == current[key] and fresh["rel_l2"] == 0.5
     assert key not in json.loads((results / "stale.json").read_text())["code"]
+
+
+def test_the_cpu_is_named_with_its_family_and_model():
+    from sciml.validation.runner import cpu_model
+
+    info = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 23\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n" * 2
+    assert cpu_model(info) == "AMD EPYC (cpu family 23, model 1)"

@@ -56,15 +56,22 @@ def _cell(text: Any) -> str:
 
 
 # -- the machine -----------------------------------------------------------------------------------
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU's model name with its family and model numbers (``/proc/cpuinfo`` on Linux: a virtual
+    machine may name two CPU generations alike, e.g. "AMD EPYC", whose speed and floating-point kernels
+    differ), else what ``platform`` knows."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text() if cpuinfo is None else cpuinfo
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        text = ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    numbers = [f"{k} {fields[k]}" for k in ("cpu family", "model") if k in fields]
+    return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
 def source_commit() -> str | None:
