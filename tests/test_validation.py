@@ -174,7 +174,7 @@ def test_only_the_code_a_case_runs_can_make_it_stale(tmp_path, tiny_cases):
     from sciml.validation.runner import code_dependencies, code_fingerprint
 
     used = code_dependencies("burgers", "pinn")
-    assert {"sciml.api", "sciml.training", "sciml.problems.burgers", "sciml.solvers.pinn",
+    assert {"sciml.api", "sciml.training", "sciml.problems.burgers:Burgers", "sciml.solvers.pinn",
             "sciml.classical.cole_hopf", "sciml.native/jet_mlp.cpp"} <= used
     assert not used & {"sciml.problems.diesel", "sciml.problems.traffic", "sciml.solvers.mto", "sciml.cli"}
     assert "sciml.solvers.pinn" in code_dependencies("traffic", "mto")  # the MTO trainer builds on the PINN's
