@@ -170,6 +170,35 @@ def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, ti
     assert "recorded no code fingerprint" in row and "none recorded" in row
 
 
+def test_a_result_records_the_code_as_it_was_when_its_run_began(tmp_path, tiny_cases, one_thread, monkeypatch):
+    """The commit and code digests are the run's at its start (the modules are loaded then): a commit made
+    while it runs changes neither, and an edit of the code while it runs marks the commit."""
+    from sciml import api
+    from sciml.validation import runner
+
+    state = {"commit": "aaaa", "code": {"sciml.training": "1"}}
+    monkeypatch.setattr(runner, "source_commit", lambda: state["commit"])
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: dict(state["code"]))
+    plain = api.run
+
+    def run_then(change):
+        def wrapped(*args, **kwargs):
+            result = plain(*args, **kwargs)
+            state.update(change)
+            return result
+        return wrapped
+
+    stored = tmp_path / "results" / "tiny-burgers.json"
+    monkeypatch.setattr(api, "run", run_then({"commit": "bbbb"}))
+    runner.run_case(cases.get("tiny-burgers"), tmp_path, progress=False)
+    record = json.loads(stored.read_text())
+    assert record["commit"] == "aaaa" and record["code"] == {"sciml.training": "1"}
+    monkeypatch.setattr(api, "run", run_then({"code": {"sciml.training": "2"}}))
+    runner.run_case(cases.get("tiny-burgers"), tmp_path, progress=False)
+    record = json.loads(stored.read_text())
+    assert record["commit"] == "bbbb+changed-during-run" and record["code"] == {"sciml.training": "1"}
+
+
 def test_only_the_code_a_case_runs_can_make_it_stale(tmp_path, tiny_cases):
     from sciml.validation.runner import code_dependencies, code_fingerprint
 

@@ -396,9 +396,12 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     if not progress:
         kwargs["progress"] = False
     started = _dt.datetime.now(_dt.timezone.utc)
+    commit, code = source_commit(), code_fingerprint()  # the code the run loads, as it is when it begins
     load_start = _load()
     result = run(case.problem, case.solver, out=run_dir, **kwargs)
     load_end = _load()
+    if code_fingerprint() != code:  # a module edited while the run went on may or may not have been loaded
+        commit = (commit or "no commit") + "+changed-during-run"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     if result.interrupted:  # keep the last complete result, figures and report row as they were
         return {**metrics, "interrupted": True, "stored": False}
@@ -431,8 +434,8 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
         "case": case.to_dict(),
         "passed": _passed(case, metrics),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": source_commit(),
-        "code": code_fingerprint(),
+        "commit": commit,
+        "code": code,
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
