@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from sciml import storage
 from sciml.odesolver import ODESolver
@@ -40,6 +40,24 @@ WINDOW_PARAMETERS = ("window_start", "duration", "noise_seed")
 """Problem parameters the monitor sets for each window and ensemble member."""
 SOURCE_SHAPE = ("width", "depth", "delta")
 """Network settings each window's twin takes from the offline twin it starts from."""
+
+
+class DropoutTwin(ODEPinn):
+    """A few-shot twin (``freeze_body``) whose transferred body drops the last hidden features where ``keep``
+    (width,) is False: their incoming weights and bias are zeroed, so each is tanh(0) = 0 with a zero time
+    derivative at every time, and the heads (fitted on the features, then trained) cannot use it. One dropout
+    mask held for the whole fit; no rescaling of the kept features is needed, as the heads are refitted."""
+
+    def __init__(self, problem, keep: Tensor, **settings):
+        super().__init__(problem, **settings)
+        self.keep = keep.to(torch.float64)
+
+    def load_initial_weights(self, path: str | Path) -> None:
+        super().load_initial_weights(path)
+        nets = self.model.nets
+        with torch.no_grad():
+            nets.weights[-2].mul_(self.keep)
+            nets.biases[-2].mul_(self.keep)
 
 
 class Estimates(nn.Module):
@@ -87,14 +105,16 @@ class TwinMonitor(ODESolver):
     Settings: ``init`` (required) the folder of an ode-pinn result trained with ``shared_body`` on another
     run, whose body every window's twin keeps; ``window`` [s] (the problem's duration a whole number of them);
     ``members`` per window (>= 2); ``reference_windows`` (>= 1) that set the baseline; ``level`` of the
-    intervals; each twin's ``iterations`` Adam steps then ``lbfgs_iterations`` of ``optimizer``, at
+    intervals; ``dropout`` in [0, 1), the share of the body's features each member drops (see the module
+    docstring); each twin's ``iterations`` Adam steps then ``lbfgs_iterations`` of ``optimizer``, at
     ``data_weight``; ``seed``, ``device`` (CPU), ``progress``.
     """
 
     name = "twin-monitor"
     inverse = True
     defaults: dict[str, Any] = {
-        "init": None, "window": 20.0, "members": 4, "reference_windows": 2, "level": 0.95, "iterations": 200,
+        "init": None, "window": 20.0, "members": 4, "reference_windows": 2, "level": 0.95, "dropout": 0.1,
+        "iterations": 200,
         "lbfgs_iterations": 600, "optimizer": "ssbroyden", "data_weight": 10.0, "lr": 3e-3, "schedule": "exponential",
         "seed": 0, "device": None, "checkpoint_every": 0, "checkpoint_minutes": 0.0, "progress": True,
     }
@@ -109,6 +129,8 @@ class TwinMonitor(ODESolver):
             raise ValueError(f"window must be a positive number of seconds, got {s['window']!r}")
         if not 0 < s["level"] < 1:
             raise ValueError(f"level must be in (0, 1), got {s['level']!r}")
+        if not (isinstance(s["dropout"], (int, float)) and 0 <= s["dropout"] < 1):
+            raise ValueError(f"dropout must be a share of the body's features in [0, 1), got {s['dropout']!r}")
         if s["init"] is None:
             raise ValueError("twin-monitor starts every window from a twin trained offline with shared_body: give "
                              "init='FOLDER' (--init FOLDER), an ode-pinn result")
@@ -144,10 +166,21 @@ class TwinMonitor(ODESolver):
                 "optimizer": s["optimizer"], "data_weight": s["data_weight"], "seed": s["seed"] + member,
                 "progress": False, "checkpoint_every": 0, "checkpoint_minutes": 0.0}
 
+    def keep(self, k: int, member: int, width: int) -> Tensor:
+        """The body features (width,) that member ``member`` of window ``k`` keeps: each dropped with
+        probability ``dropout``, drawn from the seed, the window and the member."""
+        rng = np.random.default_rng([self.settings["seed"], k, member])
+        return torch.as_tensor(rng.random(width) >= self.settings["dropout"])
+
+    def twin(self, k: int, member: int, guesses: dict[str, float]) -> DropoutTwin:
+        """Member ``member``'s few-shot twin of window ``k``, its dropout mask drawn (:meth:`keep`)."""
+        settings = self.twin_settings(member)
+        return DropoutTwin(self.window_problem(k, member, guesses), self.keep(k, member, settings["width"]),
+                           **settings)
+
     def build_model(self) -> MonitorModel:
         guesses = dict(self.problem.unknowns)
-        twins = [ODEPinn(self.window_problem(k, 0, guesses), **self.twin_settings(0)).build_model()
-                 for k in range(self.count)]
+        twins = [self.twin(k, 0, guesses).build_model() for k in range(self.count)]
         return MonitorModel(twins, self.settings["window"], list(guesses))
 
     def train(self, out=None, resume: bool = False, callbacks=None) -> Result:
@@ -164,9 +197,10 @@ class TwinMonitor(ODESolver):
         self.windows: list[dict[str, Any]] = []
         history, interrupted = [], False
         for k in range(self.count):
-            values, losses = [], []
+            values, losses, dropped = [], [], []
             for member in range(s["members"]):
-                twin = ODEPinn(self.window_problem(k, member, guesses), **self.twin_settings(member))
+                twin = self.twin(k, member, guesses)
+                dropped.append(int((twin.keep == 0).sum()))
                 result = twin.train()
                 if result.interrupted:
                     interrupted = True
@@ -177,7 +211,7 @@ class TwinMonitor(ODESolver):
                 losses.append(result.history[-1]["loss"])
             if interrupted:
                 break
-            window = self.summarise(k, np.array(values), list(guesses))
+            window = {**self.summarise(k, np.array(values), list(guesses)), "dropped": dropped}
             self.windows.append(window)
             guesses = dict(window["mean"])
             model.unknowns.value.copy_(torch.tensor([guesses[n] for n in model.unknowns.names]))
@@ -232,7 +266,8 @@ class TwinMonitor(ODESolver):
                 window["flagged"][n] = bool(abs(drift) > half) and window not in base
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
-        """``windows`` (each window's ensemble, interval, truth, drift and flag); ``coverage``: the share of
+        """``windows`` (each window's ensemble, the features each member dropped, interval, truth, drift and
+        flag); ``coverage``: the share of
         (window, parameter) intervals that hold the true value (windows that contain the fault time left
         out); per parameter ``drift_NAME``: the mean drift of the windows after the fault time (or of all
         after the baseline without a fault) and ``true_drift_NAME`` its true value; ``flags_before_fault``

@@ -51,6 +51,8 @@ def test_windows_truth_drift_flags_and_the_model(source, tmp_path):
         drift = w["mean"]["A_egrmax"] / base["mean"]["A_egrmax"] - 1
         half = math.hypot(w["half_width"]["A_egrmax"], base["half_width"]["A_egrmax"]) / base["mean"]["A_egrmax"]
         assert w["drift"]["A_egrmax"] == pytest.approx(drift) and w["flagged"]["A_egrmax"] == (abs(drift) > half)
+    monitor = result.solver
+    assert [w["dropped"] for w in windows] == [[int((~monitor.keep(k, m, 8)).sum()) for m in range(2)] for k in range(4)]
     held = [abs(w["mean"]["A_egrmax"] - w["true"]["A_egrmax"]) <= w["half_width"]["A_egrmax"] for w in windows]
     assert metrics["coverage"] == pytest.approx(np.mean(held))
     assert metrics["drift_A_egrmax"] == pytest.approx(np.mean([w["drift"]["A_egrmax"] for w in metrics["windows"][2:]]))
@@ -67,6 +69,34 @@ def test_windows_truth_drift_flags_and_the_model(source, tmp_path):
     assert np.array_equal(again.predict(points.numpy()), result.predict(points.numpy()))
 
 
+def test_each_member_drops_its_own_features_of_the_body(source):
+    """MC dropout: a member's twin has the source body's features where its mask keeps them and exactly zero
+    (value and time derivative) where it drops them; the masks differ between members and windows, and
+    dropout=0 keeps every feature."""
+    from sciml.solvers.ode_pinn import ODEPinn
+
+    problem = registry.problem("diesel-engine")(duration=8.0, **RUN).identify(["A_egrmax"])
+    monitor = registry.solver("twin-monitor")(problem, init=str(source), window=2.0, dropout=0.5)
+    masks = {(k, m): monitor.keep(k, m, 8) for k in range(2) for m in range(2)}
+    assert len({tuple(mask.tolist()) for mask in masks.values()}) == 4
+    keep = masks[1, 1]
+    assert 0 < int(keep.sum()) < 8
+
+    def features(twin):
+        twin.model = twin.build_model()
+        twin.load_initial_weights(source)
+        xi = torch.linspace(-1.0, 1.0, 7, dtype=torch.float64).expand(twin.model.nets.count, 7)
+        return twin.model.nets.features(xi)
+
+    guesses = dict(problem.unknowns)
+    h, dh = features(monitor.twin(1, 1, guesses))
+    h0, dh0 = features(ODEPinn(monitor.window_problem(1, 1, guesses), **monitor.twin_settings(1)))
+    assert not h[..., ~keep].any() and not dh[..., ~keep].any() and h0[..., ~keep].abs().min() > 0
+    assert torch.equal(h[..., keep], h0[..., keep]) and torch.equal(dh[..., keep], dh0[..., keep])
+    kept_all = registry.solver("twin-monitor")(problem, init=str(source), window=2.0, dropout=0.0)
+    assert all(kept_all.keep(k, m, 8).all() for k in range(4) for m in range(4))
+
+
 def test_bad_input_is_one_sentence(source):
     problem = registry.problem("diesel-engine")(duration=8.0, **RUN).identify(["A_egrmax"])
     monitor = registry.solver("twin-monitor")
@@ -76,5 +106,7 @@ def test_bad_input_is_one_sentence(source):
         monitor(problem, init=str(source), window=3.0)
     with pytest.raises(ValueError, match="members must be an integer >= 2, got 1"):
         monitor(problem, init=str(source), window=2.0, members=1)
+    with pytest.raises(ValueError, match=r"dropout must be a share of the body's features in \[0, 1\), got 1"):
+        monitor(problem, init=str(source), window=2.0, dropout=1)
     with pytest.raises(ValueError, match="cannot solve problem 'lorenz'.*cut into windows"):
         sciml.run("lorenz", "twin-monitor")

@@ -1091,14 +1091,16 @@ MONITOR_BUDGET = ("twin-monitor on a 120 s random transient (commands seed 0) me
                   "windows, each identified by 4 few-shot twins from diesel-twin-source's body (measurement noise "
                   "seeds 1-4; 200 Adam then 600 SSBroyden steps, data weight 10), each window from the previous "
                   "one's estimates, the first from 20 % off (A_egrmax high, A_vgtmax low); the first two windows "
-                  "set the healthy baseline; eta_sc and h_tot known; 95 % intervals: Student's t over the 4 members")
+                  "set the healthy baseline; eta_sc and h_tot known; each member drops a random 10 % of the "
+                  "body's features (MC dropout, one mask per member and window); 95 % intervals: Student's t over "
+                  "the 4 members")
 
 
 def _monitor_case(name: str, params: dict[str, Any], bounds: dict[str, tuple[float, float]], what: str) -> Case:
     return register(Case(
         name=name, problem="diesel-engine", solver="twin-monitor",
         params={"duration": 120.0, "sensor_noise": 0.01, **params},
-        settings={"window": 20.0, "members": 4, "reference_windows": 2},
+        settings={"window": 20.0, "members": 4, "reference_windows": 2, "dropout": 0.1},
         inverse={"identify": list(MONITORED), "initial_guess": {n: DIESEL_GUESS[n] for n in MONITORED}},
         init_from="diesel-twin-source", budget=MONITOR_BUDGET,
         reference="the values in force in each window (the simulator's: problem.true_params())",
