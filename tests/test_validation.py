@@ -443,6 +443,28 @@ def test_a_transfer_case_starts_from_its_source_run_and_is_measured_against_anot
             cases.unregister(case.name)
 
 
+def test_a_speedup_is_measured_on_one_kind_of_cpu_only():
+    """Wall times of two CPUs make no speed-up: ``against.speedup`` is then None and its bound fails; where the
+    stored run names only a model name two generations share, the speed-up stands with a note."""
+    from sciml.validation.runner import _passed, compare_runs, same_cpu
+
+    zen, zen3 = "AMD EPYC (cpu family 23, model 1)", "AMD EPYC (cpu family 25, model 17)"
+    assert same_cpu(zen, zen) is True and same_cpu(zen, zen3) is False and same_cpu(zen, "Intel Xeon") is False
+    assert same_cpu(zen, "AMD EPYC") is None and same_cpu(None, zen) is None
+    scratch = {"case": {"name": "scratch"}, "wall_time_s": 900.0, "cpu_model": zen,
+               "extra_metrics": {"rel_error_a": 0.02}}
+    mine = {"wall_time_s": 300.0, "extra_metrics": {"rel_error_a": 0.01}}
+    same = compare_runs(mine, scratch, zen)
+    assert same["speedup"] == 3.0 and same["error_ratio"] == 0.5 and "speedup_note" not in same
+    other = compare_runs(mine, scratch, zen3)
+    assert other["speedup"] is None and other["error_ratio"] == 0.5
+    assert other["speedup_note"] == f"none: scratch ran on {zen}, this run on {zen3}; run both on one machine"
+    unknown = compare_runs(mine, {**scratch, "cpu_model": "AMD EPYC"}, zen)
+    assert unknown["speedup"] == 3.0 and "the same CPU cannot be told" in unknown["speedup_note"]
+    case = Case(name="fast", problem="burgers", solver="pinn", bounds={"against.speedup": (3.0, 1e9)})
+    assert _passed(case, {"against": same}) and not _passed(case, {"against": other})
+
+
 def test_a_case_measured_against_a_missing_result_stops_before_training(tmp_path, capsys):
     case = Case(name="tiny-twin-alone", settings=TWIN_TINY, against="no-such-run", **TWIN)
     cases.register(case)

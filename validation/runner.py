@@ -409,7 +409,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     if case.init_from:
         metrics["init_from"] = _stored_run(case.init_from, out)
     if baseline is not None:
-        metrics["against"] = compare_runs(metrics, baseline)
+        metrics["against"] = compare_runs(metrics, baseline, cpu_model())
 
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
@@ -461,15 +461,39 @@ def parameter_errors(record: dict[str, Any]) -> dict[str, float]:
     return {k[len("rel_error_"):]: v for k, v in extra.items() if k.startswith("rel_error_")}
 
 
-def compare_runs(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
-    """A run against the stored result of the case it is measured against (:attr:`Case.against`): that
-    case's wall time and parameter errors, the speed-up (its wall time over this run's), each parameter's
-    error ratio (this run's over its) and the largest."""
+def same_cpu(a: str | None, b: str | None) -> bool | None:
+    """Whether two results' CPUs (:func:`cpu_model`) are the same kind: False when their names differ, or
+    their family and model numbers where both record them; None (unknown) when one is missing or records
+    only a name that two generations share."""
+    if not a or not b:
+        return None
+    numbered = [name.endswith(")") and "(cpu family" in name for name in (a, b)]
+    if all(numbered) or a.split(" (cpu family")[0] != b.split(" (cpu family")[0]:
+        return a == b
+    return None
+
+
+def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], cpu: str | None = None) -> dict[str, Any]:
+    """A run on CPU ``cpu`` against the stored result of the case it is measured against
+    (:attr:`Case.against`): that case's wall time, CPU and parameter errors, the speed-up (its wall time over
+    this run's), each parameter's error ratio (this run's over its) and the largest. Wall times of different
+    CPUs are no speed-up: then ``speedup`` is None (a bound on it fails) and ``speedup_note`` says why, as it
+    does when the same CPU cannot be told (:func:`same_cpu`)."""
     ours, base = parameter_errors(mine), parameter_errors(theirs)
     ratios = {name: ours[name] / base[name] for name in ours if base.get(name)}
-    return {"case": theirs["case"]["name"], "commit": theirs.get("commit"), "wall_time_s": theirs["wall_time_s"],
-            "rel_errors": base, "speedup": theirs["wall_time_s"] / mine["wall_time_s"], "error_ratios": ratios,
-            "error_ratio": max(ratios.values()) if ratios else None}
+    theirs_cpu = theirs.get("cpu_model")
+    same = same_cpu(cpu, theirs_cpu)
+    speedup = theirs["wall_time_s"] / mine["wall_time_s"] if same is not False else None
+    out = {"case": theirs["case"]["name"], "commit": theirs.get("commit"), "wall_time_s": theirs["wall_time_s"],
+           "cpu_model": theirs_cpu, "rel_errors": base, "speedup": speedup, "error_ratios": ratios,
+           "error_ratio": max(ratios.values()) if ratios else None}
+    if same is False:
+        out["speedup_note"] = (f"none: {theirs['case']['name']} ran on {theirs_cpu}, this run on {cpu}; run both "
+                               "on one machine")
+    elif same is None:
+        out["speedup_note"] = (f"the same CPU cannot be told: {theirs['case']['name']} ran on "
+                               f"{theirs_cpu or 'an unrecorded CPU'}, this run on {cpu or 'an unrecorded CPU'}")
+    return out
 
 
 def _stored(name: str, out: Path) -> dict[str, Any] | None:
@@ -673,6 +697,8 @@ def _bounds_lines(case: registry.Case, record: dict[str, Any], ref_number) -> li
     for metric in names:
         value = metric_value(record, metric)
         shown = f"{value:.5g}" if isinstance(value, (int, float)) else "—"
+        if metric == "against.speedup" and (record.get("against") or {}).get("speedup_note"):
+            shown += f" ({_cell(record['against']['speedup_note'])})"
         published = "<br>".join(f"{p.value:.5g} [{ref_number(p.citation)}]" for p in case.published
                                 if p.metric == metric) or "—"
         if metric in case.bounds:
