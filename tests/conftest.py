@@ -1,6 +1,19 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by several test files, and one intra-op thread per worker when pytest-xdist runs the
+suite in several processes (the README's ``-n auto``: one per core)."""
+
+import os
 
 import pytest
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker takes one core: torch and the processes a test starts (the CLI, two-rank
+    runs) keep to one thread each, as two busy-waiting threads on one core slow tiny runs 10-50x."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def test_hybrid_neural_ode_identifies_damping_and_length():
 
 
 def test_neural_ode_regulariser_and_adjoint_train():
-    common = dict(width=16, depth=2, n_trajectories=8, n_observations=40, batch=8, iterations=30, progress=False)
+    common = dict(width=16, depth=2, n_trajectories=8, n_observations=40, batch=8, iterations=10, progress=False)
     reg = NeuralODE(Pendulum(), regularise=0.1, **common).train()
     assert reg.history[-1]["local_error"] > 0 and reg.history[-1]["data"] < reg.history[0]["data"]
     adj = NeuralODE(Pendulum(), adjoint=True, **common).train()
