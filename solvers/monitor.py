@@ -114,9 +114,9 @@ class TwinMonitor(ODESolver):
     inverse = True
     defaults: dict[str, Any] = {
         "init": None, "window": 20.0, "members": 4, "reference_windows": 2, "level": 0.95, "dropout": 0.1,
-        "iterations": 200,
-        "lbfgs_iterations": 600, "optimizer": "ssbroyden", "data_weight": 10.0, "lr": 3e-3, "schedule": "exponential",
-        "seed": 0, "device": None, "checkpoint_every": 0, "checkpoint_minutes": 0.0, "progress": True,
+        "iterations": 200, "lbfgs_iterations": 600, "optimizer": "ssbroyden", "data_weight": 10.0, "lr": 3e-3,
+        "schedule": "exponential", "seed": 0, "device": None, "checkpoint_every": 0, "checkpoint_minutes": 0.0,
+        "progress": True,
     }
 
     def __init__(self, problem, **settings):
@@ -267,12 +267,11 @@ class TwinMonitor(ODESolver):
 
     def extra_metrics(self, result: Result) -> dict[str, Any]:
         """``windows`` (each window's ensemble, the features each member dropped, interval, truth, drift and
-        flag); ``coverage``: the share of
-        (window, parameter) intervals that hold the true value (windows that contain the fault time left
-        out); per parameter ``drift_NAME``: the mean drift of the windows after the fault time (or of all
-        after the baseline without a fault) and ``true_drift_NAME`` its true value; ``flags_before_fault``
-        and ``flags_after_fault``: flagged (window, parameter) pairs among those before and after it, and
-        ``windows_after_fault`` x parameters the number of pairs after it."""
+        flag); ``coverage``: the share of (window, parameter) intervals that hold the true value (windows that
+        contain the fault time left out); per parameter ``drift_NAME``: the mean drift of the windows after the
+        fault time (or of all after the baseline without a fault) and ``true_drift_NAME`` its true value;
+        ``flags_before_fault`` and ``flags_after_fault``: flagged (window, parameter) pairs among those before
+        and after it, and ``windows_after_fault`` x parameters the number of pairs after it."""
         windows = getattr(self, "windows", [])
         p = self.problem
         clean = [w for w in windows if not w["mixed"]]
