@@ -467,13 +467,12 @@ def same_cpu(a: str | None, b: str | None) -> bool | None:
     only a name that two generations share."""
     if not a or not b:
         return None
-    numbered = [name.endswith(")") and "(cpu family" in name for name in (a, b)]
-    if all(numbered) or a.split(" (cpu family")[0] != b.split(" (cpu family")[0]:
+    if all("(cpu family" in name for name in (a, b)) or a.split(" (cpu family")[0] != b.split(" (cpu family")[0]:
         return a == b
     return None
 
 
-def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], cpu: str | None = None) -> dict[str, Any]:
+def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], cpu: str | None) -> dict[str, Any]:
     """A run on CPU ``cpu`` against the stored result of the case it is measured against
     (:attr:`Case.against`): that case's wall time, CPU and parameter errors, the speed-up (its wall time over
     this run's), each parameter's error ratio (this run's over its) and the largest. Wall times of different
