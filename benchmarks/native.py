@@ -35,6 +35,7 @@ import torch
 
 from sciml import registry
 from sciml.solvers.pinn import COMPILE_MIN_STEPS, PINN
+from sciml.validation.runner import cpu_model
 
 VARIANTS = {
     "default": {},
@@ -134,9 +135,8 @@ def show(problem: str, summary: dict[str, Any]) -> None:
 
 
 def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
+    """The machine a benchmark ran on and the commit it ran (``uncommitted_changes``: tracked files differ
+    from it); the CPU with its family and model numbers (:func:`sciml.validation.runner.cpu_model`)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
                                 cwd=Path(__file__).parent).stdout.strip()
@@ -144,7 +144,7 @@ def machine() -> dict[str, Any]:
                                     text=True, cwd=Path(__file__).parent).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         commit, dirty = None, None
-    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": model, "cpu_count": os.cpu_count(),
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "commit": commit, "uncommitted_changes": dirty}
 
 

@@ -8,12 +8,15 @@ every ``--resample-every`` steps from the same generator, the same ``--iteration
 Adam part of every curve is the same run), then ``--steps`` steps of the optimiser — ``adam-lbfgs``:
 torch's L-BFGS with a strong-Wolfe line search, which does not resample after Adam;
 ``ssbroyden``/``ssbfgs``/``bfgs``: :class:`sciml.optim.QuasiNewton`, which resamples every
-``--resample-every`` steps counted from the start of training; ``engd`` needs fixed points and a
-small network, so it is not offered here. The error against the reference (the whole 256 × 100
+``--resample-every`` steps counted from the start of training; all four by default, L-BFGS first as
+the baseline. ``engd`` is meant for small networks on fixed points (each of its steps solves with the
+Gram matrix of the Jacobian of every residual by every parameter), so it is not offered here. The error against the reference (the whole 256 × 100
 Cole–Hopf grid) is recorded every ``--eval-every`` Adam steps and at every record of the phase after
 Adam (every 50 steps); those evaluations are inside the training wall time, the same few per record
-for every optimiser. Writes ``optimizers-burgers.json`` and ``optimizers-burgers.png`` (error and
-loss against wall time) into ``--out``, prints a table and ends with one JSON line.
+for every optimiser. Writes ``optimizers-burgers.json`` (with the machine, the commit that ran and the
+load) and ``optimizers-burgers.png`` (error and loss against wall time) into ``--out``, prints a table
+and ends with one JSON line; ``sciml validate --report-only`` puts the figure under the Burgers
+optimiser table of the validation report.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import torch
 
 import sciml
 from sciml.training import OPTIMIZERS
+
+from .native import machine
 
 CHOICES = tuple(o for o in OPTIMIZERS if o != "engd")
 
@@ -83,8 +88,8 @@ def plot(rows: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="sciml bench optimizers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--optimizers", default="adam-lbfgs,ssbroyden",
-                   help=f"comma-separated, from {list(CHOICES)}; the first is the baseline (default: adam-lbfgs,ssbroyden)")
+    p.add_argument("--optimizers", default=",".join(CHOICES),
+                   help=f"comma-separated, from {list(CHOICES)}; the first is the baseline (default: all, {','.join(CHOICES)})")
     p.add_argument("--iterations", type=int, default=1000, help="Adam steps, the same for all (default: 1000)")
     p.add_argument("--steps", type=int, default=3000, help="steps of each optimiser after Adam (default: 3000)")
     p.add_argument("--width", type=int, default=20, help="neurons per hidden layer (default: 20)")
@@ -125,12 +130,15 @@ def main(argv: list[str]) -> int:
              "train_s": {m: r["train_s"] for m, r in rows.items()},
              "ratio_vs_baseline": {m: r["ratio_vs_baseline"] for m, r in rows.items()},
              "time_to_baseline_error_s": {m: r["time_to_baseline_error_s"] for m, r in rows.items()},
-             "cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+             "machine": machine(), "torch_threads": torch.get_num_threads(),
+             "loadavg_1m": {"before": rows[optimizers[0]]["loadavg_1m"]["before"],
+                            "after": rows[optimizers[-1]]["loadavg_1m"]["after"]}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "optimizers-burgers.json").write_text(json.dumps({**final, "runs": rows}, indent=2) + "\n")
     plot(rows, out / "optimizers-burgers.png",
          f"Burgers ν = 0.01/π: {args.width} × {args.depth} tanh, {args.dtype}, {args.n_interior} points redrawn every "
-         f"{args.resample_every} steps, {args.iterations} Adam + {args.steps} steps; one thread, seed {args.seed}")
+         f"{args.resample_every} steps, {args.iterations} Adam + {args.steps} steps; one thread, seed {args.seed}; "
+         f"{final['machine']['cpu']}, commit {str(final['machine']['commit'])[:12]}")
     print(json.dumps(final))
     return 0
