@@ -376,6 +376,26 @@ def test_optimizer_table_lists_a_second_order_optimizer_that_is_the_problems_def
     assert len(row) == 1 and "2.90e-02" in row[0] and "1,000 Adam + 3,000 SSBroyden" in row[0]
 
 
+def test_the_optimizer_benchmark_figure_goes_under_its_problems_table(tmp_path):
+    """``sciml bench optimizers``' stored JSON puts its figure, each optimiser's final error and time,
+    and the commit, CPU and load of its run under the problem's optimiser table; no JSON, no figure."""
+    from sciml.validation.runner import optimizer_benchmark
+
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    assert optimizer_benchmark("burgers", tmp_path / "validation", results) == []
+    (results / "optimizers-burgers.json").write_text(json.dumps({
+        "config": {"iterations": 1000, "steps": 3000, "seed": 0},
+        "final_rel_l2": {"adam-lbfgs": 2.77e-3, "ssbroyden": 2.96e-5}, "train_s": {"adam-lbfgs": 139.2, "ssbroyden": 271.0},
+        "machine": {"commit": "4a98ad2" + "0" * 33, "uncommitted_changes": False, "cpu": "AMD EPYC (cpu family 23, model 1)"},
+        "loadavg_1m": {"before": 1.05, "after": 1.2}}))
+    text = "\n".join(optimizer_benchmark("burgers", tmp_path / "validation", results))
+    assert "L-BFGS 2.77e-03 in 2 min 19 s; SSBroyden 2.96e-05 in 4 min 31 s" in text
+    assert "after the same 1,000 Adam steps, then 3,000 steps of it (one seed, 0;" in text
+    assert "commit `4a98ad200000`, AMD EPYC (cpu family 23, model 1), 1-minute load 1.05 before and 1.2 after" in text
+    assert text.endswith("](../benchmarks/results/optimizers-burgers.png)")
+
+
 def test_a_solver_that_does_not_train_reports_its_own_figures_and_no_loss(tmp_path, one_thread):
     """The finite-element solver has no loss history: its case shows the load-displacement figure it drew,
     no training-loss figure and no final loss, and its bounds judge its own metrics."""

@@ -29,6 +29,8 @@ from . import cases as registry
 
 HERE = Path(__file__).resolve().parent
 REPORT = "REPORT.md"
+BENCHMARK_RESULTS = HERE.parent / "benchmarks" / "results"
+"""Where ``sciml bench`` writes its JSON and figures in a source checkout."""
 IGNORE = "runs/\n"
 
 
@@ -747,12 +749,40 @@ def comparison_table(described: list[tuple[dict[str, Any], registry.Case, str]])
     return lines
 
 
-def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]], ref_number) -> list[str]:
+def optimizer_benchmark(problem: str, out: Path, results: Path = BENCHMARK_RESULTS) -> list[str]:
+    """The figure of ``sciml bench optimizers`` for ``problem`` (error and loss against training wall
+    time, one curve per optimiser after the same Adam steps) with each optimiser's final error and time,
+    and the run's machine, commit and load, when ``results`` holds its JSON; the image path is relative
+    to the report's folder ``out``."""
+    path = results / f"optimizers-{problem}.json"
+    if not path.is_file():
+        return []
+    saved = json.loads(path.read_text())
+    config, machine = saved["config"], saved.get("machine") or {}
+    load = saved.get("loadavg_1m") or {}
+    finals = "; ".join(f"{phase_name(_second_phase(name))} {fmt_error(error)} in {fmt_time(saved['train_s'][name])}"
+                       for name, error in saved["final_rel_l2"].items())
+    ran = ", ".join(filter(None, [
+        f"commit `{str(machine['commit'])[:12]}`" + (" with uncommitted changes" if machine.get("uncommitted_changes")
+                                                     else "") if machine.get("commit") else "",
+        machine.get("cpu"), f"1-minute load {load['before']:g} before and {load['after']:g} after"
+        if load else ""]))
+    figure = path.with_suffix(".png")
+    return ["", f"Relative L2 error against training wall time for each optimiser after the same "
+                f"{config['iterations']:,} Adam steps, then {config['steps']:,} steps of it (one seed, {config['seed']}; "
+                f"`sciml bench optimizers`, {ran or 'machine not recorded'}): {finals}.", "",
+            f"![{problem}: error against training wall time for each optimiser]"
+            f"({Path(os.path.relpath(figure, out)).as_posix()})"]
+
+
+def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]], ref_number,
+                     out: Path) -> list[str]:
     """One table per problem that a case runs with a second-order optimiser (a case setting
     ``optimizer``, or a problem default the run recorded): each case that names an optimiser or ran a
     second-order one, and the problem's ``sciml run`` default case, with the optimiser, relative L2,
     verdict, training wall time and steps run, and the published figures beside them (``ref_number``
-    numbers a citation as in the list under the summary table)."""
+    numbers a citation as in the list under the summary table); under it the problem's
+    :func:`optimizer_benchmark` figure, if it has one (image paths relative to the report folder ``out``)."""
     def named(record: dict[str, Any], case: registry.Case) -> bool:
         ran = (record.get("settings") or {}).get("optimizer")
         return bool(case.settings.get("optimizer")) or ran not in (None, "adam-lbfgs")
@@ -773,6 +803,7 @@ def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
                 fmt_error(record["rel_l2"]),
                 _verdict(case, record) + (" (stale)" if note else ""), fmt_time(record.get("wall_time_s")),
                 _steps_text(record), published)) + " |")
+        lines += optimizer_benchmark(problem, out)
     return lines
 
 
@@ -873,7 +904,7 @@ def render_report(out: Path) -> str:
             machine_text(record), record.get("date", "—").split(" ")[0],
             f"`{record['commit']}`" if record.get("commit") else "— (none recorded)", published)) + " |")
     lines += comparison_table(described)
-    lines += optimizer_tables(described, ref_number)
+    lines += optimizer_tables(described, ref_number, out)
     lines += study_tables(described)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
