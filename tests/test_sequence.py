@@ -161,3 +161,41 @@ def test_bad_input_names_the_value(trained, tiny):
         sciml.run("lattice-fracture", data=str(tiny), batch=0)
     with pytest.raises(ValueError, match="solver 'sequence' cannot solve problem 'burgers'"):
         sciml.run("burgers", "sequence")
+
+
+# -- the simulator solver: the lattice simulator itself as the predictor ------------------------------
+def test_the_unperturbed_simulator_predicts_the_held_out_movies_exactly(tiny, tmp_path):
+    """With perturbation 0 the simulator solver runs each held-out movie's conditions again and must
+    reproduce it pixel for pixel from every given frame (every metric perfect, the branching classed as
+    the simulated movies' last frames are); changed by 1 % the
+    drive gives other movies on this tiny set (the check can fail both ways), and the result saves
+    and loads to the same predictions."""
+    exact = sciml.run("lattice-fracture", "simulator", data=str(tiny), held_out=0.25, perturbation=0.0,
+                      progress=False, out=tmp_path / "exact")
+    problem = exact.problem
+    held = problem.split()[1]
+    predicted = problem.predicted_movies(exact.predict, held)                     # (M, F, F, R, C)
+    assert np.array_equal(predicted, np.broadcast_to(problem.movies["masks"][held][:, None], predicted.shape))
+    found = problem.metrics(exact.predict)
+    assert (found["iou_min"], found["tip_error_px_max_n4"], found["speed_rel_error_max"]) == (1.0, 0.0, 0.0)
+    assert found["branching_accuracy"] == found["branching_rule_accuracy"]  # classified as the simulated movies are
+
+    off = sciml.run("lattice-fracture", "simulator", data=str(tiny), held_out=0.25, perturbation=0.01, progress=False)
+    moved = problem.predicted_movies(off.predict, held)
+    assert not np.array_equal(moved, predicted) and problem.metrics(off.predict)["iou_min"] < 1.0
+    given = np.arange(moved.shape[1])
+    assert np.array_equal(moved[:, given, given], problem.movies["masks"][held])   # the given frame imposed
+
+    back = sciml.load(tmp_path / "exact")
+    points = problem.points(held, 2)
+    assert np.array_equal(back.predict(points), exact.predict(points))
+
+
+def test_the_simulator_solver_refuses_bad_input_with_the_value(tiny, tmp_path):
+    with pytest.raises(ValueError, match=r"perturbation must be a relative change of the drive in \(-1, 1\), got 1.5"):
+        sciml.run("lattice-fracture", "simulator", data=str(tiny), perturbation=1.5, progress=False)
+    bare = tmp_path / "masks-only.npz"
+    with np.load(tiny) as f:
+        np.savez_compressed(bare, **{k: f[k] for k in ("masks", "drive", "orientation", "branched")})
+    with pytest.raises(ValueError, match=r"lacks the simulator's settings \['length', .*'times'\]"):
+        sciml.run("lattice-fracture", "simulator", data=str(bare), progress=False)

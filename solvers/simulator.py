@@ -1,0 +1,151 @@
+"""The lattice simulator as a predictor of crack movies: ``sciml run lattice-fracture --solver simulator``.
+
+It predicts a movie by running the lattice simulator (:func:`sciml.classical.lattice.simulate`) again
+at the movie's orientation and at its drive changed by a relative ``perturbation``, on the strip,
+frame times and pixel grid the movie file records; the given frame is imposed as the sequence network
+imposes it (:mod:`sciml.solvers.sequence`: before it a pixel is cracked only where both the run and the
+given frame have it, at it the given frame, after it where either has it). It is the forecast of a
+model that is the physics itself and knows the drive only to that precision: with ``perturbation`` 0
+it reproduces the simulated movies exactly, and the metrics it reaches at a perturbation smaller than
+the spacing of the training movies' drives bound what a model learnt from those movies can resolve
+(dynamic fracture branches in a way that small changes of the drive can change).
+
+Its "training" simulates the held-out movies (the ones every metric is over) once and keeps them in
+the result, so the result saves and loads like a trained one; a movie of other conditions is
+simulated when it is asked for. A problem this solver takes provides what the sequence solver needs
+(``movies``, ``split()``, ``shape``, ``pixel``) and ``data``: the movie file (empty: the bundled
+``data/lattice_fracture.npz``), which must hold the simulator's settings as
+``python -m sciml.classical.lattice`` writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from sciml.classical import lattice
+from sciml.solver import Result, Solver
+from sciml.solvers.sequence import REQUIRED, MovieField
+
+SETTINGS = ("length", "height", "seed_crack", "initiation", "critical_strain", "dt", "damping")
+"""The simulator's settings a movie file records (scalars), passed to :func:`~sciml.classical.lattice.simulate`."""
+
+
+def simulation_settings(problem) -> dict[str, Any]:
+    """The strip, material and time-stepping settings and the frame ``times`` [sqrt(m/k)] of the
+    problem's movie file (``problem.data``, or the bundled set)."""
+    if problem.data:
+        with np.load(problem.data) as f:
+            arrays = {k: f[k] for k in f.files}
+    else:
+        from sciml import data as bundled
+
+        arrays = bundled.load("lattice_fracture")
+    missing = [k for k in (*SETTINGS, "times") if k not in arrays]
+    if missing:
+        raise ValueError(f"the movie file {problem.data or 'lattice_fracture.npz'!r} lacks the simulator's settings "
+                         f"{missing}: the simulator solver needs a file written by python -m sciml.classical.lattice")
+    return {**{k: float(arrays[k]) for k in SETTINGS}, "times": np.asarray(arrays["times"], float)}
+
+
+class SimulatedMovies(nn.Module):
+    """Movies of the lattice simulator at (drive (1 + ``perturbation``), orientation), called like
+    :class:`~sciml.solvers.sequence.SequenceNet`: (given frames (P, R, C), their indices (P,), drives
+    (P,), orientations (P,)) -> (P, F, R, C) of 0 and 1, the given frame imposed (module docstring).
+
+    ``conditions`` (M, 2) and ``movies`` (M, F, R, C) are the runs kept (frozen parameters, so they
+    save with the result); other conditions are simulated when asked for. ``condition_mean`` is the
+    mean (drive, orientation) of the kept runs."""
+
+    def __init__(self, settings: dict[str, Any], shape: tuple[int, int, int], perturbation: float, kept: int):
+        super().__init__()
+        self.settings, self.perturbation = settings, perturbation
+        self.frames, self.rows, self.columns = shape
+        self.conditions = nn.Parameter(torch.zeros(kept, 2, dtype=torch.float64), requires_grad=False)
+        self.movies = nn.Parameter(torch.zeros(kept, *shape, dtype=torch.float64), requires_grad=False)
+
+    @property
+    def condition_mean(self) -> Tensor:
+        return self.conditions.mean(0)
+
+    def simulate(self, drive: float, orientation: float) -> np.ndarray:
+        """The simulator's masks (F, R, C) bool at ``drive`` (1 + perturbation) and ``orientation`` [degrees]."""
+        s = {k: v for k, v in self.settings.items() if k != "times"}
+        run = lattice.simulate(drive * (1.0 + self.perturbation), orientation, t_end=float(self.settings["times"][-1]),
+                               stop_margin=-1.0, **s)
+        return lattice.crack_masks(run, self.settings["times"], (self.rows, self.columns))
+
+    def keep(self, drives: np.ndarray, orientations: np.ndarray, progress: bool = False) -> None:
+        """Simulate and keep the movies of ``drives`` and ``orientations`` (M,), one after the other."""
+        runs = [self.simulate(d, o) for d, o in tqdm(list(zip(drives, orientations)), desc="lattice-fracture/simulator",
+                                                      disable=not progress)]
+        self.conditions.data = torch.as_tensor(np.column_stack([drives, orientations]), dtype=torch.float64)
+        self.movies.data = torch.as_tensor(np.array(runs), dtype=torch.float64)
+
+    def forward(self, frame: Tensor, given: Tensor, drive: Tensor, orientation: Tensor) -> Tensor:
+        kept = self.conditions.detach().cpu().numpy()
+        out = []
+        for d, o in zip(drive.double().cpu().numpy(), orientation.double().cpu().numpy()):
+            hit = np.flatnonzero((kept[:, 0] == d) & (kept[:, 1] == o))
+            out.append(self.movies[hit[0]].cpu().numpy() > 0.5 if len(hit) else self.simulate(d, o))
+        run = torch.as_tensor(np.array(out), device=frame.device)                           # (P, F, R, C) bool
+        g = (frame > 0.5)[:, None]                                                           # (P, 1, R, C)
+        f = torch.arange(self.frames, device=frame.device)[None, :, None, None]
+        k = given.to(frame.device)[:, None, None, None]
+        imposed = torch.where(f < k, run & g, torch.where(f == k, g.expand_as(run), run | g))
+        return imposed.to(frame.dtype)
+
+
+class Simulator(Solver):
+    """The lattice simulator at a perturbed drive, as a predictor of crack movies (a ceiling for learnt ones)
+
+    Settings: ``perturbation``, the relative change of the drive (0: the movies exactly); ``progress``;
+    ``seed`` and ``device`` are accepted for the common interface (the simulator is deterministic and
+    runs on the CPU)."""
+
+    name = "simulator"
+    defaults: dict[str, Any] = {"perturbation": 1e-3, "seed": 0, "device": None, "progress": True}
+
+    def __init__(self, problem, **settings):
+        super().__init__(problem, **settings)
+        p = self.settings["perturbation"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not np.isfinite(p) or not -1 < p < 1:
+            raise ValueError(f"perturbation must be a relative change of the drive in (-1, 1), got {p!r}")
+
+    @classmethod
+    def unsuitable(cls, problem_cls) -> str | None:
+        missing = [name for name in REQUIRED if not hasattr(problem_cls, name)]
+        missing += [] if "data" in getattr(problem_cls, "parameters", {}) else ["a data parameter"]
+        if missing:
+            return f"it has no lattice movies to simulate again (it lacks {', '.join(missing)})"
+        return None
+
+    def build_model(self) -> MovieField:
+        p = self.problem
+        net = SimulatedMovies(simulation_settings(p), p.shape, float(self.settings["perturbation"]), len(p.split()[1]))
+        return MovieField(net, p.movies, p.pixel)
+
+    def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
+        """Simulate the held-out movies at the perturbed drive and keep them."""
+        if resume:
+            raise ValueError("the simulator solver keeps no checkpoint to resume from: run it again without resume")
+        began = time.perf_counter()
+        model = self.build_model()
+        held = self.problem.split()[1]
+        movies = self.problem.movies
+        model.net.keep(movies["drive"][held], movies["orientation"][held], self.settings["progress"])
+        elapsed = time.perf_counter() - began
+        return Result(self, model, [], {"train_s": elapsed, "this_session_s": elapsed}, torch.device("cpu"))
+
+    def extra_metrics(self, result: Result) -> dict[str, Any]:
+        """The held-out tables ``forecast`` and ``backcast`` by N (:func:`sciml.problems.lattice.sequence_metrics`),
+        as the sequence solver reports them, and the number of held-out movies."""
+        found = self.problem.evaluate(result.predict)
+        return {"forecast": found["forecast"], "backcast": found["backcast"],
+                "held_out_movies": len(self.problem.split()[1])}
