@@ -38,8 +38,9 @@ CHOICES = tuple(o for o in OPTIMIZERS if o != "engd")
 
 
 def _settings(args: argparse.Namespace, optimizer: str) -> dict[str, Any]:
-    steps = {"lbfgs_iterations": args.steps} if optimizer == "adam-lbfgs" else {
-        "optimizer": optimizer, "second_order_iterations": args.steps}
+    # the optimiser named always, as the problem's default may be another one
+    steps = {"lbfgs_iterations": args.steps} if optimizer == "adam-lbfgs" else {"second_order_iterations": args.steps}
+    steps["optimizer"] = optimizer
     return {"iterations": args.iterations, "width": args.width, "depth": args.depth, "n_interior": args.n_interior,
             "resample_every": args.resample_every, "eval_every": args.eval_every, "dtype": args.dtype,
             "seed": args.seed, "progress": False, **steps}
@@ -110,6 +111,7 @@ def main(argv: list[str]) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     torch.set_num_threads(1)
+    ran = machine()  # the commit and the state of the tree as the trainings start
     rows = {}
     for optimizer in optimizers:
         print(f"training Burgers with Adam ({args.iterations}) + {optimizer} ({args.steps})", flush=True)
@@ -130,7 +132,7 @@ def main(argv: list[str]) -> int:
              "train_s": {m: r["train_s"] for m, r in rows.items()},
              "ratio_vs_baseline": {m: r["ratio_vs_baseline"] for m, r in rows.items()},
              "time_to_baseline_error_s": {m: r["time_to_baseline_error_s"] for m, r in rows.items()},
-             "machine": machine(), "torch_threads": torch.get_num_threads(),
+             "machine": ran, "torch_threads": torch.get_num_threads(),
              "loadavg_1m": {"before": rows[optimizers[0]]["loadavg_1m"]["before"],
                             "after": rows[optimizers[-1]]["loadavg_1m"]["after"]}}
     out = Path(args.out)

@@ -34,6 +34,7 @@ def test_every_optimizer_continues_the_same_adam_run(tmp_path, one_thread):
     for name, run in saved["runs"].items():
         after = [p for p in run["curve"] if p["phase"] != "adam"]
         assert after and run["curve"][-1]["rel_l2"] == pytest.approx(run["final_rel_l2"], rel=1e-9)
+        assert {p["phase"] for p in after} <= {"lbfgs" if name == "adam-lbfgs" else name, "done"}, name
         assert run["steps_after_adam"] <= 10 and saved["ratio_vs_baseline"][name] == pytest.approx(
             run["final_rel_l2"] / saved["final_rel_l2"]["adam-lbfgs"])
     assert (tmp_path / "optimizers-burgers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
