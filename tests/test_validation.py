@@ -392,7 +392,7 @@ def test_the_optimizer_benchmark_figure_goes_under_its_problems_table(tmp_path):
     text = "\n".join(optimizer_benchmark("burgers", tmp_path / "validation", results))
     assert "L-BFGS 2.77e-03 in 2 min 19 s; SSBroyden 2.96e-05 in 4 min 31 s" in text
     assert "after the same 1,000 Adam steps, then 3,000 steps of it (one seed, 0;" in text
-    assert "commit `4a98ad200000`, AMD EPYC (cpu family 23, model 1), 1-minute load 1.05 before and 1.2 after" in text
+    assert "commit `4a98ad200000`, AMD EPYC (cpu family 23, model 1), 1-minute load 1.05 before and 1.20 after" in text
     assert text.endswith("](../benchmarks/results/optimizers-burgers.png)")
 
 

@@ -765,7 +765,7 @@ def optimizer_benchmark(problem: str, out: Path, results: Path = BENCHMARK_RESUL
     ran = ", ".join(filter(None, [
         f"commit `{str(machine['commit'])[:12]}`" + (" with uncommitted changes" if machine.get("uncommitted_changes")
                                                      else "") if machine.get("commit") else "",
-        machine.get("cpu"), f"1-minute load {load['before']:g} before and {load['after']:g} after"
+        machine.get("cpu"), f"1-minute load {load['before']:.2f} before and {load['after']:.2f} after"
         if load else ""]))
     figure = path.with_suffix(".png")
     return ["", f"Relative L2 error against training wall time for each optimiser after the same "
