@@ -10,10 +10,10 @@ torch's L-BFGS with a strong-Wolfe line search, which does not resample after Ad
 ``ssbroyden``/``ssbfgs``/``bfgs``: :class:`sciml.optim.QuasiNewton`, which resamples every
 ``--resample-every`` steps counted from the start of training; all four by default, L-BFGS first as
 the baseline. ``engd`` is meant for small networks on fixed points (each of its steps solves with the
-Gram matrix of the Jacobian of every residual by every parameter), so it is not offered here. The error against the reference (the whole 256 × 100
-Cole–Hopf grid) is recorded every ``--eval-every`` Adam steps and at every record of the phase after
-Adam (every 50 steps); those evaluations are inside the training wall time, the same few per record
-for every optimiser. Writes ``optimizers-burgers.json`` (with the machine, the commit that ran and the
+Gram matrix of the Jacobian of every residual by every parameter), so it is not offered here. The
+error against the reference (the whole 256 × 100 Cole–Hopf grid) is recorded every ``--eval-every``
+Adam steps and at every record of the phase after Adam (every 50 steps); those evaluations are inside
+the training wall time, the same few per record for every optimiser. Writes ``optimizers-burgers.json`` (with the machine, the commit that ran and the
 load) and ``optimizers-burgers.png`` (error and loss against wall time) into ``--out``, prints a table
 and ends with one JSON line; ``sciml validate --report-only`` puts the figure under the Burgers
 optimiser table of the validation report.

@@ -6,9 +6,9 @@ frame times and pixel grid the movie file records; the given frame is imposed as
 imposes it (:mod:`sciml.solvers.sequence`: before it a pixel is cracked only where both the run and the
 given frame have it, at it the given frame, after it where either has it). It is the forecast of a
 model that is the physics itself and knows the drive only to that precision: with ``perturbation`` 0
-it reproduces the simulated movies exactly, and the metrics it reaches at a perturbation smaller than
-the spacing of the training movies' drives bound what a model learnt from those movies can resolve
-(dynamic fracture branches in a way that small changes of the drive can change).
+it reproduces the simulated movies exactly, and at a perturbation finer than the training movies'
+drives are spaced its metrics show how far the movies can be forecast from their conditions at all
+(where a crack branches, small changes of the drive can change the pattern).
 
 Its "training" simulates the held-out movies (the ones every metric is over) once and keeps them in
 the result, so the result saves and loads like a trained one; a movie of other conditions is
