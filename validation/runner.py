@@ -762,15 +762,18 @@ def optimizer_benchmark(problem: str, out: Path, results: Path = BENCHMARK_RESUL
     load = saved.get("loadavg_1m") or {}
     finals = "; ".join(f"{phase_name(_second_phase(name))} {fmt_error(error)} in {fmt_time(saved['train_s'][name])}"
                        for name, error in saved["final_rel_l2"].items())
-    ran = ", ".join(filter(None, [
-        f"commit `{str(machine['commit'])[:12]}`" + (" with uncommitted changes" if machine.get("uncommitted_changes")
-                                                     else "") if machine.get("commit") else "",
-        machine.get("cpu"), f"1-minute load {load['before']:.2f} before and {load['after']:.2f} after"
-        if load else ""]))
+    ran = []
+    if machine.get("commit"):
+        dirty = " with uncommitted changes" if machine.get("uncommitted_changes") else ""
+        ran.append(f"commit `{str(machine['commit'])[:12]}`{dirty}")
+    if machine.get("cpu"):
+        ran.append(machine["cpu"])
+    if load:
+        ran.append(f"1-minute load {load['before']:.2f} before and {load['after']:.2f} after")
     figure = path.with_suffix(".png")
     return ["", f"Relative L2 error against training wall time for each optimiser after the same "
                 f"{config['iterations']:,} Adam steps, then {config['steps']:,} steps of it (one seed, {config['seed']}; "
-                f"`sciml bench optimizers`, {ran or 'machine not recorded'}): {finals}.", "",
+                f"`sciml bench optimizers`, {', '.join(ran) or 'machine not recorded'}): {finals}.", "",
             f"![{problem}: error against training wall time for each optimiser]"
             f"({Path(os.path.relpath(figure, out)).as_posix()})"]
 
