@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 
 from sciml import registry
 from sciml.solvers.pinn import COMPILE_MIN_STEPS, PINN
-from sciml.validation.runner import cpu_model
+from sciml.validation.runner import cpu_model, git_state
 
 VARIANTS = {
     "default": {},
@@ -137,13 +136,7 @@ def show(problem: str, summary: dict[str, Any]) -> None:
 def machine() -> dict[str, Any]:
     """The machine a benchmark ran on and the commit it ran (``uncommitted_changes``: tracked files differ
     from it); the CPU with its family and model numbers (:func:`sciml.validation.runner.cpu_model`)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, cwd=Path(__file__).parent).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = None, None
+    commit, dirty = git_state(Path(__file__).parent.parent) or (None, None)
     return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "commit": commit, "uncommitted_changes": dirty}
 

@@ -76,20 +76,26 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
+def git_state(root: Path, excluded: tuple[str, ...] = (), short: bool = False) -> tuple[str, bool] | None:
+    """The git commit checked out at ``root`` (12 hex digits when ``short``) and whether tracked files other
+    than the pathspecs ``excluded`` differ from it; None outside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", *(["--short=12"] if short else []), "HEAD"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":!{p}" for p in excluded)],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit, bool(dirty)
+
+
 def source_commit() -> str | None:
     """The git commit of the code that runs (``+dirty`` when tracked files other than the validation
     outputs differ from it), so a stored result names the code that produced it; None outside a git
     checkout."""
-    root = HERE.parent
-    outputs = [f":!{HERE.name}/{p}" for p in ("results", "figures", "*.md")]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *outputs],
-                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
+    state = git_state(HERE.parent, tuple(f"{HERE.name}/{p}" for p in ("results", "figures", "*.md")), short=True)
+    return None if state is None else state[0] + ("+dirty" if state[1] else "")
 
 
 CODE_PACKAGES = ("sciml", "sciml.problems", "sciml.solvers")
