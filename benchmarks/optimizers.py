@@ -13,10 +13,11 @@ the baseline. ``engd`` is meant for small networks on fixed points (each of its 
 Gram matrix of the Jacobian of every residual by every parameter), so it is not offered here. The
 error against the reference (the whole 256 × 100 Cole–Hopf grid) is recorded every ``--eval-every``
 Adam steps and at every record of the phase after Adam (every 50 steps); those evaluations are inside
-the training wall time, the same few per record for every optimiser. Writes ``optimizers-burgers.json`` (with the machine, the commit that ran and the
-load) and ``optimizers-burgers.png`` (error and loss against wall time) into ``--out``, prints a table
-and ends with one JSON line; ``sciml validate --report-only`` puts the figure under the Burgers
-optimiser table of the validation report.
+the training wall time, the same few per record for every optimiser. Writes
+``optimizers-burgers.json`` (with the machine, the commit that ran and the load) and
+``optimizers-burgers.png`` (error and loss against wall time) into ``--out``, prints a table and ends
+with one JSON line; ``sciml validate --report-only`` puts the figure under the Burgers optimiser table
+of the validation report.
 """
 
 from __future__ import annotations
