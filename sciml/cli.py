@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import tempfile
 import traceback
@@ -36,19 +37,19 @@ NETWORK_FLAGS = {"width": "neurons per hidden layer", "depth": "hidden layers",
 """Solver settings with a flag of their own on ``sciml run`` (integers)."""
 
 
-def _problem_default(problem_cls, key: str, fallback: Any) -> Any:
-    """The problem's own default of setting ``key`` for its default solver (``fallback`` where it sets none):
-    what ``sciml run PROBLEM --help`` names as the default."""
+def _problem_default(problem_cls, key: str, fallback: Any, solver: str | None = None) -> Any:
+    """The problem's own default of setting ``key`` for ``solver`` (default: the problem's default solver;
+    ``fallback`` where the problem sets none): what ``sciml run PROBLEM --help`` names as the default."""
     if problem_cls is None:
         return fallback
-    own = problem_cls.solver_defaults.get(problem_cls.default_solver, {})
+    own = problem_cls.solver_defaults.get(solver or problem_cls.default_solver, {})
     return own.get(key, problem_cls.solver_defaults.get(key, fallback))
 
 
-def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
+def _run_parser(problem_cls=None, solver: str | None = None) -> argparse.ArgumentParser:
     from .training import OPTIMIZERS
 
-    optimizer = _problem_default(problem_cls, "optimizer", "adam-lbfgs")
+    optimizer = _problem_default(problem_cls, "optimizer", "adam-lbfgs", solver)
     after_adam = "L-BFGS iterations" if optimizer == "adam-lbfgs" else f"{optimizer} steps"
 
     p = argparse.ArgumentParser(prog="sciml run", description="Train a problem with a solver and write its results.",
@@ -75,6 +76,9 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: runs/PROBLEM-SOLVER)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="set_settings",
+                   help="any other setting of the solver, as a Python literal or plain text (repeatable), e.g. "
+                        "--set data_weight=1 --set \"tasks=['smooth:2','points']\"; the list below")
     p.add_argument("--init", default=None, help="start from the network of a saved result (an earlier run's OUT "
                    "folder with the same network settings), e.g. a continuation in a parameter (PINN solvers)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -104,6 +108,10 @@ def _run_parser(problem_cls=None) -> argparse.ArgumentParser:
                      help="where identified parameters start (default: their value as given or defaulted)")
     if problem_cls is not None:
         _problem_flags(p, problem_cls)
+        solver_cls = registry.solver(solver or problem_cls.default_solver)
+        p.epilog = (f"settings of solver {solver_cls.name!r} for --set, with their defaults for {problem_cls.name!r}: "
+                    + "; ".join(f"{k}={_problem_default(problem_cls, k, v, solver_cls.name)!r}"
+                                for k, v in solver_cls.defaults.items())).replace("%", "%%")
     return p
 
 
@@ -112,7 +120,7 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
     the problem parameters given, and the solver settings given (besides iterations, device, seed)."""
     first, _ = _run_parser().parse_known_args([a for a in argv if a not in ("-h", "--help")] or ["-h"])
     problem_cls = registry.problem(first.problem)
-    args = _run_parser(problem_cls).parse_args(argv)
+    args = _run_parser(problem_cls, first.solver).parse_args(argv)
     params = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
     _noise_of_own_measurements(args, problem_cls, params)
     args.solver = args.solver or problem_cls.default_solver
@@ -132,8 +140,32 @@ def parse_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict, dict]:
     if args.dtype is not None:
         settings["dtype"] = args.dtype
     settings.update({k: getattr(args, k) for k in NETWORK_FLAGS if getattr(args, k) is not None})
+    for key, value in _set_settings(args.set_settings, registry.solver(args.solver)).items():
+        if key in settings and settings[key] != value:
+            raise ValueError(f"--set {key}={value!r} disagrees with --{key.replace('_', '-')} {settings[key]!r}: give one")
+        settings[key] = value
     args.inverse = _inverse_options(args)
     return args, params, settings
+
+
+def _set_settings(items: Sequence[str], solver_cls) -> dict[str, Any]:
+    """The solver settings that ``--set NAME=VALUE`` flags give: each VALUE read as a Python literal
+    (``1``, ``0.5``, ``True``, ``None``, ``['smooth:2']``), else kept as text; a NAME the solver does not
+    have is an error that lists those it has."""
+    settings: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ValueError(f"--set takes NAME=VALUE, got {item!r}")
+        if name not in solver_cls.defaults:
+            raise ValueError(f"--set {name}: solver {solver_cls.name!r} has no setting {name!r}; its settings: "
+                             f"{', '.join(sorted(solver_cls.defaults))}")
+        try:
+            settings[name] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            settings[name] = text.strip()
+    return settings
 
 
 def _noise_of_own_measurements(args: argparse.Namespace, problem_cls, params: dict) -> None:

@@ -63,10 +63,29 @@ def test_run_help_names_the_problems_own_optimizer(capsys, problem, optimizer, a
     (["run", "burgers", "--nu", "-0.1"], "nu must be > 0.0"),
     (["run", "burgers", "--device", "tpu"], "unknown device 'tpu'"),
     (["frobnicate"], "unknown command 'frobnicate'"),
+    (["run", "burgers", "--set", "learning_rate=0.1"], "solver 'pinn' has no setting 'learning_rate'; its settings: "),
+    (["run", "burgers", "--set", "lr"], "--set takes NAME=VALUE, got 'lr'"),
+    (["run", "burgers", "--width", "32", "--set", "width=64"], "--set width=64 disagrees with --width 32: give one"),
 ])
 def test_bad_input_is_one_clear_sentence(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_set_gives_any_solver_setting_as_a_literal_or_text(capsys):
+    from sciml.cli import parse_run
+
+    args, _, settings = parse_run(["traffic", "--solver", "mto", "--set", "tasks=['points', 'smooth:2']",
+                                   "--set", "alpha=0.25", "--set", "schedule=exponential", "--set", "smooth=None"])
+    assert args.solver == "mto"
+    assert settings["tasks"] == ["points", "smooth:2"] and settings["alpha"] == 0.25
+    assert settings["schedule"] == "exponential" and settings["smooth"] is None
+    with pytest.raises(SystemExit):
+        main(["run", "traffic", "--solver", "mto", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    # the help lists the chosen solver's settings with the problem's own defaults (traffic: 32 wide, SSBroyden)
+    assert "settings of solver 'mto' for --set, with their defaults for 'traffic':" in out
+    assert "width=32;" in out and "optimizer='ssbroyden';" in out and "round_steps=100;" in out
 
 
 def test_out_dir_that_is_a_file(tmp_path, capsys):
@@ -78,14 +97,15 @@ def test_out_dir_that_is_a_file(tmp_path, capsys):
 
 def test_run_writes_metrics_checkpoint_figure_and_vtu(tmp_path):
     out = tmp_path / "run"
-    assert main(["run", "burgers", "--nu", "0.02", "--seed", "3", "--device", "cpu", "--out", str(out)] + FAST) == 0
+    assert main(["run", "burgers", "--nu", "0.02", "--seed", "3", "--device", "cpu", "--out", str(out), "--set", "checkpoint_minutes=7.5"]
+                + FAST) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     documented = readme_metrics_keys()
     assert {"problem", "rel_l2", "params", "settings", "loss_terms"} <= documented
     assert documented - {"residual"} <= set(metrics)  # every key the README names is in the file
     assert (metrics["problem"], metrics["solver"], metrics["seed"], metrics["device"]) == ("burgers", "pinn", 3, "cpu")
     assert metrics["iterations"] == {"adam": 30, "ssbroyden": 0}  # Burgers' PINN default: SSBroyden after Adam
-    assert metrics["params"]["nu"] == 0.02
+    assert metrics["params"]["nu"] == 0.02 and metrics["settings"]["checkpoint_minutes"] == 7.5
     for name in ("checkpoint.pt", "result.pt", "history.json", "comparison.png"):
         assert (out / name).stat().st_size > 0
     # the saved result reproduces the recorded error, and the VTU holds its prediction
