@@ -61,6 +61,11 @@ def _at(rho: np.ndarray, x: np.ndarray, length: float) -> np.ndarray:
     return 0.5 * (rho[:, face - 1] + rho[:, face])
 
 
+def _at_points(field: np.ndarray, x: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Columns of ``field`` (nt, len(x)) at the grid points ``x`` nearest to ``where`` (m,)."""
+    return field[:, [int(np.argmin(np.abs(x - s))) for s in where]]
+
+
 def _detectors(name: str, problem) -> np.ndarray:
     """The detector positions (m) of validation case ``name``, a traffic estimation from loop detectors
     (a saved result does not keep its observations: the case's ``sensors`` lays them out again)."""
@@ -89,6 +94,7 @@ def analyse(result, sensors: np.ndarray, after: float = 0.1) -> tuple[dict[str, 
     truth = ref.values[:, 0].reshape(ref.grid_shape)
     X, T = np.meshgrid(x, t)
     estimate = result.predict(np.stack([X.ravel(), T.ravel()], 1))[:, 0].reshape(T.shape)
+
     def solve(rho0: np.ndarray) -> np.ndarray:
         return lwr.godunov(np.clip(rho0, 0.0, problem.rho_m), t, 0.0, problem.length, v_f=problem.v_f,
                            rho_m=problem.rho_m, eps=problem.eps)
@@ -117,10 +123,6 @@ def analyse(result, sensors: np.ndarray, after: float = 0.1) -> tuple[dict[str, 
     arrays = {"x": x, "t": t, "sensors": sensors, "truth0": truth[0], "estimate0": estimate[0],
               "error": np.abs(estimate - truth), "detector_gap": np.abs(own_d - true_d)}
     return numbers, arrays
-
-
-def _at_points(field: np.ndarray, x: np.ndarray, where: np.ndarray) -> np.ndarray:
-    return field[:, [int(np.argmin(np.abs(x - s))) for s in where]]
 
 
 def figure(name: str, numbers: dict[str, Any], a: dict[str, np.ndarray], after: float) -> Path:
