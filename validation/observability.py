@@ -196,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = sciml.load(run)
         numbers, arrays = analyse(result, _detectors(run.name, result.problem), args.after)
         metrics = json.loads((run / "metrics.json").read_text())
-        state = git_state(HERE.parent, short=True)
+        state = git_state(HERE.parent, ("validation/observability", "validation/figures", "validation/OBSERVABILITY.md"),
+                          short=True)  # this command's own outputs do not count as changes to the code
         record = {"name": run.name, "after_s": args.after, "numbers": numbers,
                   "run": {"dir": str(run), "seed": metrics["seed"], "sensors": len(arrays["sensors"]),
                           "wall_time_s": metrics["wall_time_s"], "device_name": metrics.get("device_name"),
