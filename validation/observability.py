@@ -26,9 +26,11 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from sciml.problem import relative_l2
 
 from .runner import HERE, _load, cpu_model, fmt_error, git_state
 
@@ -39,18 +41,10 @@ CELLS = 2400
 """Godunov cells: a multiple of the reference's 600 points, the finer grid of the bundled reference."""
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
-def _cell_averages_of(result, n: int) -> np.ndarray:
-    """Cell averages (n,) of the estimate at t = 0 on n cells of [0, L), by 4-point Gauss–Legendre per cell."""
-    nodes, weights = np.polynomial.legendre.leggauss(4)
-    length = result.problem.length
-    left = np.arange(n)[:, None] * (length / n)
-    x = left + (nodes[None, :] + 1) * (length / (2 * n))
-    values = result.predict(np.stack([x.ravel(), np.zeros(x.size)], 1))[:, 0].reshape(n, 4)
-    return values @ weights / 2
+def _at_start(values: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``values`` of points (N, 2) = (x, t) as a function of positions x (any shape) at t = 0, for
+    :func:`sciml.classical.lwr.cell_averages`."""
+    return lambda x: values(np.stack([x.ravel(), np.zeros(x.size)], 1)).reshape(x.shape)
 
 
 def _at(rho: np.ndarray, x: np.ndarray, length: float) -> np.ndarray:
@@ -73,10 +67,11 @@ def _detectors(name: str, problem) -> np.ndarray:
 
     from . import cases
 
-    if name not in cases.names() or type(problem).__name__ != "Traffic" or "sensors" not in cases.get(name).inverse:
+    inverse = cases.get(name).inverse if name in cases.names() else {}
+    if type(problem).__name__ != "Traffic" or "sensors" not in inverse:
         raise ValueError(f"{name!r} is not a validation case of traffic estimation from loop detectors "
                          f"(e.g. traffic-5-loops; run `sciml validate {name}` to make its folder)")
-    return setup_inverse(type(problem)(**problem.params), sensors=cases.get(name).inverse["sensors"]).detectors()
+    return setup_inverse(type(problem)(**problem.params), sensors=inverse["sensors"]).detectors()
 
 
 def analyse(result, sensors: np.ndarray, after: float = 0.1) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -99,26 +94,26 @@ def analyse(result, sensors: np.ndarray, after: float = 0.1) -> tuple[dict[str, 
         return lwr.godunov(np.clip(rho0, 0.0, problem.rho_m), t, 0.0, problem.length, v_f=problem.v_f,
                            rho_m=problem.rho_m, eps=problem.eps)
 
-    def true_initial(s: np.ndarray) -> np.ndarray:  # the condition the estimation was not given
-        return problem.initial(torch.as_tensor(np.stack([s, np.zeros_like(s)], 1))).numpy()
-
-    own = solve(_cell_averages_of(result, CELLS))
-    true = solve(lwr.cell_averages(true_initial, CELLS, 0.0, problem.length))
+    own = solve(lwr.cell_averages(_at_start(lambda p: result.predict(p)[:, 0]), CELLS, 0.0, problem.length))
+    # the true initial condition, which the estimation was not given
+    true = solve(lwr.cell_averages(_at_start(lambda p: problem.initial(torch.as_tensor(p)).numpy()), CELLS, 0.0,
+                                   problem.length))
     own_x, true_x = _at(own, x, problem.length), _at(true, x, problem.length)
     own_d, true_d = _at(own, sensors, problem.length), _at(true, sensors, problem.length)
     late = t >= after
+    truth_d = _at_points(truth, x, sensors)
     numbers = {
-        "rel_l2": _rel(estimate, truth),
-        f"rel_l2_before_{after:g}s": _rel(estimate[~late], truth[~late]),
-        f"rel_l2_from_{after:g}s": _rel(estimate[late], truth[late]),
-        "initial_condition_rel_l2": _rel(estimate[0], truth[0]),
-        "estimate_vs_godunov_from_its_initial_condition": _rel(estimate, own_x),
-        "godunov_vs_reference": _rel(true_x, truth),
-        "godunov_vs_reference_at_detectors": _rel(true_d, _at_points(truth, x, sensors)),
-        "godunov_from_estimate_vs_from_truth": _rel(own_x, true_x),
-        "godunov_from_estimate_vs_from_truth_at_detectors": _rel(own_d, true_d),
+        "rel_l2": relative_l2(estimate, truth),
+        f"rel_l2_before_{after:g}s": relative_l2(estimate[~late], truth[~late]),
+        f"rel_l2_from_{after:g}s": relative_l2(estimate[late], truth[late]),
+        "initial_condition_rel_l2": relative_l2(estimate[0], truth[0]),
+        "estimate_vs_godunov_from_its_initial_condition": relative_l2(estimate, own_x),
+        "godunov_vs_reference": relative_l2(true_x, truth),
+        "godunov_vs_reference_at_detectors": relative_l2(true_d, truth_d),
+        "godunov_from_estimate_vs_from_truth": relative_l2(own_x, true_x),
+        "godunov_from_estimate_vs_from_truth_at_detectors": relative_l2(own_d, true_d),
         "godunov_from_estimate_vs_from_truth_at_detectors_max_abs": float(np.abs(own_d - true_d).max()),
-        "estimate_vs_reference_at_detectors": _rel(_at_points(estimate, x, sensors), _at_points(truth, x, sensors)),
+        "estimate_vs_reference_at_detectors": relative_l2(_at_points(estimate, x, sensors), truth_d),
     }
     arrays = {"x": x, "t": t, "sensors": sensors, "truth0": truth[0], "estimate0": estimate[0],
               "error": np.abs(estimate - truth), "detector_gap": np.abs(own_d - true_d)}
