@@ -1,0 +1,37 @@
+"""The lattice movie spread analysis (sciml.validation.movie_spread) on tips whose answer is worked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sciml.validation.movie_spread import advance_spread, scaled
+
+# movies A and B share their conditions; C is one standard unit away
+TIPS = np.array([[0, 1, 2], [0, 2, 4], [0, 5, 5]])
+Z = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+
+
+def test_the_tip_advance_spread_of_hand_worked_pairs():
+    near, far = advance_spread(TIPS, Z, edges=(0.0, 0.5, 1.5), horizons=(1, 2))
+    assert (near["pairs"], far["pairs"]) == (1, 2)
+    # A and B: advances 1, 1 and 2, 2 over one frame (gaps 1, 1), 2 and 4 over two (gap 2); only k = 0 has equal tips
+    assert near["half_spread_px"] == {1: 0.5, 2: 1.0}
+    assert near["same_tip"] == {1: 1, 2: 1} and near["half_spread_same_tip_px"] == {1: 0.5, 2: 1.0}
+    # A-C gaps |1 - 5|, |1 - 0| and B-C gaps |2 - 5|, |2 - 0| over one frame; equal tips at k = 0 only (gaps 4 and 3)
+    assert far["half_spread_px"][1] == pytest.approx(0.5 * (4 + 1 + 3 + 2) / 4)
+    assert far["half_spread_same_tip_px"][1] == pytest.approx(0.5 * (4 + 3) / 2)
+    # over two frames: A-C |2 - 5|, B-C |4 - 5|
+    assert far["half_spread_px"][2] == pytest.approx(0.5 * (3 + 1) / 2)
+
+
+def test_an_empty_bin_and_a_horizon_beyond_the_movie():
+    (empty,) = advance_spread(TIPS, Z, edges=(2.0, 3.0), horizons=(1,))
+    assert empty["pairs"] == 0 and empty["half_spread_px"] == {}
+    with pytest.raises(ValueError, match="horizons must be below the 3 frames"):
+        advance_spread(TIPS, Z, horizons=(3,))
+
+
+def test_conditions_are_scaled_by_the_reference_standard_deviations():
+    reference = np.array([[1.0, 0.0], [3.0, 10.0]])  # standard deviations 1 and 5
+    assert scaled(np.array([[2.0, 5.0]]), reference) == pytest.approx(np.array([[2.0, 1.0]]))
