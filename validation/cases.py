@@ -1071,13 +1071,11 @@ def _transfer_case(name: str, settings: dict[str, Any], budget: str, speedup: fl
 
 
 _transfer_case(
-    "diesel-twin-multi-stage", {"data_steps": 200, "iterations": 3000, "lbfgs_iterations": 0, "optimizer": "adam-lbfgs"},
+    "diesel-twin-multi-stage", {"data_steps": 200, "iterations": 400, "lbfgs_iterations": 1000},
     ("multi-stage transfer from diesel-twin-source's network (its body; each head started as the ridge "
      "least-squares fit of the measured states on the body's features): 200 Adam steps on the data alone "
-     "with the parameters frozen, then 2,800 with the residual and the parameters (learning rate 3e-3 "
-     "decaying to 3e-4 over the 3,000), no second-order phase (a dense quasi-Newton phase over all 8,500 "
-     "weights costs a pass over their 8,500 x 8,500 inverse Hessian a step), data weight 10 (1 in the scratch "
-     "run); no least squares"),
+     "with the parameters frozen, then 200 with the residual and the parameters, then 1,000 SSBroyden steps "
+     "(dense inverse Hessian of all 8,500 weights), data weight 10 (1 in the scratch run); no least squares"),
     3.0, "multi-stage")
 _transfer_case(
     "diesel-twin-few-shot", {"freeze_body": True, "iterations": 200, "lbfgs_iterations": 600},
