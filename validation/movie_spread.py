@@ -123,7 +123,7 @@ def figure(numbers: dict[str, Any], cases: dict[str, dict[str, Any]]) -> Path:
     bins = [b for b in numbers["bins"] if b["pairs"]]
     near = numbers["nearest_training_distance"]
     for ax, n in zip(axes[0], HORIZONS):
-        mids = [np.sqrt(max(b["lo"], b["hi"] / 4) * b["hi"]) for b in bins]
+        mids = [np.sqrt(max(b["lo"], b["hi"] / 4) * b["hi"]) for b in bins]  # geometric middles (0 as hi / 4)
         ax.plot(mids, [b["half_spread_px"][n] for b in bins], "o-", color="C0",
                 label="half the tip-advance difference of two movies at this distance")
         ax.plot(mids, [b["half_spread_same_tip_px"][n] for b in bins], "o--", color="C0", mfc="w",
