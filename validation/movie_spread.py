@@ -7,7 +7,7 @@ its conditions (drive, orientation) and its given frame, and interpolates betwee
 conditions differ from it by the data set's spacing. This measures, on the movies themselves, how much
 the crack tip's advance over N frames differs between two movies whose conditions differ by a given
 distance d (the conditions scaled by the training movies' standard deviations, as the sequence network
-scales them): for every pair of the data set's movies at distance d, every start frame k and N = 1, 4
+scales them, but without Bessel's correction): for every pair of the data set's movies at distance d, every start frame k and N = 1, 4
 and 8, |a_i - a_j| with a = tip(k + N) - tip(k) [pixels] (:func:`sciml.problems.lattice.tip_px`).
 
 Half the mean of |a_i - a_j| over pairs at d is what any forecaster of a must miss on average if it
@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .runner import HERE, _load, cpu_model, git_state
+from .runner import HERE, _load, _stored, cpu_model, git_state
 
 STORE = HERE / "movie_spread.json"
 FIGURE = HERE / "figures" / "movie-spread.png"
@@ -103,10 +103,9 @@ def stored_cases(numbers: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for a simulator case the scaled distance its drive perturbation stands for (over the held-out movies)."""
     out = {}
     for name in CASES:
-        path = HERE / "results" / f"{name}.json"
-        if not path.is_file():
+        r = _stored(name, HERE)
+        if r is None:
             continue
-        r = json.loads(path.read_text())
         forecast = r["extra_metrics"]["forecast"]
         entry = {"tip_error_px": {n: forecast[str(n)]["tip_error_px"] for n in HORIZONS}, "commit": r.get("commit")}
         if r["solver"] == "simulator":
