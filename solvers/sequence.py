@@ -22,7 +22,9 @@ Irreversibility, exactly: the logits accumulate, z_0 = u_0, z_f = z_{f-1} + soft
 p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f = p_f g before k
 (a pixel not cracked at k was not cracked earlier), P_k = g, P_f = p_f + g - p_f g after k (a pixel
 cracked at k stays cracked). The masks P_f >= 1/2 are therefore irreversible and pass through the
-given frame. Training minimises the binary cross-entropy of P_f against the simulated masks plus
+given frame. Training minimises the binary cross-entropy of P_f against the simulated masks (a pixel whose
+simulated state differs from the given frame's, the growth to forecast or the crack to take back,
+weighted ``change_weight`` times the others: the unchanged pixels are most of a movie) plus
 one minus the soft IoU (sum P T / sum (P + T - P T) over a batch), over the frames f != k, of
 ``batch`` random (training movie, given frame) pairs per Adam step.
 
@@ -138,6 +140,29 @@ class SequenceNet(nn.Module):
         return torch.where(before, p * g, torch.where(after, p + g - p * g, g.expand_as(p)))
 
 
+def movie_loss(prob: Tensor, target: Tensor, given: Tensor, iou_weight: float = 1.0,
+               change_weight: float = 1.0) -> dict[str, Tensor]:
+    """The training loss's terms for predicted movies ``prob`` (B, F, R, C) in (0, 1) against the
+    simulated ``target`` (B, F, R, C) in {0, 1}, each predicted from its frame ``given`` (B,) long,
+    over the frames other than the given one: ``bce``, the binary cross-entropy, each pixel whose
+    target differs from the given frame's weighted ``change_weight`` and the others 1, averaged over
+    the pixels; ``iou``, ``iou_weight`` (1 - soft IoU), the soft IoU pooled over the batch (left out
+    when ``iou_weight`` is 0)."""
+    rows = torch.arange(len(given), device=given.device)
+    free = (torch.arange(prob.shape[1], device=given.device)[None, :] != given[:, None])
+    free = free[:, :, None, None].expand_as(prob)
+    pr, tr = prob[free], target[free]
+    weight = None
+    if change_weight != 1:
+        changed = (target != target[rows, given][:, None])[free]
+        weight = torch.where(changed, float(change_weight), 1.0).to(pr.dtype)
+    terms = {"bce": F.binary_cross_entropy(pr.clamp(1e-6, 1 - 1e-6), tr, weight=weight)}
+    if iou_weight:
+        overlap = (pr * tr).sum()
+        terms["iou"] = iou_weight * (1 - overlap / (pr.sum() + tr.sum() - overlap).clamp_min(1e-6))
+    return terms
+
+
 class MovieField(nn.Module):
     """The trained network over a problem's movies: called on points (N, 5) of (movie, given, frame,
     x [a], y [a]) it predicts 1 where that pixel of that frame is cracked (N, 1), the network run once
@@ -199,14 +224,15 @@ class Sequence(Solver):
 
     Settings: ``width``, ``latent``, ``hidden``, ``decoder`` (:class:`SequenceNet`); ``batch``
     (movie, given frame) pairs per Adam step, ``iterations``, ``lr``, ``schedule`` ("cosine",
-    "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy);
+    "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy),
+    ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "sequence"
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "iou_weight": 1.0, "seed": 0, "device": None, "checkpoint_every": 500,
+        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 1.0, "seed": 0, "device": None, "checkpoint_every": 500,
         "checkpoint_minutes": 5.0, "progress": True,
     }
 
@@ -218,6 +244,8 @@ class Sequence(Solver):
                 raise ValueError(f"{key} must be an integer >= 1, got {s[key]!r}")
         if not s["iou_weight"] >= 0:
             raise ValueError(f"iou_weight must be >= 0, got {s['iou_weight']!r}")
+        if not s["change_weight"] > 0 or not np.isfinite(s["change_weight"]):
+            raise ValueError(f"change_weight must be a finite number > 0, got {s['change_weight']!r}")
         self.device = resolve_device(s["device"])
         self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
                                   checkpoint_every=s["checkpoint_every"], checkpoint_minutes=s["checkpoint_minutes"],
@@ -251,7 +279,6 @@ class Sequence(Solver):
         orientation = torch.as_tensor(movies["orientation"][train], dtype=torch.float32, device=dev)
         model.net.fit(drive, orientation)
         frames = p.shape[0]
-        steps = torch.arange(frames, device=dev)
         pairs = len(train) * frames
         data_s = time.perf_counter() - began
 
@@ -259,14 +286,7 @@ class Sequence(Solver):
             pick = torch.randperm(pairs, device=dev)[:s["batch"]]
             m, k = pick // frames, pick % frames
             prob = model.net(masks[m, k], k, drive[m], orientation[m])
-            target = masks[m]
-            free = (steps[None, :] != k[:, None])[:, :, None, None].expand_as(prob)
-            pr, tr = prob[free], target[free]
-            terms = {"bce": F.binary_cross_entropy(pr.clamp(1e-6, 1 - 1e-6), tr)}
-            if s["iou_weight"]:
-                overlap = (pr * tr).sum()
-                terms["iou"] = s["iou_weight"] * (1 - overlap / (pr.sum() + tr.sum() - overlap).clamp_min(1e-6))
-            return terms
+            return movie_loss(prob, masks[m], k, s["iou_weight"], s["change_weight"])
 
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None
         trainer = Trainer(model, loss, self.config, checkpoint=checkpoint, callbacks=callbacks,

@@ -14,7 +14,7 @@ import torch
 import sciml
 from sciml.classical import lattice as L
 from sciml.problems.lattice import PIXEL, LatticeFracture, branched, sequence_metrics, summary, tip_px
-from sciml.solvers.sequence import SequenceNet
+from sciml.solvers.sequence import SequenceNet, movie_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -62,6 +62,22 @@ def test_metrics_of_hand_made_predictions():
     assert s["backcast_ratio_max"] == 0.0  # backcasting is exact: 0 times the forecast error
     with pytest.raises(ValueError, match=r"predicted must have shape \(1, 3, 3, 6, 8\)"):
         sequence_metrics(pred, sim[None], np.array([False]))
+
+
+@pytest.mark.parametrize("weight", [1.0, 5.0])
+def test_loss_of_a_hand_worked_movie(weight):
+    # two frames of two pixels given at frame 0 = [1, 0]; frame 1 = [1, 1] predicted [0.9, 0.2]: the
+    # second pixel changed from the given frame and weighs `weight`
+    target = torch.tensor([[[[1.0, 0.0]], [[1.0, 1.0]]]])
+    prob = torch.tensor([[[[1.0, 0.0]], [[0.9, 0.2]]]])
+    terms = movie_loss(prob, target, torch.tensor([0]), iou_weight=2.0, change_weight=weight)
+    assert terms["bce"].item() == pytest.approx((-np.log(0.9) - weight * np.log(0.2)) / 2, rel=1e-6)
+    assert terms["iou"].item() == pytest.approx(2.0 * (1 - 1.1 / 2.0), rel=1e-6)
+    # given at frame 1 instead: frame 0's pixel 1 must be taken back (target 0, given 1): changed
+    back = movie_loss(torch.tensor([[[[0.8, 0.3]], [[1.0, 1.0]]]]), target, torch.tensor([1]), iou_weight=0.0,
+                      change_weight=weight)
+    assert set(back) == {"bce"}
+    assert back["bce"].item() == pytest.approx((-np.log(0.8) - weight * np.log(0.7)) / 2, rel=1e-6)
 
 
 def test_outputs_are_irreversible_and_pass_through_the_given_frame():
@@ -159,6 +175,8 @@ def test_bad_input_names_the_value(trained, tiny):
         LatticeFracture(data="nowhere.npz").movies
     with pytest.raises(ValueError, match="batch must be an integer >= 1, got 0"):
         sciml.run("lattice-fracture", data=str(tiny), batch=0)
+    with pytest.raises(ValueError, match="change_weight must be a finite number > 0, got 0"):
+        sciml.run("lattice-fracture", data=str(tiny), change_weight=0)
     with pytest.raises(ValueError, match="solver 'sequence' cannot solve problem 'burgers'"):
         sciml.run("burgers", "sequence")
 
