@@ -133,11 +133,19 @@ class SequenceNet(nn.Module):
         where = torch.stack([rows, cols])[None].expand(b, 2, r, c)
         u = self.head(torch.cat([x.flatten(1, 2), levels[0], frame[:, None], where], 1))  # (B, F, R, C)
         z_f = torch.cat([u[:, :1], F.softplus(u[:, 1:])], 1).cumsum(1)
-        p = torch.sigmoid(z_f)
-        g = frame[:, None]
-        before = (steps[None, :] < k[:, None])[:, :, None, None]
-        after = (steps[None, :] > k[:, None])[:, :, None, None]
-        return torch.where(before, p * g, torch.where(after, p + g - p * g, g.expand_as(p)))
+        return impose_given(torch.sigmoid(z_f), frame, given)
+
+
+def impose_given(p: Tensor, frame: Tensor, given: Tensor) -> Tensor:
+    """Movies P (B, F, R, C) that pass through their given frames: from cracked probabilities ``p``
+    (B, F, R, C) in [0, 1] that never decrease in f, the given frames ``frame`` (B, R, C) of 0 and 1 and
+    their indices ``given`` (B,) long, P_f = p_f g before the given frame, g at it and p_f + g - p_f g
+    after it (for p of 0 and 1: p AND g, g, p OR g)."""
+    steps = torch.arange(p.shape[1], device=p.device)[None, :]
+    g = frame[:, None]
+    before = (steps < given[:, None])[:, :, None, None]
+    after = (steps > given[:, None])[:, :, None, None]
+    return torch.where(before, p * g, torch.where(after, p + g - p * g, g.expand_as(p)))
 
 
 def movie_loss(prob: Tensor, target: Tensor, given: Tensor, iou_weight: float = 1.0,

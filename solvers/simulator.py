@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from sciml.classical import lattice
 from sciml.solver import Result, Solver
-from sciml.solvers.sequence import REQUIRED, MovieField
+from sciml.solvers.sequence import REQUIRED, MovieField, impose_given
 
 SETTINGS = ("length", "height", "seed_crack", "initiation", "critical_strain", "dt", "damping")
 """The simulator's settings a movie file records (scalars), passed to :func:`~sciml.classical.lattice.simulate`."""
@@ -94,12 +94,8 @@ class SimulatedMovies(nn.Module):
         for d, o in zip(drive.double().cpu().numpy(), orientation.double().cpu().numpy()):
             hit = np.flatnonzero((kept[:, 0] == d) & (kept[:, 1] == o))
             out.append(self.movies[hit[0]].cpu().numpy() > 0.5 if len(hit) else self.simulate(d, o))
-        run = torch.as_tensor(np.array(out), device=frame.device)                           # (P, F, R, C) bool
-        g = (frame > 0.5)[:, None]                                                           # (P, 1, R, C)
-        f = torch.arange(self.frames, device=frame.device)[None, :, None, None]
-        k = given.to(frame.device)[:, None, None, None]
-        imposed = torch.where(f < k, run & g, torch.where(f == k, g.expand_as(run), run | g))
-        return imposed.to(frame.dtype)
+        run = torch.as_tensor(np.array(out), dtype=frame.dtype, device=frame.device)        # (P, F, R, C) of 0 and 1
+        return impose_given(run, (frame > 0.5).to(frame.dtype), given.to(frame.device))
 
 
 class Simulator(Solver):
