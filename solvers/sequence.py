@@ -24,7 +24,9 @@ p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f =
 cracked at k stays cracked). The masks P_f >= 1/2 are therefore irreversible and pass through the
 given frame. Training minimises the binary cross-entropy of P_f against the simulated masks (a pixel whose
 simulated state differs from the given frame's, the growth to forecast or the crack to take back,
-weighted ``change_weight`` times the others: the unchanged pixels are most of a movie) plus
+weighted ``change_weight`` times the others, 5 by default: the unchanged pixels are most of a movie, and
+with equal weights the network under-draws the growth; ``validation/LATTICE_WEIGHTING.md`` compares 1 and 5
+on the training movies) plus
 one minus the soft IoU (sum P T / sum (P + T - P T) over a batch), over the frames f != k, of
 ``batch`` random (training movie, given frame) pairs per Adam step.
 
@@ -233,15 +235,16 @@ class Sequence(Solver):
     Settings: ``width``, ``latent``, ``hidden``, ``decoder`` (:class:`SequenceNet`); ``batch``
     (movie, given frame) pairs per Adam step, ``iterations``, ``lr``, ``schedule`` ("cosine",
     "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy),
-    ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1);
+    ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1;
+    5 by default);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "sequence"
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 1.0, "seed": 0, "device": None, "checkpoint_every": 500,
-        "checkpoint_minutes": 5.0, "progress": True,
+        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "seed": 0, "device": None,
+        "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 
     def __init__(self, problem, **settings):

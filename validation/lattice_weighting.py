@@ -38,7 +38,8 @@ STUDY = HERE / "runs" / "lattice-weighting"
 STORE = HERE / "lattice_weighting.json"
 REPORT = HERE / "LATTICE_WEIGHTING.md"
 WEIGHTS = (1.0, 5.0)
-"""``change_weight`` of the arms: equal weights (the default so far) and the changed pixels 5 times."""
+"""``change_weight`` of the arms: equal weights (the default before this study) and the changed pixels 5 times
+(the default since)."""
 SEEDS = (0, 1, 2)
 INNER = {"held_out": 0.2, "split_seed": 1}
 """The split of the training movies into the movies trained on and those measured."""
