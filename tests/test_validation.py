@@ -297,6 +297,38 @@ def test_a_study_on_a_figure_of_merit_judges_its_deviation_from_the_published_va
                     metric_reference=0.0)
 
 
+def test_a_study_over_windows_judges_the_largest_parameter_error_ratio(tmp_path):
+    import dataclasses
+
+    # the diesel multi-stage optimiser study's way: each seed another window (a problem parameter), the
+    # per-window ratio the largest of the parameters' error ratios, as a transfer against its scratch run
+    study = cases.Study(name="tiny-windows", seeds=(2, 3, 4), arms=("a", "b"), baseline="a", candidate="b",
+                        target_ratio=1.5, metric=cases.PARAMETERS, over="command_seed")
+    cases.register_study(study, {"a": {"settings": {"optimizer": "ssbroyden"}},
+                                 "b": {"settings": {"optimizer": "adam-lbfgs"}}},
+                         problem="diesel-engine", solver="ode-pinn", params={"duration": 8.0},
+                         settings={"iterations": 10, "seed": 7}, reference="the window's simulation")
+    try:
+        made = cases.get("tiny-windows-b-seed3")
+        assert made.params == {"duration": 8.0, "command_seed": 3}
+        assert made.settings == {"iterations": 10, "seed": 7, "optimizer": "adam-lbfgs"}
+        assert study.seed_of(made) == 3
+        # ratios b/a per window: max(0.5, 3.0) = 3.0, max(1.0, 0.5) = 1.0, max(1.2, 1.4) = 1.4 -> median 1.4
+        errors = {2: ((0.02, 0.01), (0.01, 0.03)), 3: ((0.01, 0.04), (0.01, 0.02)), 4: ((0.01, 0.05), (0.012, 0.07))}
+        for seed, pairs in errors.items():
+            for arm, (egr, h) in zip(("a", "b"), pairs):
+                _stored(tmp_path, cases.get(study.case_name(arm, seed)), study=dataclasses.asdict(study),
+                        extra_metrics={"rel_error_A_egrmax": egr, "rel_error_h_tot": h, "coverage": 0.5})
+        report = render_report(tmp_path)
+        assert "| command_seed | `a` largest parameter error, time | `b` largest parameter error, time |" in report
+        assert "| 2 | 2.00e-02, 1.0 s | 3.00e-02, 1.0 s | 3 |" in report
+        assert "median (min–max) over 3 seeds: 1.4 (1–3)" in report
+        assert "median ratio ≤ 1.5: **pass**." in report
+    finally:
+        for name in cases.STUDIES.pop("tiny-windows").cases():
+            cases.unregister(name)
+
+
 def test_a_study_needs_three_seeds_and_its_arms():
     with pytest.raises(ValueError, match="at least three distinct seeds"):
         cases.Study(name="s", seeds=(0, 1), arms=("a", "b"), baseline="a", candidate="b")

@@ -463,12 +463,6 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     return record
 
 
-def parameter_errors(record: dict[str, Any]) -> dict[str, float]:
-    """The relative errors of the identified parameters a run reports (``extra_metrics.rel_error_NAME``)."""
-    extra = record.get("extra_metrics") or {}
-    return {k[len("rel_error_"):]: v for k, v in extra.items() if k.startswith("rel_error_")}
-
-
 def same_cpu(a: str | None, b: str | None) -> bool | None:
     """Whether two results' CPUs (:func:`cpu_model`) are the same kind: False when their names differ, or
     their family and model numbers where both record them; None (unknown) when one is missing or records
@@ -486,7 +480,7 @@ def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], cpu: str | None) 
     this run's), each parameter's error ratio (this run's over its) and the largest. Wall times of different
     CPUs are no speed-up: then ``speedup`` is None (a bound on it fails) and ``speedup_note`` says why, as it
     does when the same CPU cannot be told (:func:`same_cpu`)."""
-    ours, base = parameter_errors(mine), parameter_errors(theirs)
+    ours, base = registry.parameter_errors(mine), registry.parameter_errors(theirs)
     ratios = {name: ours[name] / base[name] for name in ours if base.get(name)}
     theirs_cpu = theirs.get("cpu_model")
     same = same_cpu(cpu, theirs_cpu)
@@ -824,14 +818,15 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> 
     runs: dict[str, dict[tuple[str, Any], tuple[dict[str, Any], str]]] = {}
     for record, case, note in described:
         if case.study in registry.STUDIES:
-            runs.setdefault(case.study, {})[(case.arm, case.settings.get("seed"))] = (record, note)
+            study = registry.STUDIES[case.study]
+            runs.setdefault(case.study, {})[(case.arm, study.seed_of(case))] = (record, note)
     lines: list[str] = []
     for name, got in runs.items():
         st = registry.STUDIES[name]
         others = [a for a in st.arms if a != st.candidate]
         lines += ["", f"### Study `{name}`: `{st.candidate}` against {', '.join(f'`{a}`' for a in others)}, "
                       f"{len(st.seeds)} seeds", "", st.target_text, "",
-                  "| seed | " + " | ".join(f"`{a}` {st.error_label}, time" for a in st.arms) + " | "
+                  f"| {st.over} | " + " | ".join(f"`{a}` {st.error_label}, time" for a in st.arms) + " | "
                   + " | ".join(f"ratio {st.candidate}/{a}" for a in others) + " |",
                   "|---" * (1 + len(st.arms) + len(others)) + "|"]
         ratios: dict[str, list[float]] = {a: [] for a in others}
@@ -845,7 +840,7 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> 
             for arm in others:
                 theirs = got.get((arm, seed))
                 if mine and theirs:
-                    ratios[arm].append(st.error(mine[0]) / st.error(theirs[0]))
+                    ratios[arm].append(st.ratio(mine[0], theirs[0]))
                     cells.append(f"{ratios[arm][-1]:.3g}")
                 else:
                     cells.append("—")
@@ -1020,7 +1015,7 @@ def _list() -> None:
         print(f"{name:24s} {c.problem}/{c.solver}; {c.budget or 'default budget'}; {target}")
     for name, st in registry.STUDIES.items():
         target = "reported" if st.target_ratio is None else f"median ratio {st.candidate}/{st.baseline} <= {st.target_ratio:g}"
-        print(f"{name:24s} study: arms {', '.join(st.arms)} over seeds {list(st.seeds)}; {target}")
+        print(f"{name:24s} study: arms {', '.join(st.arms)} over {st.over} {list(st.seeds)}; {target}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
