@@ -103,6 +103,9 @@ class DieselEngine(ODEProblem):
         "sensor_noise": Parameter(0.0, unit="1", doc="relative Gaussian noise of each measured sample (0.01: 1 %)",
                                   minimum=0.0),
         "noise_seed": Parameter(1, doc="seed of the measurement noise"),
+        "actuators": Parameter("exact", unit="path", doc="the actuator states the twin takes as known: exact (their "
+                               "closed form from the held commands) or the folder of a trained `sciml run "
+                               "diesel-actuators --solver deeponet`, whose operator predicts them from the commands"),
         **{name: _model_parameter(name) for name in diesel.PARAMETERS},
     }
     default_solver = "ode-pinn"
@@ -217,16 +220,39 @@ class DieselEngine(ODEProblem):
         return t[(t > 0) & (t < self.duration)]
 
     def known(self, t: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Fuel u_delta [mg/cycle], engine speed n_e [rpm] and the exact actuator states ut_egr1, ut_egr2,
-        ut_vgt [%] at window times ``t`` (N,) [s], as float64 tensors (N,)."""
+        """Fuel u_delta [mg/cycle], engine speed n_e [rpm] and the actuator states ut_egr1, ut_egr2, ut_vgt [%]
+        (exact, or the trained operator's of ``actuators``) at window times ``t`` (N,) [s], as float64 tensors
+        (N,)."""
         if not self.commands.hold:
             raise ValueError(f"the twin needs the actuator states exactly, which needs held commands; the "
                              f"{self.scenario} scenario's commands are interpolated between rows")
         when = np.asarray(t.detach().cpu(), dtype=float) + self.window_start
         now = self.commands(when)
-        act = diesel.actuators(self.commands, when, self.model_params)
+        if self.actuators == "exact":
+            act = diesel.actuators(self.commands, when, self.model_params)
+        else:
+            operator = self.actuator_operator
+            act = operator.predict(operator.problem.operator_points(self.commands, when))
         columns = {"u_delta": now[:, 0], "n_e": now[:, 3], **{n: act[:, k] for k, n in enumerate(diesel.ACTUATORS)}}
         return {n: torch.as_tensor(v, dtype=torch.float64) for n, v in columns.items()}
+
+    @cached_property
+    def actuator_operator(self):
+        """The trained actuator operator of ``actuators`` (a :class:`sciml.solver.Result` of the diesel-actuators
+        problem), loaded once; its actuator time constants and delays must be this engine's."""
+        from sciml.solver import load
+
+        result = load(self.actuators, device="cpu")
+        if not isinstance(result.problem, DieselActuators):
+            raise ValueError(f"actuators={self.actuators!r} holds a {result.problem.name} result; the twin needs a "
+                             "trained `sciml run diesel-actuators --solver deeponet`")
+        differ = {n: (result.problem.params[n], self.params[n]) for n in DieselActuators.TIMES
+                  if result.problem.params[n] != self.params[n]}
+        if differ:
+            raise ValueError(f"the actuator operator in {self.actuators!r} was trained for other actuator time "
+                             "constants or delays than this engine's: "
+                             + ", ".join(f"{n} = {a!r} s there, {b!r} s here" for n, (a, b) in differ.items()))
+        return result
 
     def _signals(self, x, known, params):
         p_im, p_em, _, _, omega_t = x.unbind(-1)
@@ -345,11 +371,13 @@ class DieselActuators(Problem):
     """Held-out command sequences of the reference."""
     n_times = 201
     """Reference times per sequence, evenly spaced over [0, duration]."""
+    TIMES = ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")
+    """The actuators' time constants and delays [s]: the parameters the operator is learned for."""
     parameters = {
         "duration": Parameter(2.0, unit="s", doc="length of each command sequence", minimum=0.0,
                               exclusive_minimum=True),
         "hold": Parameter(0.25, unit="s", doc="time each command value is held", minimum=0.0, exclusive_minimum=True),
-        **{name: _model_parameter(name) for name in ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")},
+        **{name: _model_parameter(name) for name in TIMES},
     }
 
     def __init__(self, **params):
@@ -382,8 +410,41 @@ class DieselActuators(Problem):
 
     def solution(self, commands, t) -> np.ndarray:
         """The exact actuator states (n, T, 3) for command sequences (n, 2K) at times ``t`` (T,) [s]."""
-        params = {name: self.params[name] for name in ("tau_egr1", "tau_egr2", "tau_degr", "tau_vgt", "tau_dvgt")}
+        params = {name: self.params[name] for name in self.TIMES}
         return np.stack([diesel.actuators(self.commands(row), t, params) for row in np.asarray(commands)])
+
+    def operator_points(self, commands: diesel.Commands, when) -> np.ndarray:
+        """Points (T, 1 + 2K) of this problem's inputs at which the operator gives the actuator states under
+        the held engine ``commands`` at absolute times ``when`` (T,) [s].
+
+        The operator knows command histories of ``duration`` seconds, held on its grid of ``hold`` seconds, from
+        the steady state of their first values. Each time is therefore seen through a window that puts the
+        last command change J before it on a grid time, as many holds after the window's start as the window
+        leaves room for: the window starts at J - m hold and the point's time is t - J + m hold <= duration.
+        When the change is more than duration - hold ago (m = 0), the window starts at J from the steady state
+        of the new commands: the actuators' time constants and delays (about 0.2 s together) have taken the
+        error that makes to ~1e-6 of the step by then. With no change in the last ``duration`` seconds, the
+        window holds the present commands. The commands must change at most once per ``duration`` seconds
+        (a ValueError otherwise): a window would hold two changes off its grid."""
+        when = np.asarray(when, dtype=float).reshape(-1)
+        if not commands.hold:
+            raise ValueError("the actuator operator needs held commands (hold=True), not interpolated ones")
+        changes = commands.times[1:]
+        close = np.flatnonzero(np.diff(changes) < self.duration)
+        if close.size:
+            a, b = changes[close[0]], changes[close[0] + 1]
+            raise ValueError(f"{commands.source} change at t = {a:g} s and {b:g} s, less than the actuator operator's "
+                             f"window of {self.duration:g} s apart; it sees one change per window (use the exact "
+                             "actuator states instead)")
+        k = np.searchsorted(changes, when, side="right") - 1          # the last change at or before each time
+        since = np.where(k >= 0, when - changes[np.clip(k, 0, None)], np.inf)
+        m = np.clip(np.floor((self.duration - since) / self.hold + 1e-9), 0, self.pieces - 1)
+        recent = since < self.duration
+        start = np.where(recent, when - since - m * self.hold, when - self.duration)
+        # each piece's value, read at its middle (its start may round to just before a change)
+        u = commands(start[:, None] + self.hold * (np.arange(self.pieces) + 0.5))   # (T, K, 4)
+        egr, vgt = (diesel.COMMANDS.index(c) for c in ("u_egr", "u_vgt"))
+        return np.concatenate([(when - start)[:, None], u[..., egr], u[..., vgt]], axis=1)
 
     def held_out(self) -> np.ndarray:
         """The reference's command sequences (n_reference, 2K), by a fixed seed never used for training."""

@@ -17,7 +17,11 @@ The loss (each term a mean of squares):
 - ``residual``: (dx/dt - f(t, x, known(t), theta)) * time_scale / state_scale at ``n_collocation`` points
   per stretch, evenly spaced in xi. Weighting each state's residual by its own time constant turns it
   into an equivalent state error, so a stiff pressure and a slow turbo speed count alike;
-- ``data``: the measured signals against the model's, each over its RMS;
+- ``data``: the measured signals against the model's, each over its RMS; with ``self_adaptive``, each
+  sample's square times lambda^2, a weight per sample and signal that gradient ascent raises where the
+  misfit stays large during the Adam phase and that the second phase keeps fixed (self-adaptive PINNs,
+  McClenny & Braga-Neto, J. Comput. Phys. 474, 111722, 2023; the twin papers found such weights on the data
+  necessary);
 - ``continuity``: the states at the end of one stretch against the next one's start;
 - ``initial``: the networks' dx/dt at t = 0 when the problem starts at rest (its steady state), scaled as
   the residual (f itself at t = 0 is the residual's business: penalising f(x(0)) alone pulled x(0) towards
@@ -216,6 +220,9 @@ class ODEPinn(ODESolver):
     ``checkpoint_minutes``, ``progress``. ``baseline`` (on by default): also identify the unknowns by the problem's
     classical method, where it has one (``problem.least_squares(initial_guess)``), and report it beside the
     twin in ``extra_metrics``. ``shared_body``: one body for every stretch, a head each (:class:`StretchNets`).
+    ``self_adaptive``: a trainable weight per measured sample and signal on the data term (module docstring),
+    raised by its own Adam (gradient ascent, at ``lr``) in the Adam phase, fixed after it; their spread is in
+    ``extra_metrics["self_adaptive_weights"]``.
 
     Transfer learning (Nath, Kumar, Smith & Karniadakis, arXiv 2412.11967, its two strategies): ``init`` names
     a saved ode-pinn result (its folder or ``result.pt``, as ``sciml run --init``) on another trajectory (another
@@ -237,7 +244,7 @@ class ODEPinn(ODESolver):
         "initial_weight": 1.0, "iterations": 15000, "lr": 3e-3, "parameter_lr": 1e-2, "decay_rate": 0.1,
         "schedule": "exponential", "lbfgs_iterations": 2000, "seed": 0, "device": None, "checkpoint_every": 1000,
         "checkpoint_minutes": 5.0, "progress": True, "baseline": True, "shared_body": False, "init": None,
-        "data_steps": 0, "freeze_body": False, "optimizer": "adam-lbfgs",
+        "data_steps": 0, "freeze_body": False, "optimizer": "adam-lbfgs", "self_adaptive": False,
     }
 
     def __init__(self, problem, **settings):
@@ -252,6 +259,8 @@ class ODEPinn(ODESolver):
             positive = key in ("delta", "lr", "parameter_lr")
             if not (isinstance(s[key], (int, float)) and math.isfinite(s[key]) and (s[key] > 0 or not positive and s[key] == 0)):
                 raise ValueError(f"{key} must be a finite number {'>' if positive else '>='} 0, got {s[key]!r}")
+        if not isinstance(s["self_adaptive"], bool):
+            raise ValueError(f"self_adaptive must be True or False, got {s['self_adaptive']!r}")
         if s["data_steps"] > s["iterations"]:
             raise ValueError(f"data_steps must be at most iterations ({s['iterations']}): the data-only stage is the "
                              f"start of the Adam phase, got {s['data_steps']!r}")
@@ -315,6 +324,11 @@ class ODEPinn(ODESolver):
                 self.frozen = {"colloc": nets.features(self.xi), "data": nets.features(self.xi_data),
                                "ends": nets.features(self.xi_ends)}
         self.data_rms = self.values.pow(2).mean(0).sqrt().clamp_min(1e-300)
+        self.adaptive = None
+        """The self-adaptive data weights lambda (T, m) and their gradient-ascent Adam, when asked for."""
+        if self.settings["self_adaptive"]:
+            lam = torch.ones_like(self.values, requires_grad=True)
+            self.adaptive = (lam, torch.optim.Adam([lam], lr=self.settings["lr"], maximize=True))
         self.weight = torch.as_tensor(p.network_time_scales, dtype=torch.float64) / self.model.scale
 
     def params(self) -> dict[str, Any]:
@@ -341,12 +355,13 @@ class ODEPinn(ODESolver):
         dxdt = (dy * self.model.scale).reshape(-1, y.shape[-1]) * self.rate
         x_data = nets.pick(*self.outputs("data"), self.rate_data, self.where_data)[0] * self.model.scale
         misfit = (p.measured(x_data, self.known_data, params) - self.values) / self.data_rms
+        squares = misfit.pow(2) if self.adaptive is None else self.adaptive[0].pow(2) * misfit.pow(2)
         end, _ = self.outputs("ends")
         if self.physics:
             residual = ((dxdt - p.network_derivative(x, self.known_colloc, params)) * self.weight).pow(2).mean()
         else:  # the multi-stage start: the networks follow the data first
             residual = torch.zeros((), dtype=torch.float64)
-        terms = {"residual": residual, "data": s["data_weight"] * misfit.pow(2).mean()}
+        terms = {"residual": residual, "data": s["data_weight"] * squares.mean()}
         if nets.count > 1:
             terms["continuity"] = s["continuity_weight"] * (end[:-1, 0] - y[1:, 0]).pow(2).mean()
         if p.at_rest:
@@ -374,10 +389,35 @@ class ODEPinn(ODESolver):
             def track(trainer, record):  # the identified parameters after each step, in the history
                 record["identified"] = self.model.unknowns.floats()
             callbacks.insert(0, track)
+        if self.adaptive is not None:
+            def adapt(trainer, record):  # ascent on the data weights after each Adam step; fixed after
+                lam, ascent = self.adaptive
+                if trainer.state.phase == "adam" and lam.grad is not None:
+                    ascent.step()
+                    ascent.zero_grad(set_to_none=True)
+                elif trainer.state.phase != "adam":
+                    lam.requires_grad_(False)
+                    lam.grad = None
+            callbacks.insert(0, adapt)
         setup_s = time.perf_counter() - began
         return self.fit(self.model, self.loss, out, resume, callbacks, f"{self.problem.name}/{self.name}",
-                        get_extra=lambda: {"physics": self.physics},
-                        set_extra=lambda extra: setattr(self, "physics", bool(extra["physics"])), data_s=setup_s)
+                        get_extra=self._own_state, set_extra=self._set_own_state, data_s=setup_s)
+
+    def _own_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the solver's own state: whether the physics is on, the data weights."""
+        state: dict[str, Any] = {"physics": self.physics}
+        if self.adaptive is not None:
+            lam, ascent = self.adaptive
+            state["adaptive"] = {"weights": lam.detach().clone(), "adam": ascent.state_dict()}
+        return state
+
+    def _set_own_state(self, state: dict[str, Any]) -> None:
+        self.physics = bool(state["physics"])
+        if self.adaptive is not None:
+            lam, ascent = self.adaptive
+            with torch.no_grad():
+                lam.copy_(state["adaptive"]["weights"])
+            ascent.load_state_dict(state["adaptive"]["adam"])
 
     def load_initial_weights(self, path: str | Path) -> None:
         """Start the networks from the saved result at ``path`` (its folder or ``result.pt``; see the class
@@ -448,7 +488,8 @@ class ODEPinn(ODESolver):
         parameter ``rel_error_NAME``, its identified value's relative error against the value the signals were
         simulated with (``problem.true_params()`` where the problem's parameters change in time, as in a fault,
         else the problem's own); with ``baseline``, the classical fit's."""
-        if not hasattr(self, "t_data"):
+        trained = hasattr(self, "t_data")
+        if not trained:
             self.model = result.model
             self.prepare()
         with torch.no_grad():
@@ -461,6 +502,11 @@ class ODEPinn(ODESolver):
         truth = self.problem.true_params() if hasattr(self.problem, "true_params") else self.problem.params
         for name, value in result.identified.items():
             out[f"rel_error_{name}"] = abs(value - float(truth[name])) / abs(float(truth[name]))
+        if self.adaptive is not None and trained:  # a loaded result keeps no data weights
+            lam = self.adaptive[0].detach()
+            out["self_adaptive_weights"] = {
+                name: {"min": float(lam[:, j].min()), "median": float(lam[:, j].median()), "max": float(lam[:, j].max())}
+                for j, name in enumerate(self.signals)}
         if self.settings["baseline"] and self.problem.unknowns and hasattr(self.problem, "least_squares"):
             fit = self.problem.least_squares(dict(self.problem.unknowns))
             out["baseline"] = {"method": "nonlinear least squares on the simulator (scipy.optimize.least_squares)",

@@ -20,12 +20,14 @@ import torch
 
 from sciml import storage
 from sciml.problems import Burgers, Convection, Poisson
+from sciml.problems.diesel import DieselEngine
 from sciml.problems.pendulum import Pendulum, PendulumControl
 from sciml.solvers import PINN, CausalPINN, MultiDomainPINN
 from sciml.solvers.controller import Controller
 from sciml.solvers.hypersolver import HyperSolver
 from sciml.solvers.lagrangian import LagrangianPINN
 from sciml.solvers.neural_ode import NeuralODE
+from sciml.solvers.ode_pinn import ODEPinn
 from sciml.training import TrainConfig, Trainer
 
 PDE = dict(width=8, depth=2, n_interior=96, n_boundary=24, compile=False, native=False, progress=False,
@@ -45,6 +47,10 @@ SOLVERS = {
     "controller-hypereuler": (lambda: Controller(PendulumControl(), width=8, n_initial=32, batch=8, iterations=6,
                                                  hyper_iterations=3, hyper_samples=64, checkpoint_every=2,
                                                  progress=False), 4),
+    "ode-pinn-self-adaptive": (lambda: ODEPinn(DieselEngine(duration=4.0, hold=2.0, command_seed=3)
+                                               .identify(["A_egrmax"], {"A_egrmax": 3e-4}), self_adaptive=True,
+                                               width=8, n_collocation=20, iterations=6, lbfgs_iterations=4,
+                                               baseline=False, checkpoint_every=2, progress=False), 4),
 }
 """Solver factories on tiny budgets, and the record after which a run is interrupted."""
 

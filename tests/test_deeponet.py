@@ -13,7 +13,7 @@ import sciml
 from sciml.odeproblem import REFERENCE_SEED, trajectory_points
 from sciml.problem import Problem, Reference, relative_l2
 from sciml.problems.burgers import Burgers
-from sciml.problems.diesel import DieselActuators
+from sciml.problems.diesel import DieselActuators, DieselEngine
 from sciml.solvers.deeponet import DeepONet
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -78,6 +78,15 @@ def test_diesel_actuators_run_writes_metrics_figure_and_reloads(tmp_path):
     again = sciml.load(out)
     points = DieselActuators().reference().points[:500]
     np.testing.assert_array_equal(again.predict(points), result.predict(points))
+    # the engine twin's actuator states from the saved operator, which must be trained for its actuators
+    t = torch.linspace(0.0, 60.0, 50, dtype=torch.float64)
+    engine = DieselEngine(actuators=str(out))
+    known = engine.known(t)
+    want = again.predict(DieselActuators().operator_points(engine.commands, t.numpy()))
+    np.testing.assert_array_equal(np.stack([known[n].numpy() for n in ("ut_egr1", "ut_egr2", "ut_vgt")], 1), want)
+    with pytest.raises(ValueError, match=r"trained for other actuator time constants or delays than this engine's: "
+                                         r"tau_vgt = 0.025 s there, 0.03 s here"):
+        DieselEngine(actuators=str(out), tau_vgt=0.03).known(t)
 
 
 @pytest.mark.parametrize("settings, message", [

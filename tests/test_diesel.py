@@ -95,6 +95,31 @@ def test_exact_actuator_response_equals_the_simulated_one():
     assert np.ptp(exact[..., 2]) > 30.0                                   # the commands move the VGT
 
 
+def test_operator_windows_give_the_engine_actuators_exactly():
+    """Fed the exact operator, the windows that diesel-engine's twin builds for a trained actuator operator
+    give the actuator states of the engine's 60 s random transient (every change on the operator's grid); a
+    window off the grid by a fraction of a hold would be off by up to the step."""
+    engine, actuators = DieselEngine(), DieselActuators()
+    when = np.linspace(0.0, 60.0, 1201) + 1e-3
+    points = actuators.operator_points(engine.commands, when)
+    assert points[:, 0].min() > 0.0 and points[:, 0].max() <= actuators.duration
+    got = np.array([actuators.solution(p[None, 1:], p[:1])[0, 0] for p in points])
+    want = diesel.actuators(engine.commands, when, engine.model_params)
+    assert np.ptp(want[:, 2]) > 20.0                                     # the transient moves the VGT
+    np.testing.assert_allclose(got, want, atol=1e-3)                      # [%]; measured 1.6e-4
+    shifted = points.copy()
+    shifted[:, 0] -= 0.1                                                  # the same windows read 0.1 s early
+    early = np.array([actuators.solution(p[None, 1:], p[:1])[0, 0] for p in shifted])
+    assert np.abs(early - want).max() > 1.0
+
+
+def test_operator_windows_refuse_commands_that_change_too_often():
+    commands = diesel.Commands([0.0, 1.0, 1.5], [[110.0, 50.0, 60.0, 1500.0]] * 3, source="these commands")
+    with pytest.raises(ValueError, match=r"these commands change at t = 1 s and 1.5 s, less than the actuator "
+                                         r"operator's window of 2 s apart"):
+        DieselActuators().operator_points(commands, [2.0])
+
+
 def test_actuator_problem_reference_and_sampling():
     problem = DieselActuators(duration=1.0, hold=0.25)
     assert problem.inputs == ("t", "u_egr_1", "u_egr_2", "u_egr_3", "u_egr_4", "u_vgt_1", "u_vgt_2", "u_vgt_3",

@@ -120,3 +120,28 @@ def test_parameter_errors_are_against_the_values_in_force_in_the_window():
     faulty = 0.8 * diesel.DEFAULTS["A_egrmax"]
     error = result.solver.extra_metrics(result)["rel_error_A_egrmax"]
     assert error == pytest.approx(abs(result.identified["A_egrmax"] - faulty) / faulty, rel=1e-12)
+
+
+def test_self_adaptive_data_weights_rise_in_the_adam_phase_and_then_stay(tmp_path):
+    """self_adaptive: every data weight starts at 1 and gradient ascent raises it during the Adam phase (a
+    descent would lower it); the second phase keeps the weights it was handed, and the data term is the
+    weighted one."""
+    seen = {}
+
+    def watch(trainer, record):
+        if trainer.state.phase == "adam":
+            seen["adam"] = trainer_solver.adaptive[0].detach().clone()
+
+    problem = registry.problem("diesel-engine")(**SHORT).identify(["A_egrmax"], {"A_egrmax": 3e-4})
+    trainer_solver = registry.solver("ode-pinn")(problem, **{**TINY, "self_adaptive": True, "lbfgs_iterations": 5})
+    result = trainer_solver.train(callbacks=[watch])
+    lam = trainer_solver.adaptive[0].detach()
+    assert lam.min() > 1.0 and not lam.requires_grad
+    assert torch.equal(lam, seen["adam"])                        # unchanged by the L-BFGS phase
+    weights = result.solver.extra_metrics(result)["self_adaptive_weights"]
+    assert set(weights) == {"p_im", "p_em", "omega_t", "W_egr"} and weights["p_im"]["max"] == float(lam[:, 0].max())
+    data = trainer_solver.loss()["data"].item()
+    trainer_solver.adaptive = None
+    assert data > trainer_solver.loss()["data"].item()           # the weights > 1 count in the data term
+    with pytest.raises(ValueError, match="self_adaptive must be True or False, got 'yes'"):
+        registry.solver("ode-pinn")(problem, self_adaptive="yes")

@@ -517,6 +517,30 @@ def test_a_speedup_is_measured_on_one_kind_of_cpu_only():
     assert _passed(case, {"against": same}) and not _passed(case, {"against": other})
 
 
+def test_a_case_given_another_case_run_as_a_parameter_runs_it_first(tmp_path, one_thread):
+    """``param_from`` hands a problem parameter the run folder of another case (here the twin's actuator
+    operator), running that case first, and records which run it used."""
+    operator = Case(name="tiny-actuators", problem="diesel-actuators", solver="deeponet",
+                    settings={"iterations": 20, "n_functions": 20, "n_times": 10, "batch": 10})
+    twin = Case(name="tiny-twin-operator", settings=TWIN_TINY, param_from={"actuators": operator.name}, **TWIN)
+    for case in (operator, twin):
+        cases.register(case)
+    try:
+        out = tmp_path / "v"
+        assert main([twin.name, "--out", str(out), "--no-progress"]) == 0
+        first = json.loads((out / "results" / f"{operator.name}.json").read_text())
+        stored = json.loads((out / "results" / f"{twin.name}.json").read_text())
+        assert stored["param_from"] == {"actuators": {"case": operator.name, "commit": first["commit"],
+                                                      "date": first["date"]}}
+        assert stored["params"]["actuators"] == str(out / "runs" / operator.name)
+    finally:
+        for case in (operator, twin):
+            cases.unregister(case.name)
+    with pytest.raises(ValueError, match=r"\['actuators'\] given both as a parameter and in param_from"):
+        Case(name="both", problem="diesel-engine", solver="ode-pinn", params={"actuators": "x"},
+             param_from={"actuators": "y"})
+
+
 def test_a_case_measured_against_a_missing_result_stops_before_training(tmp_path, capsys):
     case = Case(name="tiny-twin-alone", settings=TWIN_TINY, against="no-such-run", **TWIN)
     cases.register(case)

@@ -100,6 +100,9 @@ class Case:
     init_from: str = ""
     """A case whose trained network starts this one (transfer learning): its run folder is passed as the
     solver's ``init`` setting, and the runner runs that case first when the folder holds no result."""
+    param_from: dict[str, str] = field(default_factory=dict)
+    """Problem parameters given the run folder of another case (parameter -> case), such as a trained operator
+    the problem uses; the runner runs that case first when the folder holds no result."""
     against: str = ""
     """A case this one is measured against (the same problem trained from scratch): the runner stores, under
     ``against`` in the result, that case's wall time and parameter errors (``extra_metrics.rel_error_NAME``),
@@ -116,6 +119,9 @@ class Case:
                 raise ValueError(f"case {self.name!r}: {key} must be a registered {key} name, got {value!r}")
         if self.init_from and "init" in self.settings:
             raise ValueError(f"case {self.name!r}: give init_from (a case) or the init setting, not both")
+        given = set(self.param_from) & set(self.params)
+        if given:
+            raise ValueError(f"case {self.name!r}: {sorted(given)} given both as a parameter and in param_from")
         clash = set(self.params) & set(self.settings)
         if clash:
             raise ValueError(f"case {self.name!r}: {sorted(clash)} given both as problem parameter and solver setting")
@@ -127,6 +133,7 @@ class Case:
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "settings", dict(self.settings))
         object.__setattr__(self, "inverse", dict(self.inverse))
+        object.__setattr__(self, "param_from", dict(self.param_from))
         bounds = {k: tuple(float(b) for b in v) for k, v in self.bounds.items()}
         bad = {k: v for k, v in bounds.items() if len(v) != 2 or not v[0] <= v[1]}
         if bad:
@@ -1068,6 +1075,17 @@ register(Case(
     target_text=("issue 15: on clean data of a 60 s transient, A_egrmax and A_vgtmax within 2 %, eta_sc within 3 %, "
                  "h_tot within 10 %, p_im, p_em, omega_t to 2e-2 relative L2, in at most 20 minutes (method: "
                  f"{NATH_2023})")))
+register(Case(
+    name="diesel-engine-identify-deeponet", problem="diesel-engine", solver="ode-pinn", settings={"baseline": False},
+    param_from={"actuators": "diesel-actuators-deeponet"},
+    inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},
+    budget=("the budget of diesel-engine-identify, clean data, with the actuator states ut_egr1, ut_egr2 and ut_vgt "
+            "predicted by the trained operator of diesel-actuators-deeponet (`--actuators` its run folder) in place "
+            "of their closed form; no least squares (diesel-engine-identify reports it)"),
+    reference=DIESEL_TWIN_REFERENCE,
+    bounds=CASES["diesel-engine-identify"].bounds,
+    target_text=("issue 15: the operator-infused twin, the DeepONet's actuator states replacing the exact ones as in "
+                 f"{NATH_2023}; held to diesel-engine-identify's targets")))
 register(Case(
     name="diesel-engine-identify-noise", problem="diesel-engine", solver="ode-pinn", params={"sensor_noise": 0.01},
     inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS},

@@ -394,10 +394,9 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     run_dir = out / "runs" / case.name
     kwargs = case.kwargs()
     if case.init_from:
-        source = out / "runs" / case.init_from
-        if not (source / "result.pt").is_file():
-            run_case(registry.get(case.init_from), out, progress)
-        kwargs["init"] = str(source)
+        kwargs["init"] = str(_trained(case.init_from, out, progress))
+    for param, name in case.param_from.items():
+        kwargs[param] = str(_trained(name, out, progress))
     baseline = _against(case, out)
     if run_dir.is_dir():  # a fresh run, not a resumed one: no stale checkpoint or files
         shutil.rmtree(run_dir)
@@ -416,6 +415,8 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     history = json.loads((run_dir / "history.json").read_text())
     if case.init_from:
         metrics["init_from"] = _stored_run(case.init_from, out)
+    if case.param_from:
+        metrics["param_from"] = {param: _stored_run(name, out) for param, name in case.param_from.items()}
     if baseline is not None:
         metrics["against"] = compare_runs(metrics, baseline, cpu_model())
 
@@ -513,6 +514,15 @@ def _against(case: registry.Case, out: Path) -> dict[str, Any] | None:
         raise ValueError(f"case {case.name!r} is measured against {case.against!r}, which has no stored result: "
                          f"run `sciml validate {case.against}` first")
     return record
+
+
+def _trained(name: str, out: Path, progress: bool) -> Path:
+    """The run folder of case ``name``, which another case starts from or uses; the case is run first when
+    the folder holds no result."""
+    source = out / "runs" / name
+    if not (source / "result.pt").is_file():
+        run_case(registry.get(name), out, progress)
+    return source
 
 
 def _stored_run(name: str, out: Path) -> dict[str, Any]:
