@@ -1,5 +1,7 @@
 """Tests for the validation registry and runner (sciml.validation): fast, tiny training budgets."""
 
+import contextlib
+import dataclasses
 import json
 import re
 
@@ -22,13 +24,22 @@ TINY_LBFGS = Case(
     budget="20 Adam + 5 L-BFGS", reference="Cole-Hopf", target=1e-12)
 
 
+@contextlib.contextmanager
+def _registered_cases(*made):
+    """The cases ``made`` registered for the block, unregistered after it."""
+    for case in made:
+        cases.register(case)
+    try:
+        yield
+    finally:
+        for case in made:
+            cases.unregister(case.name)
+
+
 @pytest.fixture
 def tiny_cases():
-    for case in (TINY, TINY_LBFGS):
-        cases.register(case)
-    yield
-    for case in (TINY, TINY_LBFGS):
-        cases.unregister(case.name)
+    with _registered_cases(TINY, TINY_LBFGS):
+        yield
 
 
 def _row(report: str, name: str) -> str:
@@ -225,8 +236,6 @@ def test_docstring_edits_do_not_change_the_code_fingerprint(tmp_path):
 
 
 def test_a_target_set_after_the_run_is_marked_as_such(tmp_path, tiny_cases):
-    import dataclasses
-
     _stored(tmp_path, dataclasses.replace(TINY, target=None))  # ran when the case had no target
     row = _row(render_report(tmp_path), "tiny-burgers")
     assert "pass (against a target set after this run)" in row
@@ -235,24 +244,36 @@ def test_a_target_set_after_the_run_is_marked_as_such(tmp_path, tiny_cases):
     assert "pass (against a target changed after this run; then: FAIL)" in row
 
 
-def test_a_seed_study_judges_the_median_ratio_and_shows_every_seed(tmp_path):
-    import dataclasses
+@contextlib.contextmanager
+def _registered(study, arms, **common):
+    """``study`` registered (:func:`cases.register_study`) for the block, unregistered after it."""
+    cases.register_study(study, arms, **common)
+    try:
+        yield
+    finally:
+        for name in cases.STUDIES.pop(study.name).cases():
+            cases.unregister(name)
 
+
+def _store_arms(out, study, values, fields):
+    """A stored result per seed and arm of ``study``: ``values[seed]`` holds the arms' values in the study's
+    order, ``fields(value)`` the result's fields."""
+    for seed, row in values.items():
+        for arm, value in zip(study.arms, row):
+            _stored(out, cases.get(study.case_name(arm, seed)), study=dataclasses.asdict(study), **fields(value))
+
+
+def test_a_seed_study_judges_the_median_ratio_and_shows_every_seed(tmp_path):
     study = cases.Study(name="tiny-study", seeds=(0, 1, 2), arms=("pinn", "long"), baseline="pinn",
                         candidate="long", target_ratio=0.8, target_text="the longer run at most 0.8x the error")
     common = dict(problem="burgers", reference="Cole-Hopf", settings={"n_interior": 300})
-    cases.register_study(study, {"pinn": {"solver": "pinn", "settings": {"iterations": 10}},
-                                 "long": {"solver": "pinn", "settings": {"iterations": 20}}}, **common)
-    try:
+    with _registered(study, {"pinn": {"solver": "pinn", "settings": {"iterations": 10}},
+                             "long": {"solver": "pinn", "settings": {"iterations": 20}}}, **common):
         assert cases.expand(["tiny-study"]) == [f"tiny-study-{a}-seed{s}" for a in ("pinn", "long") for s in (0, 1, 2)]
         made = cases.get("tiny-study-long-seed1")
         assert made.settings == {"n_interior": 300, "iterations": 20, "seed": 1} and made.study == "tiny-study"
         # ratios long/pinn per seed: 0.5, 0.9, 0.7 -> median 0.7 <= 0.8: pass, though one seed is above
-        errors = {0: (0.2, 0.1), 1: (0.2, 0.18), 2: (0.1, 0.07)}
-        for seed, (base, cand) in errors.items():
-            for arm, err in (("pinn", base), ("long", cand)):
-                _stored(tmp_path, cases.get(study.case_name(arm, seed)), rel_l2=err,
-                        study=dataclasses.asdict(study))
+        _store_arms(tmp_path, study, {0: (0.2, 0.1), 1: (0.2, 0.18), 2: (0.1, 0.07)}, lambda err: {"rel_l2": err})
         report = render_report(tmp_path)
         assert "| 1 | 2.00e-01, 1.0 s | 1.80e-01, 1.0 s | 0.9 |" in report
         assert "median (min–max) over 3 seeds: 0.7 (0.5–0.9)" in report
@@ -264,69 +285,49 @@ def test_a_seed_study_judges_the_median_ratio_and_shows_every_seed(tmp_path):
         # a missing seed leaves the study incomplete, not passed
         (tmp_path / "results" / "tiny-study-long-seed2.json").unlink()
         assert "incomplete: 2 of 3 seeds have both arms" in render_report(tmp_path)
-    finally:
-        for name in cases.STUDIES.pop("tiny-study").cases():
-            cases.unregister(name)
 
 
 def test_a_study_on_a_figure_of_merit_judges_its_deviation_from_the_published_value(tmp_path):
-    import dataclasses
-
     # the cylinder's way: no reference field, the lift coefficient against its published 0.0106
     study = cases.Study(name="tiny-lift", seeds=(0, 1, 2), arms=("a", "b"), baseline="a", candidate="b",
                         target_ratio=0.5, metric="lift_coefficient", metric_reference=0.01)
-    cases.register_study(study, {"a": {"settings": {"iterations": 10}}, "b": {"settings": {"iterations": 20}}},
-                         problem="burgers", solver="pinn", reference="Schäfer-Turek")
-    try:
+    with _registered(study, {"a": {"settings": {"iterations": 10}}, "b": {"settings": {"iterations": 20}}},
+                     problem="burgers", solver="pinn", reference="Schäfer-Turek"):
         # deviations a: 0.4, 0.2, 0.5 (one below the value); b: 0.1, 0.1, 0.05 -> ratios 0.25, 0.5, 0.1
-        lifts = {0: (0.014, 0.011), 1: (0.008, 0.009), 2: (0.015, 0.0105)}
-        for seed, pair in lifts.items():
-            for arm, lift in zip(("a", "b"), pair):
-                _stored(tmp_path, cases.get(study.case_name(arm, seed)), rel_l2=None, lift_coefficient=lift,
-                        study=dataclasses.asdict(study))
+        _store_arms(tmp_path, study, {0: (0.014, 0.011), 1: (0.008, 0.009), 2: (0.015, 0.0105)},
+                    lambda lift: {"rel_l2": None, "lift_coefficient": lift})
         report = render_report(tmp_path)
         assert "`a` relative deviation of lift_coefficient from 0.01, time" in report
         assert "| 1 | 2.00e-01, 1.0 s | 1.00e-01, 1.0 s | 0.5 |" in report
         assert "median (min–max) over 3 seeds: 0.25 (0.1–0.5)" in report
         assert "median ratio ≤ 0.5: **pass**." in report
-    finally:
-        for name in cases.STUDIES.pop("tiny-lift").cases():
-            cases.unregister(name)
     with pytest.raises(ValueError, match="metric_reference must be a finite non-zero value, got 0.0"):
         cases.Study(name="s", seeds=(0, 1, 2), arms=("a", "b"), baseline="a", candidate="b", metric="x",
                     metric_reference=0.0)
 
 
 def test_a_study_over_windows_judges_the_largest_parameter_error_ratio(tmp_path):
-    import dataclasses
-
     # the diesel multi-stage optimiser study's way: each seed another window (a problem parameter), the
     # per-window ratio the largest of the parameters' error ratios, as a transfer against its scratch run
     study = cases.Study(name="tiny-windows", seeds=(2, 3, 4), arms=("a", "b"), baseline="a", candidate="b",
                         target_ratio=1.5, metric=cases.PARAMETERS, over="command_seed")
-    cases.register_study(study, {"a": {"settings": {"optimizer": "ssbroyden"}},
-                                 "b": {"settings": {"optimizer": "adam-lbfgs"}}},
-                         problem="diesel-engine", solver="ode-pinn", params={"duration": 8.0},
-                         settings={"iterations": 10, "seed": 7}, reference="the window's simulation")
-    try:
+    with _registered(study, {"a": {"settings": {"optimizer": "ssbroyden"}},
+                             "b": {"settings": {"optimizer": "adam-lbfgs"}}},
+                     problem="diesel-engine", solver="ode-pinn", params={"duration": 8.0},
+                     settings={"iterations": 10, "seed": 7}, reference="the window's simulation"):
         made = cases.get("tiny-windows-b-seed3")
         assert made.params == {"duration": 8.0, "command_seed": 3}
         assert made.settings == {"iterations": 10, "seed": 7, "optimizer": "adam-lbfgs"}
         assert study.seed_of(made) == 3
         # ratios b/a per window: max(0.5, 3.0) = 3.0, max(1.0, 0.5) = 1.0, max(1.2, 1.4) = 1.4 -> median 1.4
         errors = {2: ((0.02, 0.01), (0.01, 0.03)), 3: ((0.01, 0.04), (0.01, 0.02)), 4: ((0.01, 0.05), (0.012, 0.07))}
-        for seed, pairs in errors.items():
-            for arm, (egr, h) in zip(("a", "b"), pairs):
-                _stored(tmp_path, cases.get(study.case_name(arm, seed)), study=dataclasses.asdict(study),
-                        extra_metrics={"rel_error_A_egrmax": egr, "rel_error_h_tot": h, "coverage": 0.5})
+        _store_arms(tmp_path, study, errors, lambda egr_h: {"extra_metrics": {
+            "rel_error_A_egrmax": egr_h[0], "rel_error_h_tot": egr_h[1], "coverage": 0.5}})
         report = render_report(tmp_path)
         assert "| command_seed | `a` largest parameter error, time | `b` largest parameter error, time |" in report
         assert "| 2 | 2.00e-02, 1.0 s | 3.00e-02, 1.0 s | 3 |" in report
         assert "median (min–max) over 3 seeds: 1.4 (1–3)" in report
         assert "median ratio ≤ 1.5: **pass**." in report
-    finally:
-        for name in cases.STUDIES.pop("tiny-windows").cases():
-            cases.unregister(name)
 
 
 def test_a_study_needs_three_seeds_and_its_arms():
@@ -434,8 +435,7 @@ def test_a_solver_that_does_not_train_reports_its_own_figures_and_no_loss(tmp_pa
     coarse = Case(name="tiny-sent-fem", problem="sent", solver="fem", params={"load_steps": 8},
                   settings={"h": 0.02, "band": 0.04}, budget="8 load steps, h = 0.02 mm",
                   reference="none: the bounds hold the peak", bounds={"peak_force": (0.0, 0.1)})
-    cases.register(coarse)
-    try:
+    with _registered_cases(coarse):
         out = tmp_path / "validation"
         assert main(["tiny-sent-fem", "--out", str(out), "--no-progress"]) == 1  # a coarse peak is far above 0.1 kN
         stored = json.loads((out / "results" / "tiny-sent-fem.json").read_text())
@@ -446,8 +446,6 @@ def test_a_solver_that_does_not_train_reports_its_own_figures_and_no_loss(tmp_pa
         section = report.split("## tiny-sent-fem", 1)[1]
         assert "final loss" not in section and "(figures/tiny-sent-fem-load_displacement.png)" in section
         assert not (out / "figures" / "tiny-sent-fem-history.png").exists()
-    finally:
-        cases.unregister(coarse.name)
 
 
 def test_a_bound_on_a_nested_metric():
@@ -475,9 +473,7 @@ def test_a_transfer_case_starts_from_its_source_run_and_is_measured_against_anot
     source = Case(name="tiny-twin-source", settings=TWIN_TINY, **TWIN)
     few = Case(name="tiny-twin-few-shot", settings={**TWIN_TINY, "freeze_body": True}, init_from=source.name,
                against=source.name, bounds={"against.speedup": (0.0, 1e9)}, **TWIN)
-    for case in (source, few):
-        cases.register(case)
-    try:
+    with _registered_cases(source, few):
         out = tmp_path / "v"
         assert main([few.name, "--out", str(out), "--no-progress"]) == 0
         first = json.loads((out / "results" / f"{source.name}.json").read_text())
@@ -490,9 +486,6 @@ def test_a_transfer_case_starts_from_its_source_run_and_is_measured_against_anot
         assert against["error_ratio"] == pytest.approx(ours / theirs) and stored["passed"] is True
         body = [sciml.load(out / "runs" / name).model.nets.body() for name in (source.name, few.name)]
         assert all(torch.equal(a, b) for a, b in zip(*body))
-    finally:
-        for case in (source, few):
-            cases.unregister(case.name)
 
 
 def test_a_speedup_is_measured_on_one_kind_of_cpu_only():
@@ -523,9 +516,7 @@ def test_a_case_given_another_case_run_as_a_parameter_runs_it_first(tmp_path, on
     operator = Case(name="tiny-actuators", problem="diesel-actuators", solver="deeponet",
                     settings={"iterations": 20, "n_functions": 20, "n_times": 10, "batch": 10})
     twin = Case(name="tiny-twin-operator", settings=TWIN_TINY, param_from={"actuators": operator.name}, **TWIN)
-    for case in (operator, twin):
-        cases.register(case)
-    try:
+    with _registered_cases(operator, twin):
         out = tmp_path / "v"
         assert main([twin.name, "--out", str(out), "--no-progress"]) == 0
         first = json.loads((out / "results" / f"{operator.name}.json").read_text())
@@ -533,9 +524,6 @@ def test_a_case_given_another_case_run_as_a_parameter_runs_it_first(tmp_path, on
         assert stored["param_from"] == {"actuators": {"case": operator.name, "commit": first["commit"],
                                                       "date": first["date"]}}
         assert stored["params"]["actuators"] == str(out / "runs" / operator.name)
-    finally:
-        for case in (operator, twin):
-            cases.unregister(case.name)
     with pytest.raises(ValueError, match=r"\['actuators'\] given both as a parameter and in param_from"):
         Case(name="both", problem="diesel-engine", solver="ode-pinn", params={"actuators": "x"},
              param_from={"actuators": "y"})
@@ -543,13 +531,10 @@ def test_a_case_given_another_case_run_as_a_parameter_runs_it_first(tmp_path, on
 
 def test_a_case_measured_against_a_missing_result_stops_before_training(tmp_path, capsys):
     case = Case(name="tiny-twin-alone", settings=TWIN_TINY, against="no-such-run", **TWIN)
-    cases.register(case)
-    try:
+    with _registered_cases(case):
         assert main([case.name, "--out", str(tmp_path), "--no-progress"]) == 1
         assert "measured against 'no-such-run', which has no stored result" in capsys.readouterr().out
         assert not (tmp_path / "runs" / case.name).exists()
-    finally:
-        cases.unregister(case.name)
 
 
 def test_the_report_redraws_a_history_only_from_the_run_folder_of_the_stored_run(tmp_path, tiny_cases):
