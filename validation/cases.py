@@ -225,6 +225,13 @@ def parameter_errors(record: dict[str, Any]) -> dict[str, float]:
     return {k[len("rel_error_"):]: v for k, v in extra.items() if k.startswith("rel_error_")}
 
 
+def parameter_error_ratios(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float]:
+    """Each identified parameter's relative error in the result ``mine`` over its error in ``theirs`` (the
+    parameters ``theirs`` reports a non-zero error for)."""
+    ours, base = parameter_errors(mine), parameter_errors(theirs)
+    return {name: ours[name] / base[name] for name in ours if base.get(name)}
+
+
 @dataclass(frozen=True)
 class Study:
     """A comparison of methods ("arms") over several seeds at the same budget: one seed decides
@@ -280,8 +287,7 @@ class Study:
         """One seed's ratio of the result ``mine`` to ``theirs``: their errors' ratio, or for
         :data:`PARAMETERS` the largest of the parameters' error ratios."""
         if self.metric == PARAMETERS:
-            ours, base = parameter_errors(mine), parameter_errors(theirs)
-            return max(ours[name] / base[name] for name in ours)
+            return max(parameter_error_ratios(mine, theirs).values())
         return self.error(mine) / self.error(theirs)
 
     def seed_of(self, case: Case) -> Any:
@@ -1114,11 +1120,17 @@ TRANSFER = {"shared_body": True, "baseline": False, "data_weight": 10.0, "optimi
 MULTI_STAGE = {"data_steps": 200, "iterations": 400, "lbfgs_iterations": 1000}
 """The multi-stage transfer's steps: 200 Adam on the data alone, 200 with the residual and the parameters, then
 1,000 of the optimizer's second phase."""
-MULTI_STAGE_BUDGET = ("multi-stage transfer from diesel-twin-source's network (its body; each head started as the "
-                      "ridge least-squares fit of the measured states on the body's features): 200 Adam steps on the "
-                      "data alone with the parameters frozen, then 200 with the residual and the parameters, then "
-                      "1,000 SSBroyden steps (dense inverse Hessian of all 8,500 weights), data weight 10 (1 in the "
-                      "scratch run); no least squares")
+
+
+def _multi_stage_budget(second_phase: str) -> str:
+    """The budget text of a multi-stage transfer (:data:`MULTI_STAGE`) whose phase after Adam is ``second_phase``."""
+    return ("multi-stage transfer from diesel-twin-source's network (its body; each head started as the ridge "
+            "least-squares fit of the measured states on the body's features): 200 Adam steps on the data alone with "
+            f"the parameters frozen, then 200 with the residual and the parameters, then {second_phase}, data weight "
+            "10 (1 in the scratch run); no least squares")
+
+
+MULTI_STAGE_BUDGET = _multi_stage_budget("1,000 SSBroyden steps (dense inverse Hessian of all 8,500 weights)")
 
 
 def _transfer_case(name: str, settings: dict[str, Any], budget: str, speedup: float, strategy: str) -> Case:
@@ -1157,8 +1169,7 @@ register_study(
                        "8,500 weights is most of the case's time)")),
     {"ssbroyden": {"budget": MULTI_STAGE_BUDGET},
      "lbfgs": {"settings": {"optimizer": "adam-lbfgs"},
-               "budget": MULTI_STAGE_BUDGET.replace("1,000 SSBroyden steps (dense inverse Hessian of all 8,500 "
-                                                    "weights)", "at most 1,000 L-BFGS iterations")}},
+               "budget": _multi_stage_budget("at most 1,000 L-BFGS iterations")}},
     problem="diesel-engine", solver="ode-pinn", settings={**TRANSFER, **MULTI_STAGE},
     inverse={"identify": list(DIESEL_IDENTIFIED), "initial_guess": DIESEL_GUESS}, init_from="diesel-twin-source",
     reference="the window's own simulated measurements (60 s, commands held 4 s), as in diesel-engine-identify")

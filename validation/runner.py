@@ -481,8 +481,8 @@ def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], cpu: str | None) 
     this run's), each parameter's error ratio (this run's over its) and the largest. Wall times of different
     CPUs are no speed-up: then ``speedup`` is None (a bound on it fails) and ``speedup_note`` says why, as it
     does when the same CPU cannot be told (:func:`same_cpu`)."""
-    ours, base = registry.parameter_errors(mine), registry.parameter_errors(theirs)
-    ratios = {name: ours[name] / base[name] for name in ours if base.get(name)}
+    base = registry.parameter_errors(theirs)
+    ratios = registry.parameter_error_ratios(mine, theirs)
     theirs_cpu = theirs.get("cpu_model")
     same = same_cpu(cpu, theirs_cpu)
     speedup = theirs["wall_time_s"] / mine["wall_time_s"] if same is not False else None
