@@ -306,7 +306,7 @@ def test_a_study_on_a_figure_of_merit_judges_its_deviation_from_the_published_va
                     metric_reference=0.0)
 
 
-def test_a_study_over_windows_judges_the_largest_parameter_error_ratio(tmp_path):
+def test_a_study_over_windows_judges_the_identified_parameters(tmp_path):
     # the diesel multi-stage optimiser study's way: each seed another window (a problem parameter), the
     # per-window ratio the largest of the parameters' error ratios, as a transfer against its scratch run
     study = cases.Study(name="tiny-windows", seeds=(2, 3, 4), arms=("a", "b"), baseline="a", candidate="b",
@@ -328,6 +328,17 @@ def test_a_study_over_windows_judges_the_largest_parameter_error_ratio(tmp_path)
         assert "| 2 | 2.00e-02, 1.0 s | 3.00e-02, 1.0 s | 3 |" in report
         assert "median (min–max) over 3 seeds: 1.4 (1–3)" in report
         assert "median ratio ≤ 1.5: **pass**." in report
+        # the same runs weighed by tolerances (A_egrmax 2 %, h_tot 10 %): a: 1.0, 0.5, 0.5; b: 0.5, 0.5, 0.7
+        cases.STUDIES["tiny-windows"] = dataclasses.replace(study, metric=cases.TOLERANCE_USED,
+                                                            tolerances={"A_egrmax": 0.02, "h_tot": 0.1})
+        report = render_report(tmp_path)
+        assert "`a` largest parameter error / tolerance, time" in report
+        assert "| 2 | 1.00e+00, 1.0 s | 5.00e-01, 1.0 s | 0.5 |" in report
+        assert "median (min–max) over 3 seeds: 1 (0.5–1.4)" in report
+    with pytest.raises(ValueError, match="give tolerances exactly when the metric is 'tolerance-used'"):
+        dataclasses.replace(study, metric=cases.TOLERANCE_USED)
+    with pytest.raises(ValueError, match=r"tolerances must be finite and positive, got \{'h_tot': 0.0\}"):
+        dataclasses.replace(study, metric=cases.TOLERANCE_USED, tolerances={"A_egrmax": 0.02, "h_tot": 0.0})
 
 
 def test_a_study_needs_three_seeds_and_its_arms():
