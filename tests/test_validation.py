@@ -11,7 +11,8 @@ import torch
 import sciml
 from sciml.validation import cases
 from sciml.validation.cases import Case, Published
-from sciml.validation.runner import fmt_error, history_series, main, render_report
+from sciml.validation.runner import (failure_path, fmt_error, history_series, main, record_failure,
+                                     render_report)
 
 TINY = Case(
     name="tiny-burgers", problem="burgers", solver="pinn",
@@ -102,7 +103,9 @@ def test_history_series_puts_lbfgs_after_adam():
 
 def test_runner_writes_results_figures_and_report(tmp_path, tiny_cases, one_thread, capsys):
     out = tmp_path / "validation"
+    record_failure(cases.get("tiny-burgers"), out, RuntimeError("an earlier attempt"), 1.0)
     assert main(["tiny-burgers", "--out", str(out), "--no-progress"]) == 0
+    assert not failure_path(out, "tiny-burgers").exists()  # a run that succeeds clears the failure
     printed = capsys.readouterr().out
     assert re.search(r"tiny-burgers: start", printed) and re.search(r"tiny-burgers: done .*pass", printed)
 
@@ -284,7 +287,14 @@ def test_a_seed_study_judges_the_median_ratio_and_shows_every_seed(tmp_path):
         assert "median ratio ≤ 0.6: **FAIL** (against a target set or changed after some of these runs)" in report
         # a missing seed leaves the study incomplete, not passed
         (tmp_path / "results" / "tiny-study-long-seed2.json").unlink()
-        assert "incomplete: 2 of 3 seeds have both arms" in render_report(tmp_path)
+        assert "incomplete: 2 of 3 seeds have both arms." in render_report(tmp_path)
+        # ... and a run that raised is shown as failed in its cell, in the verdict and in the table of failures
+        record_failure(cases.get("tiny-study-long-seed2"), tmp_path, RuntimeError("loss nan at lbfgs step 0"), 61.0)
+        report = render_report(tmp_path)
+        assert "| 2 | " in report and "failed after 1 min 01 s (RuntimeError) |" in report
+        assert "incomplete: 2 of 3 seeds have both arms; 1 of the missing runs failed (see Runs that failed)" in report
+        assert re.search(r"\| tiny-study-long-seed2 \| .* UTC \| .* \| 1 min 01 s \| .* \| RuntimeError: loss nan at "
+                         r"lbfgs step 0 \|", report)
 
 
 def test_a_study_on_a_figure_of_merit_judges_its_deviation_from_the_published_value(tmp_path):
@@ -546,6 +556,9 @@ def test_a_case_measured_against_a_missing_result_stops_before_training(tmp_path
         assert main([case.name, "--out", str(tmp_path), "--no-progress"]) == 1
         assert "measured against 'no-such-run', which has no stored result" in capsys.readouterr().out
         assert not (tmp_path / "runs" / case.name).exists()
+        failed = json.loads(failure_path(tmp_path, case.name).read_text())  # kept for the report
+        assert failed["case"] == case.name and failed["command"] == f"sciml validate {case.name}"
+        assert failed["error"].startswith("ValueError: ") and "'no-such-run'" in failed["error"]
 
 
 def test_the_report_redraws_a_history_only_from_the_run_folder_of_the_stored_run(tmp_path, tiny_cases):

@@ -461,7 +461,46 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{case.name}.json").write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+    failure_path(out, case.name).unlink(missing_ok=True)
     return record
+
+
+def failure_path(out: Path, name: str) -> Path:
+    """Where :func:`record_failure` keeps the last failed run of case ``name``."""
+    return out / "results" / "failed" / f"{name}.json"
+
+
+def record_failure(case: registry.Case, out: Path, error: BaseException, after_s: float) -> None:
+    """Keep what a run of ``case`` that raised leaves to say, in ``results/failed/NAME.json``: the error,
+    when, after how long, at which commit and on which CPU, so that the report shows the failure (a stored
+    result of an earlier run stays as it was). The next run of the case that succeeds removes it."""
+    path = failure_path(out, case.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "case": case.name, "error": f"{type(error).__name__}: {error}", "after_s": after_s,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": source_commit(),
+        "cpu_model": cpu_model(), "command": f"sciml validate {case.name}"}, indent=2) + "\n")
+
+
+def load_failures(out: Path) -> dict[str, dict[str, Any]]:
+    """The failed runs :func:`record_failure` kept in ``out``, by case name."""
+    folder = out / "results" / "failed"
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))} \
+        if folder.is_dir() else {}
+
+
+def failure_lines(failures: dict[str, dict[str, Any]]) -> list[str]:
+    """The report's table of the failed runs (:func:`record_failure`), none when there are none."""
+    if not failures:
+        return []
+    lines = ["", "### Runs that failed", "", "The last run of each of these cases raised; a result stored by an earlier "
+             "run of the case, if any, is the one shown above.", "",
+             "| case | date | commit | failed after | machine | error |", "|---|---|---|---|---|---|"]
+    for name, failed in failures.items():
+        lines.append("| " + " | ".join(_cell(c) for c in (
+            name, failed["date"], f"`{failed['commit']}`" if failed.get("commit") else "— (none recorded)",
+            fmt_time(failed["after_s"]), failed.get("cpu_model") or "—", failed["error"])) + " |")
+    return lines
 
 
 def same_cpu(a: str | None, b: str | None) -> bool | None:
@@ -820,11 +859,13 @@ def optimizer_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
     return lines
 
 
-def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> list[str]:
+def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
+                 failures: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """One table per seed study (:class:`~sciml.validation.cases.Study`): each seed's error per arm
-    (:meth:`~sciml.validation.cases.Study.error`: relative L2 unless the study names another metric) and
-    the ratio of the candidate's to every other arm's, then the median and spread of the ratios and the
-    verdict of the median against the study's target (as the runs recorded it)."""
+    (:meth:`~sciml.validation.cases.Study.error`: relative L2 unless the study names another metric; a run
+    that raised and stored nothing, one of ``failures``, as failed) and the ratio of the candidate's to every
+    other arm's, then the median and spread of the ratios and the verdict of the median against the study's
+    target (as the runs recorded it)."""
     runs: dict[str, dict[tuple[str, Any], tuple[dict[str, Any], str]]] = {}
     for record, case, note in described:
         if case.study in registry.STUDIES:
@@ -843,7 +884,10 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> 
         for seed in st.seeds:
             cells = []
             for arm in st.arms:
-                run = got.get((arm, seed))
+                run, failed = got.get((arm, seed)), (failures or {}).get(st.case_name(arm, seed))
+                if run is None and failed:
+                    cells.append(f"failed after {fmt_time(failed['after_s'])} ({failed['error'].split(':')[0]})")
+                    continue
                 cells.append("—" if run is None else f"{fmt_error(st.error(run[0]))}, "
                              f"{fmt_time(run[0].get('wall_time_s'))}" + (" (stale)" if run[1] else ""))
             mine = got.get((st.candidate, seed))
@@ -860,8 +904,11 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]]) -> 
         lines.append("| **median** | " + " | ".join("" for _ in st.arms) + " | " + " | ".join(summary) + " |")
         base = ratios[st.baseline]
         targets = {json.dumps(run.get("study", {}).get("target_ratio")) for run, _ in got.values()}
+        failed = [name for name in st.cases() if name in (failures or {})]
         if len(base) < len(st.seeds):
             verdict = f"incomplete: {len(base)} of {len(st.seeds)} seeds have both arms"
+            if failed:
+                verdict += f"; {len(failed)} of the missing runs failed (see Runs that failed)"
         elif st.target_ratio is None:
             verdict = "reported (no target)"
         else:
@@ -919,7 +966,9 @@ def render_report(out: Path) -> str:
             f"`{record['commit']}`" if record.get("commit") else "— (none recorded)", published)) + " |")
     lines += comparison_table(described)
     lines += optimizer_tables(described, ref_number, out)
-    lines += study_tables(described)
+    failures = load_failures(out)
+    lines += study_tables(described, failures)
+    lines += failure_lines(failures)
     lines += ["", "Published figures, numbered as in the table:", ""]
     lines += [f"{k}. {c}" for k, c in enumerate(refs, 1)]
     lines.append("")
@@ -1059,6 +1108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as err:  # one broken case must not stop the others
                 print(f"{tag}: FAILED after {fmt_time(time.perf_counter() - t0)}: {type(err).__name__}: {err}",
                       flush=True)
+                record_failure(case, out, err, time.perf_counter() - t0)
                 code = 1
                 continue
             if record.get("interrupted"):
