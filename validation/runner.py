@@ -866,6 +866,7 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
     that raised and stored nothing, one of ``failures``, as failed) and the ratio of the candidate's to every
     other arm's, then the median and spread of the ratios and the verdict of the median against the study's
     target (as the runs recorded it)."""
+    failures = failures or {}
     runs: dict[str, dict[tuple[str, Any], tuple[dict[str, Any], str]]] = {}
     for record, case, note in described:
         if case.study in registry.STUDIES:
@@ -884,7 +885,7 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
         for seed in st.seeds:
             cells = []
             for arm in st.arms:
-                run, failed = got.get((arm, seed)), (failures or {}).get(st.case_name(arm, seed))
+                run, failed = got.get((arm, seed)), failures.get(st.case_name(arm, seed))
                 if run is None and failed:
                     cells.append(f"failed after {fmt_time(failed['after_s'])} ({failed['error'].split(':')[0]})")
                     continue
@@ -904,7 +905,8 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
         lines.append("| **median** | " + " | ".join("" for _ in st.arms) + " | " + " | ".join(summary) + " |")
         base = ratios[st.baseline]
         targets = {json.dumps(run.get("study", {}).get("target_ratio")) for run, _ in got.values()}
-        failed = [name for name in st.cases() if name in (failures or {})]
+        failed = [1 for arm in st.arms for seed in st.seeds
+                  if (arm, seed) not in got and st.case_name(arm, seed) in failures]
         if len(base) < len(st.seeds):
             verdict = f"incomplete: {len(base)} of {len(st.seeds)} seeds have both arms"
             if failed:
