@@ -905,12 +905,12 @@ def study_tables(described: list[tuple[dict[str, Any], registry.Case, str]],
         lines.append("| **median** | " + " | ".join("" for _ in st.arms) + " | " + " | ".join(summary) + " |")
         base = ratios[st.baseline]
         targets = {json.dumps(run.get("study", {}).get("target_ratio")) for run, _ in got.values()}
-        failed = [1 for arm in st.arms for seed in st.seeds
-                  if (arm, seed) not in got and st.case_name(arm, seed) in failures]
+        failed = sum((arm, seed) not in got and st.case_name(arm, seed) in failures
+                     for arm in st.arms for seed in st.seeds)
         if len(base) < len(st.seeds):
             verdict = f"incomplete: {len(base)} of {len(st.seeds)} seeds have both arms"
             if failed:
-                verdict += f"; {len(failed)} of the missing runs failed (see Runs that failed)"
+                verdict += f"; {failed} of the missing runs failed (see Runs that failed)"
         elif st.target_ratio is None:
             verdict = "reported (no target)"
         else:
