@@ -11,8 +11,8 @@ import torch
 import sciml
 from sciml.validation import cases
 from sciml.validation.cases import Case, Published
-from sciml.validation.runner import (failure_path, fmt_error, history_series, main, record_failure,
-                                     render_report)
+from sciml.validation.runner import (failure_path, fmt_error, history_series, load_failures, load_results, main,
+                                     record_failure, render_report)
 
 TINY = Case(
     name="tiny-burgers", problem="burgers", solver="pinn",
@@ -166,6 +166,20 @@ def _stored(out, case, **record):
     full = {"rel_l2": 0.5, "wall_time_s": 1.0, "device_name": "cpu", "cpu_count": 2, "date": "2024-01-01 00:00 UTC",
             "commit": "0123456789ab", "code": code_fingerprint(), "case": case.to_dict(), **record}
     (out / "results" / f"{case.name}.json").write_text(json.dumps(full))
+
+
+def test_an_unreadable_result_or_failure_record_is_skipped_with_a_warning_naming_it(tmp_path, capsys):
+    out = tmp_path / "v"
+    (out / "results" / "failed").mkdir(parents=True)
+    (out / "results" / "good.json").write_text(json.dumps({"rel_l2": 0.5}))
+    (out / "results" / "cut.json").write_text('{"rel_l2": 0.')  # a write cut short
+    (out / "results" / "failed" / "good.json").write_text(json.dumps({"error": "TrainingDiverged: ..."}))
+    (out / "results" / "failed" / "cut.json").write_text("{")
+    assert load_results(out) == [{"rel_l2": 0.5}]
+    assert load_failures(out) == {"good": {"error": "TrainingDiverged: ..."}}
+    err = capsys.readouterr().err
+    assert f"skipping unreadable result {out / 'results' / 'cut.json'}" in err
+    assert f"skipping unreadable failure record {out / 'results' / 'failed' / 'cut.json'}" in err
 
 
 def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, tiny_cases):

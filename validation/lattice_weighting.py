@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .runner import HERE, _load, cpu_model, git_state
+from .runner import HERE, _load, cpu_model, git_state, utc_date
 
 STUDY = HERE / "runs" / "lattice-weighting"
 STORE = HERE / "lattice_weighting.json"
@@ -77,7 +77,7 @@ def run(weight: float, seed: int) -> dict[str, Any]:
     record = {"weight": weight, "seed": seed, "metrics": metrics, "wall_time_s": wall,
               "commit": None if state is None else state[0] + ("+changes" if state[1] else ""),
               "machine": {"cpu_model": cpu_model(), "load_average": [load_before, _load()]},
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+              "date": utc_date()}
     (STUDY / "runs").mkdir(parents=True, exist_ok=True)
     (STUDY / "runs" / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record

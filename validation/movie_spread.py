@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .runner import HERE, _load, _stored, cpu_model, git_state
+from .runner import HERE, _load, _stored, cpu_model, git_state, utc_date
 
 STORE = HERE / "movie_spread.json"
 FIGURE = HERE / "figures" / "movie-spread.png"
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"numbers": numbers, "cases": cases,
               "commit": None if state is None else state[0] + ("+changes" if state[1] else ""),
               "machine": {"cpu_model": cpu_model(), "load_average": [load_before, _load()]},
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "date": utc_date(),
               "command": "python -m sciml.validation.movie_spread"}
     STORE.write_text(json.dumps(record, indent=2) + "\n")
     figure(numbers, cases)

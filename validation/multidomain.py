@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .runner import HERE, _load, _torch_version, cpu_model, fmt_error
+from .runner import HERE, _load, _torch_version, cpu_model, fmt_error, utc_date
 
 STORE = HERE / "multidomain"
 FIGURES = HERE / "figures"
@@ -45,7 +45,7 @@ def _machine() -> dict[str, Any]:
 
 def _store(part: str, record: dict[str, Any]) -> None:
     STORE.mkdir(parents=True, exist_ok=True)
-    record = {**record, "machine": _machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    record = {**record, "machine": _machine(), "date": utc_date(),
               "command": f"python -m sciml.validation.multidomain {part}"}
     (STORE / f"{part}.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
 

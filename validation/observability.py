@@ -32,7 +32,7 @@ import numpy as np
 
 from sciml.problem import relative_l2
 
-from .runner import HERE, _load, cpu_model, fmt_error, git_state
+from .runner import HERE, _load, cpu_model, fmt_error, git_state, utc_date
 
 STORE = HERE / "observability"
 FIGURES = HERE / "figures"
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "settings": metrics["settings"]},
                   "commit": None if state is None else state[0] + ("+changes" if state[1] else ""),
                   "machine": {"cpu_model": cpu_model(), "load_average": [load_before, _load()]},
-                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  "date": utc_date(),
                   "command": f"python -m sciml.validation.observability {run}"}
         (STORE / f"{run.name}.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
         figure(run.name, numbers, arrays, args.after)

@@ -442,7 +442,7 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     record.update({
         "case": case.to_dict(),
         "passed": _passed(case, metrics),
-        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_date(started),
         "commit": commit,
         "code": code,
         "cpu_count": os.cpu_count(),
@@ -465,6 +465,12 @@ def run_case(case: registry.Case, out: Path, progress: bool = True) -> dict[str,
     return record
 
 
+def utc_date(when: _dt.datetime | None = None) -> str:
+    """How every stored result, failure record and study dates its run, to the minute in UTC
+    (``2026-12-06 13:50 UTC``): ``when``, or now."""
+    return (when or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def failure_path(out: Path, name: str) -> Path:
     """Where :func:`record_failure` keeps the last failed run of case ``name``."""
     return out / "results" / "failed" / f"{name}.json"
@@ -478,15 +484,25 @@ def record_failure(case: registry.Case, out: Path, error: BaseException, after_s
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "case": case.name, "error": f"{type(error).__name__}: {error}", "after_s": after_s,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": source_commit(),
+        "date": utc_date(), "commit": source_commit(),
         "cpu_model": cpu_model(), "command": f"sciml validate {case.name}"}, indent=2) + "\n")
+
+
+def _read_records(folder: Path, what: str) -> dict[str, dict[str, Any]]:
+    """Every JSON file in ``folder`` (none when there is no folder), by name without ``.json``; a file that
+    cannot be read or parsed is skipped with a warning naming it and ``what`` it should have held."""
+    found = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            found[path.stem] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            print(f"warning: skipping unreadable {what} {path}: {err}", file=sys.stderr)
+    return found
 
 
 def load_failures(out: Path) -> dict[str, dict[str, Any]]:
     """The failed runs :func:`record_failure` kept in ``out``, by case name."""
-    folder = out / "results" / "failed"
-    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))} \
-        if folder.is_dir() else {}
+    return _read_records(out / "results" / "failed", "failure record")
 
 
 def failure_lines(failures: dict[str, dict[str, Any]]) -> list[str]:
@@ -611,15 +627,7 @@ def _torch_version() -> str:
 # -- the report --------------------------------------------------------------------------------------
 def load_results(out: Path) -> list[dict[str, Any]]:
     """Every stored result in ``out/results``, registered cases first in registry order."""
-    folder = out / "results"
-    found = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            print(f"warning: skipping unreadable result {path}: {err}", file=sys.stderr)
-            continue
-        found[path.stem] = record
+    found = _read_records(out / "results", "result")
     order = {name: k for k, name in enumerate(registry.names())}
     return [found[n] for n in sorted(found, key=lambda n: (order.get(n, len(order)), n))]
 
