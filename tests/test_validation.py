@@ -12,7 +12,7 @@ import sciml
 from sciml.validation import cases
 from sciml.validation.cases import Case, Published
 from sciml.validation.runner import (failure_path, fmt_error, history_series, load_failures, load_results, main,
-                                     record_failure, render_report)
+                                     plan, record_failure, render_report, run_parallel)
 
 TINY = Case(
     name="tiny-burgers", problem="burgers", solver="pinn",
@@ -651,3 +651,110 @@ def test_the_cpu_is_named_with_its_family_and_model():
 
     info = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 23\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n" * 2
     assert cpu_model(info) == "AMD EPYC (cpu family 23, model 1)"
+
+
+def _chain():
+    """Tiny cases where b starts from a, c is measured against a, e starts from b and d needs none."""
+    made = {n: dataclasses.replace(TINY, name=f"tiny-{n}") for n in "ad"}
+    made["b"] = dataclasses.replace(TINY, name="tiny-b", init_from="tiny-a")
+    made["c"] = dataclasses.replace(TINY, name="tiny-c", against="tiny-a")
+    made["e"] = dataclasses.replace(TINY, name="tiny-e", init_from="tiny-b")
+    return made
+
+
+class _Pretend:
+    """A stand-in for a case's process: it is done at the clock's ``end``, with exit ``status``; when that
+    is 1 it leaves a failure record (the case raised), and a status line in its log, as the runner does."""
+
+    def __init__(self, name, out, status, clock, end, events):
+        self.name, self.out, self.status, self.clock, self.end, self.events = name, out, status, clock, end, events
+
+    def poll(self):
+        if self.clock[0] < self.end:
+            return None
+        if ("end", self.name) not in self.events:
+            self.events.append(("end", self.name))
+            log = self.out / "runs" / f"{self.name}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            said = "done — rel. L2 = 1.00e-01: pass" if self.status == 0 else "FAILED after 1 s: RuntimeError: no"
+            log.write_text(f"[1/1] {self.name}: start\n[1/1] {self.name}: {said}\n")
+            if self.status == 1:
+                record_failure(cases.get(self.name), self.out, RuntimeError("no"), 1.0)
+        return self.status
+
+
+def _pretend_run(out, chosen, jobs, raising=()):
+    clock, events, running = [0], [], []
+
+    def launch(name, out_, threads, progress):
+        events.append(("start", name))
+        running.append(name)
+        return _Pretend(name, out_, 1 if name in raising else 0, clock, clock[0] + 2, events)
+
+    def tick(_):
+        clock[0] += 1
+        live = [e for e in events if e[0] == "start" and ("end", e[1]) not in events]
+        running.append(len(live))
+
+    import sciml.validation.runner as runner
+    sleep, runner.time.sleep = runner.time.sleep, tick
+    try:
+        code = run_parallel(chosen, out, jobs, progress=False, launch=launch, poll_s=0)
+    finally:
+        runner.time.sleep = sleep
+    return code, events, max(n for n in running if isinstance(n, int))
+
+
+def test_cases_run_at_once_wait_for_the_cases_they_need(tmp_path, capsys):
+    made = _chain()
+    with _registered_cases(*made.values()):
+        out = tmp_path / "v"
+        chosen = [f"tiny-{n}" for n in "ebcda"]
+        code, events, most = _pretend_run(out, chosen, jobs=2)
+        assert code == 0 and most == 2
+        at = {e: k for k, e in enumerate(events)}
+        for later, first in (("b", "a"), ("c", "a"), ("e", "b")):
+            assert at[("start", f"tiny-{later}")] > at[("end", f"tiny-{first}")], events
+        assert sorted(e[1] for e in events if e[0] == "end") == sorted(chosen)
+        printed = capsys.readouterr().out
+        assert "[5/5] tiny-" in printed and "tiny-e: done — rel. L2 = 1.00e-01: pass" in printed
+
+        # a case that raised: what starts from it or is measured against it is not run; the others are
+        code, events, _ = _pretend_run(tmp_path / "w", chosen, jobs=2, raising={"tiny-a"})
+        assert code == 1
+        assert sorted(e[1] for e in events if e[0] == "start") == ["tiny-a", "tiny-d"]
+        printed = capsys.readouterr().out
+        assert "tiny-b: not run — tiny-a failed" in printed and "tiny-e: not run — tiny-b failed" in printed
+        assert "tiny-a: FAILED after 1 s: RuntimeError: no" in printed
+
+
+def test_the_plan_adds_a_source_without_a_run_and_puts_it_first(tmp_path):
+    made = _chain()
+    with _registered_cases(*made.values()):
+        out = tmp_path / "v"
+        assert plan(["tiny-e", "tiny-c"], out) == ["tiny-a", "tiny-b", "tiny-e", "tiny-c"]
+        for name in ("tiny-a", "tiny-b"):  # with their runs there, neither is run again
+            (out / "runs" / name).mkdir(parents=True)
+            (out / "runs" / name / "result.pt").write_bytes(b"")
+        assert plan(["tiny-e", "tiny-c"], out) == ["tiny-e", "tiny-c"]  # against: stored first, or an error
+        assert plan(["tiny-e", "tiny-a", "tiny-b"], out) == ["tiny-a", "tiny-b", "tiny-e"]
+    loop = [dataclasses.replace(TINY, name="tiny-x", init_from="tiny-y"),
+            dataclasses.replace(TINY, name="tiny-y", init_from="tiny-x")]
+    with _registered_cases(*loop), pytest.raises(ValueError, match="cycle: tiny-x -> tiny-y -> tiny-x"):
+        plan(["tiny-x"], tmp_path / "w")
+
+
+def test_two_cases_run_at_once_each_in_its_own_process(tmp_path, capsys):
+    out = tmp_path / "v"
+    names = ["phase-field-1d-at1", "poisson-engd-lbfgs-seed2"]
+    assert main([*names, "--out", str(out), "--jobs", "2", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    for name in names:
+        stored = json.loads((out / "results" / f"{name}.json").read_text())
+        assert stored["case"]["name"] == name and stored["rel_l2"] < 1e-3  # 2.7e-6 and 1.9e-5 when written
+        assert f"{name}: done" in (out / "runs" / f"{name}.log").read_text()
+        assert re.search(rf"\[[12]/2\] {name}: done — rel. L2 = ", printed)
+    assert all(f"[{name}]" in (out / "REPORT.md").read_text() for name in names)
+    with pytest.raises(ValueError, match="--jobs must be a positive number of cases run at once, got 0"):
+        main(["phase-field-1d-at1", "--out", str(out), "--jobs", "0"])
+

@@ -1044,6 +1044,111 @@ def write_report(out: Path) -> Path:
     return path
 
 
+# -- several cases at once ---------------------------------------------------------------------------
+def needs(case: registry.Case) -> list[str]:
+    """The cases that must have run before ``case``: the one it starts from, those it takes parameters
+    from and the one it is measured against."""
+    return [name for name in (case.init_from, *case.param_from.values(), case.against) if name]
+
+
+def plan(chosen: Sequence[str], out: Path) -> list[str]:
+    """``chosen`` in an order where every case comes after those of its :func:`needs` that are among them,
+    with each case a chosen one starts from or takes parameters from added when its run folder holds no
+    result: :func:`run_case` would otherwise run it inside each process that needs it, twice at once when
+    two do."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in path:
+            raise ValueError(f"validation cases depend on each other in a cycle: {' -> '.join((*path, name))}")
+        case = registry.get(name)
+        for need in needs(case):
+            missing = need != case.against and not (out / "runs" / need / "result.pt").is_file()
+            if need in chosen or missing:
+                visit(need, (*path, name))
+        order.append(name)
+
+    for name in chosen:
+        visit(name, ())
+    return order
+
+
+def _launch(name: str, out: Path, threads: int, progress: bool) -> subprocess.Popen:
+    """``sciml validate NAME`` in a process of its own, ``threads`` threads unless OMP_NUM_THREADS is set,
+    its output in ``out/runs/NAME.log``."""
+    log = out / "runs" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
+    command = [sys.executable, "-m", "sciml", "validate", name, "--out", str(out), "--no-report",
+               *([] if progress else ["--no-progress"])]
+    with open(log, "w") as stream:
+        return subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env)
+
+
+def _outcome(name: str, out: Path) -> str:
+    """The last line a case's process printed about it (from ``runs/NAME.log``) without its own counter."""
+    log = out / "runs" / f"{name}.log"
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    said = [line for line in lines if line.startswith("[") and f"] {name}: " in line]
+    return said[-1].split("] ", 1)[1] if said else f"{name}: no status line (see {log})"
+
+
+def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = True, launch=_launch,
+                 poll_s: float = 1.0) -> int:
+    """Run the cases of ``chosen`` (and what :func:`plan` adds), up to ``jobs`` at once, each as soon as
+    the cases it :func:`needs` have run; a case whose need failed is not run. Returns 0 when every case ran
+    and met its target, 1 otherwise, 130 when interrupted: Ctrl-C reaches every running case, which stops
+    at its next step and keeps its stored result as it was."""
+    order = plan(chosen, out)
+    added = [name for name in order if name not in chosen]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"{len(order)} cases, up to {jobs} at once with {threads} thread(s) each; each one's output in "
+          f"{out / 'runs'}/CASE.log" + (f"; added, as cases to run first: {', '.join(added)}" if added else ""),
+          flush=True)
+    waiting, running, ran, failed = list(order), {}, set(), set()
+    code, count = 0, 0
+    try:
+        while waiting or running:
+            for name in list(waiting):
+                inside = [need for need in needs(registry.get(name)) if need in order]
+                if any(need in failed for need in inside):
+                    waiting.remove(name)
+                    failed.add(name)
+                    count += 1
+                    print(f"[{count}/{len(order)}] {name}: not run — "
+                          f"{', '.join(n for n in inside if n in failed)} failed", flush=True)
+                    code = max(code, 1)
+                elif len(running) < jobs and all(need in ran for need in inside):
+                    waiting.remove(name)
+                    running[name] = launch(name, out, threads, progress)
+                    print(f"{name}: start — {registry.get(name).problem}/{registry.get(name).solver}", flush=True)
+            time.sleep(poll_s)
+            for name, process in list(running.items()):
+                status = process.poll()
+                if status is None:
+                    continue
+                del running[name]
+                count += 1
+                # a case that missed its target (status 1) still ran: the cases it starts may run
+                raised = status not in (0, 1) or failure_path(out, name).is_file()
+                (failed if raised else ran).add(name)
+                print(f"[{count}/{len(order)}] {_outcome(name, out)}", flush=True)
+                code = max(code, 0 if status == 0 else 130 if status == 130 else 1)
+    except KeyboardInterrupt:
+        print(f"interrupted: waiting for {', '.join(running) or 'no case'} to stop; stored results are kept as "
+              "they were", flush=True)
+        for process in running.values():
+            while process.poll() is None:
+                try:
+                    process.wait()
+                except KeyboardInterrupt:
+                    continue
+        return 130
+    return code
+
+
 # -- command line ------------------------------------------------------------------------------------
 def source_checkout() -> bool:
     """Whether this package runs from a git checkout of sciml (an editable install), where the
@@ -1072,6 +1177,13 @@ def parser() -> argparse.ArgumentParser:
                    help="run nothing: regenerate REPORT.md from the stored results (and the history figures "
                         "from runs/ where those are still there)")
     p.add_argument("--no-progress", action="store_true", help="hide the training progress bar")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run up to N cases at once, each in its own process with an equal share of the CPU "
+                        "threads (OMP_NUM_THREADS, unless set) and its output in runs/CASE.log; a case waits for "
+                        "the cases it starts from, takes parameters from or is measured against. Each result "
+                        "records the machine's load beside its time (default: 1, one case after another)")
+    p.add_argument("--no-report", action="store_true",
+                   help="store the results and leave REPORT.md as it is (`--report-only` writes it later)")
     return p
 
 
@@ -1102,8 +1214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not (out / ".gitignore").exists():
         (out / ".gitignore").write_text(IGNORE)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be a positive number of cases run at once, got {args.jobs}")
     code = 0
-    if not args.report_only:
+    if not args.report_only and args.jobs > 1:
+        code = run_parallel(chosen, out, args.jobs, progress=not args.no_progress)
+    elif not args.report_only:
         for k, name in enumerate(chosen, 1):
             case = registry.get(name)
             tag = f"[{k}/{len(chosen)}] {name}"
@@ -1135,8 +1251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report_only:
         redraw_history_figures(out)
         add_class_digests(out)
-    path = write_report(out)
-    print(f"report: {path} (results in {out / 'results'}, figures in {out / 'figures'})", flush=True)
+    if not args.no_report:
+        path = write_report(out)
+        print(f"report: {path} (results in {out / 'results'}, figures in {out / 'figures'})", flush=True)
     return code
 
 
