@@ -12,7 +12,7 @@ import sciml
 from sciml.validation import cases
 from sciml.validation.cases import Case, Published
 from sciml.validation.runner import (failure_path, fmt_error, history_series, load_failures, load_results, main,
-                                     plan, record_failure, render_report, run_parallel)
+                                     outdated, plan, record_failure, render_report, run_parallel)
 
 TINY = Case(
     name="tiny-burgers", problem="burgers", solver="pinn",
@@ -196,6 +196,20 @@ def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, ti
     _stored(tmp_path, TINY, code=None, commit=None)
     row = _row(render_report(tmp_path), "tiny-burgers")
     assert "recorded no code fingerprint" in row and "none recorded" in row
+
+
+def test_only_the_cases_without_a_current_result_are_outdated(tmp_path):
+    from sciml.validation.runner import code_fingerprint
+
+    made = [dataclasses.replace(TINY, name=f"tiny-{n}") for n in "abcde"]
+    with _registered_cases(*made):
+        _stored(tmp_path, made[0])  # current
+        _stored(tmp_path, made[1], code={**code_fingerprint(), "sciml.solvers.pinn": "0" * 16})  # code changed
+        _stored(tmp_path, dataclasses.replace(made[2], settings={"iterations": 7}))  # case changed
+        _stored(tmp_path, made[3], code=None)  # no code recorded
+        names = [c.name for c in made]  # tiny-e has never run
+        assert outdated(names, tmp_path) == ["tiny-b", "tiny-c", "tiny-d", "tiny-e"]
+        assert outdated(["tiny-e", "tiny-a", "tiny-b"], tmp_path) == ["tiny-e", "tiny-b"]
 
 
 def test_a_result_records_the_code_as_it_was_when_its_run_began(tmp_path, tiny_cases, one_thread, monkeypatch):

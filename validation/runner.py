@@ -696,6 +696,15 @@ def _describe(record: dict[str, Any], code: dict[str, str] | None = None) -> tup
     return current, ""
 
 
+def outdated(names: Sequence[str], out: Path, code: dict[str, str] | None = None) -> list[str]:
+    """The cases of ``names`` without a readable stored result in ``out`` or whose result is stale
+    (:func:`_describe`), in the order given."""
+    code = code_fingerprint() if code is None else code
+    stored = _read_records(out / "results", "result")
+    return [name for name in names
+            if name not in stored or _describe(stored[name], code)[1].startswith("stale")]
+
+
 def _criteria(case: registry.Case) -> tuple[Any, dict]:
     return case.target, {k: list(v) for k, v in (case.bounds or {}).items()}
 
@@ -1177,6 +1186,9 @@ def parser() -> argparse.ArgumentParser:
                    help="run nothing: regenerate REPORT.md from the stored results (and the history figures "
                         "from runs/ where those are still there)")
     p.add_argument("--no-progress", action="store_true", help="hide the training progress bar")
+    p.add_argument("--stale", action="store_true",
+                   help="of the named cases (default: all), run only those without a stored result or whose result "
+                        "the report marks stale (their case or the code they run changed since)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N cases at once, each in its own process with an equal share of the CPU "
                         "threads (OMP_NUM_THREADS, unless set) and its output in runs/CASE.log; a case waits for "
@@ -1214,6 +1226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not (out / ".gitignore").exists():
         (out / ".gitignore").write_text(IGNORE)
+    if args.stale and not args.report_only:
+        current = code_fingerprint()
+        left = outdated(chosen, out, current)
+        print(f"{len(left)} of {len(chosen)} cases have no stored result or a stale one"
+              + (f": {', '.join(left)}" if 0 < len(left) <= 20 else ""), flush=True)
+        chosen = left
     if args.jobs < 1:
         raise ValueError(f"--jobs must be a positive number of cases run at once, got {args.jobs}")
     code = 0
