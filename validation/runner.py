@@ -1220,6 +1220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     chosen = [registry.get(name).name for name in registry.expand(args.cases or registry.names())]  # unknown names fail here
     chosen = list(dict.fromkeys(chosen))
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be a positive number of cases run at once, got {args.jobs}")
     out = Path(args.out) if args.out is not None else default_out()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a directory")
@@ -1227,13 +1229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (out / ".gitignore").exists():
         (out / ".gitignore").write_text(IGNORE)
     if args.stale and not args.report_only:
-        current = code_fingerprint()
-        left = outdated(chosen, out, current)
+        left = outdated(chosen, out)
         print(f"{len(left)} of {len(chosen)} cases have no stored result or a stale one"
               + (f": {', '.join(left)}" if 0 < len(left) <= 20 else ""), flush=True)
         chosen = left
-    if args.jobs < 1:
-        raise ValueError(f"--jobs must be a positive number of cases run at once, got {args.jobs}")
     code = 0
     if not args.report_only and args.jobs > 1:
         code = run_parallel(chosen, out, args.jobs, progress=not args.no_progress)
