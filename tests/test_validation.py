@@ -690,20 +690,22 @@ class _Pretend:
             self.events.append(("end", self.name))
             log = self.out / "runs" / f"{self.name}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
-            said = "done — rel. L2 = 1.00e-01: pass" if self.status == 0 else "FAILED after 1 s: RuntimeError: no"
+            said = {0: "done — rel. L2 = 1.00e-01: pass", 1: "FAILED after 1 s: RuntimeError: no",
+                    130: "interrupted after 1 s; its stored result is unchanged"}[self.status]
             log.write_text(f"[1/1] {self.name}: start\n[1/1] {self.name}: {said}\n")
             if self.status == 1:
                 record_failure(cases.get(self.name), self.out, RuntimeError("no"), 1.0)
         return self.status
 
 
-def _pretend_run(out, chosen, jobs, raising=()):
+def _pretend_run(out, chosen, jobs, raising=(), interrupted=()):
     clock, events, running = [0], [], []
 
     def launch(name, out_, threads, progress):
         events.append(("start", name))
         running.append(name)
-        return _Pretend(name, out_, 1 if name in raising else 0, clock, clock[0] + 2, events)
+        status = 1 if name in raising else 130 if name in interrupted else 0
+        return _Pretend(name, out_, status, clock, clock[0] + 2, events)
 
     def tick(_):
         clock[0] += 1
@@ -740,6 +742,13 @@ def test_cases_run_at_once_wait_for_the_cases_they_need(tmp_path, capsys):
         printed = capsys.readouterr().out
         assert "tiny-b: not run — tiny-a failed" in printed and "tiny-e: not run — tiny-b failed" in printed
         assert "tiny-a: FAILED after 1 s: RuntimeError: no" in printed
+
+        # a case interrupted on its own (kill -INT): the running ones finish, no other starts
+        code, events, _ = _pretend_run(tmp_path / "x", ["tiny-a", "tiny-d", "tiny-b", "tiny-c"], jobs=2,
+                                       interrupted={"tiny-a"})
+        assert code == 130
+        assert [e[1] for e in events if e[0] == "start"] == ["tiny-a", "tiny-d"]
+        assert "not started, after the interruption: tiny-b, tiny-c" in capsys.readouterr().out
 
 
 def test_the_plan_adds_a_source_without_a_run_and_puts_it_first(tmp_path):

@@ -1120,6 +1120,9 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
     code, count = 0, 0
     try:
         while waiting or running:
+            if code == 130 and waiting:  # a case was interrupted on its own (kill -INT): start no other
+                print(f"not started, after the interruption: {', '.join(waiting)}", flush=True)
+                waiting = []
             for name in list(waiting):
                 inside = [need for need in needs(registry.get(name)) if need in order]
                 if any(need in failed for need in inside):
@@ -1148,12 +1151,13 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
     except KeyboardInterrupt:
         print(f"interrupted: waiting for {', '.join(running) or 'no case'} to stop; stored results are kept as "
               "they were", flush=True)
-        for process in running.values():
+        for name, process in running.items():
             while process.poll() is None:
                 try:
                     process.wait()
                 except KeyboardInterrupt:
                     continue
+            print(_outcome(name, out), flush=True)
         return 130
     return code
 
