@@ -180,6 +180,11 @@ def test_an_unreadable_result_or_failure_record_is_skipped_with_a_warning_naming
     err = capsys.readouterr().err
     assert f"skipping unreadable result {out / 'results' / 'cut.json'}" in err
     assert f"skipping unreadable failure record {out / 'results' / 'failed' / 'cut.json'}" in err
+    # a case measured against, or started from, the unreadable result stops with its name
+    from sciml.validation.runner import _stored
+    with pytest.raises(ValueError, match=f"the stored result {re.escape(str(out / 'results' / 'cut.json'))} cannot be "
+                                         r"read .*; run `sciml validate cut` again"):
+        _stored("cut", out)
 
 
 def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, tiny_cases):

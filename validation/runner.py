@@ -554,9 +554,16 @@ def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], cpu: str | None) 
 
 
 def _stored(name: str, out: Path) -> dict[str, Any] | None:
-    """The stored result of case ``name`` in ``out/results`` (None when there is none)."""
+    """The stored result of case ``name`` in ``out/results`` (None when there is none); a ``ValueError``
+    naming the file when it cannot be read."""
     path = out / "results" / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"the stored result {path} cannot be read ({err}); run `sciml validate {name}` "
+                         "again to replace it") from None
 
 
 def _against(case: registry.Case, out: Path) -> dict[str, Any] | None:
