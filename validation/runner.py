@@ -578,13 +578,17 @@ def _against(case: registry.Case, out: Path) -> dict[str, Any] | None:
     return record
 
 
+def _has_run(name: str, out: Path) -> bool:
+    """Whether the run folder of case ``name`` holds a trained result another case can start from."""
+    return (out / "runs" / name / "result.pt").is_file()
+
+
 def _trained(name: str, out: Path, progress: bool) -> Path:
     """The run folder of case ``name``, which another case starts from or uses; the case is run first when
     the folder holds no result."""
-    source = out / "runs" / name
-    if not (source / "result.pt").is_file():
+    if not _has_run(name, out):
         run_case(registry.get(name), out, progress)
-    return source
+    return out / "runs" / name
 
 
 def _stored_run(name: str, out: Path) -> dict[str, Any]:
@@ -1081,7 +1085,7 @@ def plan(chosen: Sequence[str], out: Path) -> list[str]:
             raise ValueError(f"validation cases depend on each other in a cycle: {' -> '.join((*path, name))}")
         case = registry.get(name)
         for need in needs(case):
-            missing = need != case.against and not (out / "runs" / need / "result.pt").is_file()
+            missing = need != case.against and not _has_run(need, out)
             if need in chosen or missing:
                 visit(need, (*path, name))
         order.append(name)
@@ -1091,10 +1095,15 @@ def plan(chosen: Sequence[str], out: Path) -> list[str]:
     return order
 
 
+def _log(name: str, out: Path) -> Path:
+    """Where :func:`run_parallel` keeps the output of case ``name``'s process."""
+    return out / "runs" / f"{name}.log"
+
+
 def _launch(name: str, out: Path, threads: int, progress: bool) -> subprocess.Popen:
     """``sciml validate NAME`` in a process of its own, ``threads`` threads unless OMP_NUM_THREADS is set,
-    its output in ``out/runs/NAME.log``."""
-    log = out / "runs" / f"{name}.log"
+    its output in :func:`_log`."""
+    log = _log(name, out)
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     command = [sys.executable, "-m", "sciml", "validate", name, "--out", str(out), "--no-report",
@@ -1104,8 +1113,8 @@ def _launch(name: str, out: Path, threads: int, progress: bool) -> subprocess.Po
 
 
 def _outcome(name: str, out: Path) -> str:
-    """The last line a case's process printed about it (from ``runs/NAME.log``) without its own counter."""
-    log = out / "runs" / f"{name}.log"
+    """The last line a case's process printed about it (from :func:`_log`) without its own counter."""
+    log = _log(name, out)
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
     said = [line for line in lines if line.startswith("[") and f"] {name}: " in line]
     return said[-1].split("] ", 1)[1] if said else f"{name}: no status line (see {log})"
@@ -1142,7 +1151,8 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
                 elif len(running) < jobs and all(need in ran for need in inside):
                     waiting.remove(name)
                     running[name] = launch(name, out, threads, progress)
-                    print(f"{name}: start — {registry.get(name).problem}/{registry.get(name).solver}", flush=True)
+                    case = registry.get(name)
+                    print(f"{name}: start — {case.problem}/{case.solver}", flush=True)
             time.sleep(poll_s)
             for name, process in list(running.items()):
                 status = process.poll()
