@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import signal
 
 import pytest
 import torch
@@ -683,7 +684,8 @@ def _chain():
 
 class _Pretend:
     """A stand-in for a case's process: it is done at the clock's ``end``, with exit ``status``; when that
-    is 1 it leaves a failure record (the case raised), and a status line in its log, as the runner does."""
+    is 1 it leaves a failure record (the case raised), and a status line in its log, as the runner does. A
+    SIGINT stops it at once, with status 130, as it stops a case at its next step."""
 
     def __init__(self, name, out, status, clock, end, events):
         self.name, self.out, self.status, self.clock, self.end, self.events = name, out, status, clock, end, events
@@ -702,8 +704,16 @@ class _Pretend:
                 record_failure(cases.get(self.name), self.out, RuntimeError("no"), 1.0)
         return self.status
 
+    def send_signal(self, number):
+        self.events.append(("signal", self.name, number))
+        self.status, self.end = 130, self.clock[0]
 
-def _pretend_run(out, chosen, jobs, raising=(), interrupted=()):
+    def wait(self):
+        if self.poll() is None:
+            raise AssertionError(f"waited for {self.name}, which nothing stops")
+
+
+def _pretend_run(out, chosen, jobs, raising=(), interrupted=(), ctrl_c_at=None):
     clock, events, running = [0], [], []
 
     def launch(name, out_, threads, progress):
@@ -713,6 +723,8 @@ def _pretend_run(out, chosen, jobs, raising=(), interrupted=()):
         return _Pretend(name, out_, status, clock, clock[0] + 2, events)
 
     def tick(_):
+        if clock[0] == ctrl_c_at:
+            raise KeyboardInterrupt
         clock[0] += 1
         live = [e for e in events if e[0] == "start" and ("end", e[1]) not in events]
         running.append(len(live))
@@ -754,6 +766,16 @@ def test_cases_run_at_once_wait_for_the_cases_they_need(tmp_path, capsys):
         assert code == 130
         assert [e[1] for e in events if e[0] == "start"] == ["tiny-a", "tiny-d"]
         assert "not started, after the interruption: tiny-b, tiny-c" in capsys.readouterr().out
+
+        # Ctrl-C, or a SIGINT sent to sciml validate alone: each running case is passed one SIGINT
+        code, events, _ = _pretend_run(tmp_path / "y", ["tiny-a", "tiny-d", "tiny-b"], jobs=2, ctrl_c_at=1)
+        assert code == 130
+        assert [e for e in events if e[0] != "end"] == [
+            ("start", "tiny-a"), ("start", "tiny-d"), ("signal", "tiny-a", signal.SIGINT),
+            ("signal", "tiny-d", signal.SIGINT)]
+        printed = capsys.readouterr().out
+        assert "interrupted: waiting for tiny-a, tiny-d to stop" in printed
+        assert "tiny-d: interrupted after 1 s; its stored result is unchanged" in printed
 
 
 def test_the_plan_adds_a_source_without_a_run_and_puts_it_first(tmp_path):

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -1102,14 +1103,15 @@ def _log(name: str, out: Path) -> Path:
 
 def _launch(name: str, out: Path, threads: int, progress: bool) -> subprocess.Popen:
     """``sciml validate NAME`` in a process of its own, ``threads`` threads unless OMP_NUM_THREADS is set,
-    its output in :func:`_log`."""
+    its output in :func:`_log`. The process has a session of its own, so a terminal's Ctrl-C reaches only
+    :func:`run_parallel`, which passes it on once (a second SIGINT would stop a case before it saves)."""
     log = _log(name, out)
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     command = [sys.executable, "-m", "sciml", "validate", name, "--out", str(out), "--no-report",
                *([] if progress else ["--no-progress"])]
     with open(log, "w") as stream:
-        return subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
 def _outcome(name: str, out: Path) -> str:
@@ -1124,8 +1126,8 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
                  poll_s: float = 1.0) -> int:
     """Run the cases of ``chosen`` (and what :func:`plan` adds), up to ``jobs`` at once, each as soon as
     the cases it :func:`needs` have run; a case whose need failed is not run. Returns 0 when every case ran
-    and met its target, 1 otherwise, 130 when interrupted: Ctrl-C reaches every running case, which stops
-    at its next step and keeps its stored result as it was."""
+    and met its target, 1 otherwise, 130 when interrupted: Ctrl-C or a SIGINT sent to this process is passed
+    once to every running case, which stops at its next step and keeps its stored result as it was."""
     order = plan(chosen, out)
     added = [name for name in order if name not in chosen]
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -1168,6 +1170,9 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
     except KeyboardInterrupt:
         print(f"interrupted: waiting for {', '.join(running) or 'no case'} to stop; stored results are kept as "
               "they were", flush=True)
+        for process in running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
         for name, process in running.items():
             while process.poll() is None:
                 try:
