@@ -109,10 +109,9 @@ class DieselEngine(ODEProblem):
         **{name: _model_parameter(name) for name in diesel.PARAMETERS},
     }
     default_solver = "ode-pinn"
-    solver_defaults = {"ode-pinn": {"algebraic": True, "self_adaptive": True}}
-    """The twin as Nath et al. build it: x_r and T_1 learned as outputs (:attr:`algebraic_states`), by the rule of
-    the study diesel-identify-algebraic against solving them by fixed point, and self-adaptive weights on the
-    data, by the rule of diesel-identify-self-adaptive against fixed ones (both rules set before their runs)."""
+    solver_defaults = {"ode-pinn": {"algebraic": True}}
+    """The twin learns x_r and T_1 as outputs (:attr:`algebraic_states`), as Nath et al. build it: by the rule of
+    the study diesel-identify-algebraic, set before its runs, against solving them by fixed point."""
     network_states = ("p_im", "p_em", "X_Oim", "X_Oem", "omega_t")
     """States the twin's networks represent (:mod:`sciml.solvers.ode_pinn`); the actuator states are known
     exactly from the commands."""
