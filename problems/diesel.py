@@ -109,9 +109,6 @@ class DieselEngine(ODEProblem):
         **{name: _model_parameter(name) for name in diesel.PARAMETERS},
     }
     default_solver = "ode-pinn"
-    solver_defaults = {"ode-pinn": {"algebraic": True}}
-    """The twin learns x_r and T_1 as outputs (:attr:`algebraic_states`), as Nath et al. build it: by the rule of
-    the study diesel-identify-algebraic, set before its runs, against solving them by fixed point."""
     network_states = ("p_im", "p_em", "X_Oim", "X_Oem", "omega_t")
     """States the twin's networks represent (:mod:`sciml.solvers.ode_pinn`); the actuator states are known
     exactly from the commands."""
@@ -121,8 +118,9 @@ class DieselEngine(ODEProblem):
     (1 / |df/dx| along a transient: 0.03 s), the oxygen fractions' (0.1 s), and 1 s for the turbo speed,
     whose response to the exhaust's energy is slower than its own 0.14 s."""
     algebraic_states = ("x_r", "T_1")
-    """The implicit unknowns of the exhaust temperature, (24) of the model, that the twin (``algebraic``, on by
-    default) learns as outputs with their own residual (:func:`sciml.classical.diesel.signals`)."""
+    """The implicit unknowns of the exhaust temperature, (24) of the model, that a twin with ``algebraic`` learns
+    as outputs with their own residual (:func:`sciml.classical.diesel.signals`); by default they are solved by
+    fixed point at every evaluation, which the transfer and operator-infused cases need (README)."""
     algebraic_scale = (0.03, 300.0)
     """Typical sizes of x_r [1] and T_1 [K] along a transient (x_r 0.016-0.040 and T_1 307-323 K on a
     60 s random one): each output's scale, and what its residual is divided by."""

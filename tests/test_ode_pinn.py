@@ -41,9 +41,9 @@ def test_twin_follows_a_measured_transient_and_identifies_the_egr_valve_area():
     the twin's pressures and turbo speed follow the simulator's within 1 % relative L2, its actuator states
     are the exact ones (to the simulator's tolerance), and A_egrmax comes within 2 %. Its 2 s stretches are
     shorter than a default run's 4 s ones: smaller networks, a finer stretching (delta 0.02 s); 500 Adam then
-    150 SSBroyden steps. The exhaust's x_r and T_1 solved by fixed point (algebraic off)."""
+    150 SSBroyden steps. The exhaust's x_r and T_1 solved by fixed point (the default)."""
     result = sciml.run("diesel-engine", "ode-pinn", iterations=500, lbfgs_iterations=150, optimizer="ssbroyden",
-                       progress=False, width=32, delta=0.02, n_collocation=200, baseline=False, algebraic=False,
+                       progress=False, width=32, delta=0.02, n_collocation=200, baseline=False,
                        identify=["A_egrmax"], initial_guess={"A_egrmax": 1.2 * diesel.DEFAULTS["A_egrmax"]}, **SHORT)
     errors = result.errors()["rel_l2_by_output"]
     for name in ("p_im", "p_em", "omega_t"):
@@ -54,12 +54,11 @@ def test_twin_follows_a_measured_transient_and_identifies_the_egr_valve_area():
 
 
 def test_twin_learning_x_r_and_t_1_as_outputs_follows_the_transient_and_the_simulators_values():
-    """The diesel twin's default (algebraic): the networks also output the exhaust's implicit x_r and T_1,
-    held to (24) by their own residual. On the transient and budget of the test above, the states follow the
-    simulator within 1 %, x_r and T_1 within 1 % relative L2 of the simulator's solution of (24), and A_egrmax
-    comes within 2 %."""
+    """algebraic: the networks also output the exhaust's implicit x_r and T_1, held to (24) by their own
+    residual. On the transient and budget of the test above, the states follow the simulator within 1 %, x_r
+    and T_1 within 1 % relative L2 of the simulator's solution of (24), and A_egrmax comes within 2 %."""
     result = sciml.run("diesel-engine", "ode-pinn", iterations=500, lbfgs_iterations=150, optimizer="ssbroyden",
-                       progress=False, width=32, delta=0.02, n_collocation=200, baseline=False,
+                       progress=False, width=32, delta=0.02, n_collocation=200, baseline=False, algebraic=True,
                        identify=["A_egrmax"], initial_guess={"A_egrmax": 1.2 * diesel.DEFAULTS["A_egrmax"]}, **SHORT)
     errors = result.errors()["rel_l2_by_output"]
     for name in ("p_im", "p_em", "omega_t"):
@@ -133,8 +132,8 @@ def test_transfer_settings_are_checked(tmp_path):
         _twin(init=str(tmp_path / "a"), shared_body=True, width=16)
     with pytest.raises(FileNotFoundError, match="init: no saved result at"):
         _twin(init=str(tmp_path / "b"))
-    with pytest.raises(ValueError, match=r"differ from this run's \(setting: saved, this run's\): algebraic True, False"):
-        _twin(init=str(tmp_path / "a"), shared_body=True, algebraic=False)
+    with pytest.raises(ValueError, match=r"differ from this run's \(setting: saved, this run's\): algebraic False, True"):
+        _twin(init=str(tmp_path / "a"), shared_body=True, algebraic=True)
     with pytest.raises(ValueError, match="algebraic must be True or False, got 1"):
         registry.solver("ode-pinn")(problem, algebraic=1)
 

@@ -1162,8 +1162,11 @@ register_study(
                        "the four parameters of the relative error over issue 15's tolerance. The rule, set before the "
                        "runs: the issue's construction becomes the twin's default unless it is clearly worse, i.e. "
                        "when the median over the windows of the ratio algebraic/fixed-point is at most 1.25 (at most "
-                       "a quarter more of the tolerance nearest to being broken). Its first judgement (commit 80f38ff) "
-                       "made algebraic the default; the fixed-point arm keeps it off. "
+                       "a quarter more of the tolerance nearest to being broken). The rule was met at commit 80f38ff "
+                       "and algebraic became the default at 188afc7, then stopped being it: as the default it failed "
+                       "issue 15's multi-stage transfer (diesel-twin-multi-stage: 2.12 times faster than from scratch, "
+                       "h_tot error ratio 1.68; the dense SSBroyden inverse Hessian grows with the extra outputs) and "
+                       "the A_egrmax bound of diesel-engine-identify-deeponet (results at a02157f). "
                        f"[{NATH_2023}]")),
     {"algebraic": {"settings": {"algebraic": True},
                    "budget": ("the budget of diesel-engine-identify without its least-squares baseline, with "
