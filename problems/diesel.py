@@ -117,6 +117,13 @@ class DieselEngine(ODEProblem):
     """Weights [s] of the twin's residuals, one per network state: about the pressures' own time constants
     (1 / |df/dx| along a transient: 0.03 s), the oxygen fractions' (0.1 s), and 1 s for the turbo speed,
     whose response to the exhaust's energy is slower than its own 0.14 s."""
+    algebraic_states = ("x_r", "T_1")
+    """The implicit unknowns of the exhaust temperature, (24) of the model, that a twin with ``algebraic`` learns
+    as outputs with their own residual (:func:`sciml.classical.diesel.signals`); by default they are solved by
+    fixed point at every evaluation, which the transfer and operator-infused cases need (README)."""
+    algebraic_scale = (0.03, 300.0)
+    """Typical sizes of x_r [1] and T_1 [K] along a transient (x_r 0.016-0.040 and T_1 307-323 K on a
+    60 s random one): each output's scale, and what its residual is divided by."""
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -254,25 +261,36 @@ class DieselEngine(ODEProblem):
                              + ", ".join(f"{n} = {a!r} s there, {b!r} s here" for n, (a, b) in differ.items()))
         return result
 
-    def _signals(self, x, known, params):
+    def _signals(self, x, known, params, algebraic=None):
         p_im, p_em, _, _, omega_t = x.unbind(-1)
         return diesel.signals(params, p_im, p_em, omega_t, known["ut_egr1"], known["ut_egr2"], known["ut_vgt"],
-                              known["u_delta"], known["n_e"])
+                              known["u_delta"], known["n_e"], None if algebraic is None else algebraic.unbind(-1))
 
-    def network_derivative(self, x, known, params) -> torch.Tensor:
+    def network_derivative(self, x, known, params, algebraic=None):
         """d/dt (N, 5) of the network states x (N, 5) (p_im, p_em, X_Oim, X_Oem, omega_t) given ``known``.
         The oxygen fractions' rates see the other states and the parameters detached: nothing depends on the
-        unmeasured fractions, so their residuals must not move what the measurements determine."""
-        s = self._signals(x, known, params)
+        unmeasured fractions, so their residuals must not move what the measurements determine.
+
+        With ``algebraic`` (N, 2), the twin's x_r and T_1 (:attr:`algebraic_states`): the rates at those
+        values, and what one pass of (24) makes of them (N, 2), as a pair."""
+        s = self._signals(x, known, params, algebraic)
         p_im, p_em, xo_im, xo_em, omega_t = x.unbind(-1)
         d_im, d_em, d_w = diesel.gas_rates(params, s, omega_t)
         fixed = lambda table: {k: v.detach() if torch.is_tensor(v) else v for k, v in table.items()}
         d_xim, d_xem = diesel.oxygen_rates(fixed(params), fixed(s), p_im.detach(), p_em.detach(), xo_im, xo_em)
-        return torch.stack([d_im, d_em, d_xim, d_xem, d_w], dim=-1)
+        rates = torch.stack([d_im, d_em, d_xim, d_xem, d_w], dim=-1)
+        return rates if algebraic is None else (rates, torch.stack([s["x_r"], s["T_1"]], dim=-1))
 
-    def measured(self, x, known, params) -> torch.Tensor:
-        """The measured signals (N, 4) of :data:`sciml.classical.diesel.MEASURED` from network states (N, 5)."""
-        return torch.stack([x[:, 0], x[:, 1], x[:, 4], self._signals(x, known, params)["W_egr"]], dim=-1)
+    def measured(self, x, known, params, algebraic=None) -> torch.Tensor:
+        """The measured signals (N, 4) of :data:`sciml.classical.diesel.MEASURED` from network states (N, 5)
+        (and the twin's x_r and T_1 (N, 2), ``algebraic``, where it learns them)."""
+        return torch.stack([x[:, 0], x[:, 1], x[:, 4], self._signals(x, known, params, algebraic)["W_egr"]], dim=-1)
+
+    def algebraic_values(self, x, known, params) -> torch.Tensor:
+        """x_r and T_1 (N, 2) solved by fixed point at network states x (N, 5): where a twin that learns them
+        starts."""
+        s = self._signals(x, known, params)
+        return torch.stack([s["x_r"], s["T_1"]], dim=-1)
 
     def measurements(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """What the engine's sensors record: window times (T,) [s] at ``sample_rate`` over [0, duration], the

@@ -351,10 +351,25 @@ class Trainer:
         return loss, values
 
     def _lbfgs_chunk(self) -> tuple[float, dict[str, float], int]:
-        """Up to ``lbfgs_chunk`` L-BFGS iterations; returns the loss at the parameters they end on."""
+        """Up to ``lbfgs_chunk`` L-BFGS iterations; returns the loss at the parameters they end on.
+
+        A trial point of the line search where the loss is not finite (a step into states where the
+        model is undefined) is reported to it as ten times the largest loss it has seen in this chunk,
+        with no gradient, so that it brackets and shortens the step. Torch's strong-Wolfe search takes a
+        NaN for neither a rise nor a slope and extrapolates further, onto parameters that are NaN; the
+        quasi-Newton phases' own line search (:mod:`sciml.optim`) counts a non-finite loss as +inf for
+        the same reason. Where the chunk still ends on a non-finite loss, the check after it stops
+        training as before."""
+        largest = 0.0
+
         def closure():
+            nonlocal largest
             self.lbfgs.zero_grad(set_to_none=True)
             total, _ = self._evaluate()
+            value = total.item()
+            if not math.isfinite(value):  # the gradients stay None: torch reads them as zero
+                return torch.tensor(10.0 * largest, dtype=total.dtype)
+            largest = max(largest, abs(value))
             self._backward(total)
             return total
 

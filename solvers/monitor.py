@@ -38,7 +38,7 @@ from sciml.solvers.ode_pinn import ODEPinn, REQUIRED
 
 WINDOW_PARAMETERS = ("window_start", "duration", "noise_seed")
 """Problem parameters the monitor sets for each window and ensemble member."""
-SOURCE_SHAPE = ("width", "depth", "delta")
+SOURCE_SHAPE = ("width", "depth", "delta", "algebraic")
 """Network settings each window's twin takes from the offline twin it starts from."""
 
 
@@ -160,7 +160,7 @@ class TwinMonitor(ODESolver):
         """Settings of each window's few-shot twin."""
         s = self.settings
         saved = storage.read(Path(s["init"]) / "result.pt", "result", required=("spec",), map_location="cpu")
-        shape = {k: saved["spec"]["settings"][k] for k in SOURCE_SHAPE}
+        shape = {k: saved["spec"]["settings"].get(k, ODEPinn.defaults[k]) for k in SOURCE_SHAPE}
         return {**shape, "init": s["init"], "shared_body": True, "freeze_body": True, "baseline": False,
                 "iterations": s["iterations"], "lbfgs_iterations": s["lbfgs_iterations"], "lr": s["lr"],
                 "optimizer": s["optimizer"], "data_weight": s["data_weight"], "seed": s["seed"] + member,

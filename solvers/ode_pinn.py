@@ -25,7 +25,12 @@ The loss (each term a mean of squares):
 - ``continuity``: the states at the end of one stretch against the next one's start;
 - ``initial``: the networks' dx/dt at t = 0 when the problem starts at rest (its steady state), scaled as
   the residual (f itself at t = 0 is the residual's business: penalising f(x(0)) alone pulled x(0) towards
-  spurious near-roots of f, far from the one measurement there, and diverged).
+  spurious near-roots of f, far from the one measurement there, and diverged);
+- ``algebraic`` (with the ``algebraic`` setting): where the model has implicit algebraic unknowns z, solved
+  by the problem itself by default, the networks learn them as further outputs, and this term is
+  (z - g(x, z)) / algebraic_scale at the collocation points, g the problem's one pass of their equations.
+  They are not continuous across breakpoints (they follow the inputs' jumps), so continuity and the
+  initial term see the states only.
 
 A problem this solver takes provides (no solver code needed; see :class:`sciml.problems.diesel.DieselEngine`):
 
@@ -39,6 +44,10 @@ A problem this solver takes provides (no solver code needed; see :class:`sciml.p
 - ``network_guess(t, values, names)``: a first guess (T, n) of the network states from the measurements;
 - ``full_state(x, known)``: every state of the problem (N, d) from the network states and the known ones;
 - ``at_rest``: whether the trajectory starts from a steady state.
+
+and, for the ``algebraic`` setting, ``algebraic_states`` (names), ``algebraic_scale`` (a typical size of each),
+``algebraic_values(x, known, params)`` (the unknowns (N, m) solved at states x: the start), and an
+``algebraic=z`` keyword of ``network_derivative`` (which then returns dx/dt and g(x, z)) and ``measured``.
 
 Unknown parameters (``problem.identify``) are learned as ``lower + exp(gain * theta)`` (:class:`FastUnknowns`),
 so they need a lower bound.
@@ -64,6 +73,8 @@ from sciml.training import TrainConfig, seed_everything
 REQUIRED = ("breakpoints", "network_states", "network_scale", "network_time_scales", "known", "network_derivative",
             "measured", "measurements", "network_guess", "full_state", "at_rest")
 """What a problem provides for this solver (see the module docstring)."""
+ALGEBRAIC = ("algebraic_states", "algebraic_scale", "algebraic_values")
+"""What a problem further provides for the ``algebraic`` setting (see the module docstring)."""
 
 
 HEAD_RIDGE = 1e-3
@@ -185,21 +196,30 @@ class FastUnknowns(Unknowns):
 
 class TwinModel(nn.Module):
     """The stretch networks, the unknown parameters (``unknowns``, read by :attr:`Result.identified`) and
-    what maps the networks' outputs to the problem's states. ``forward(points)`` takes points (M, 1 + d) of
-    (t, initial state) and returns every state (M, d) at those times (the initial-state columns are not
-    used: this model is one trajectory)."""
+    what maps the networks' outputs to the problem's states (and, with ``algebraic``, its algebraic
+    unknowns: the last outputs). ``forward(points)`` takes points (M, 1 + d) of (t, initial state) and
+    returns every state (M, d) at those times (the initial-state columns are not used: this model is one
+    trajectory)."""
 
-    def __init__(self, problem, nets: StretchNets, unknowns: Unknowns | None):
+    def __init__(self, problem, nets: StretchNets, unknowns: Unknowns | None, algebraic: bool = False):
         super().__init__()
         self.problem = problem
         self.nets = nets
         self.unknowns = unknowns
-        self.register_buffer("scale", torch.as_tensor(problem.network_scale, dtype=torch.float64))
+        self.n_states = len(problem.network_states)
+        scale = tuple(problem.network_scale) + (tuple(problem.algebraic_scale) if algebraic else ())
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64))
+
+    def outputs(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Network states x (M, n), then the algebraic unknowns z (M, m) where learned, as one (M, n + m),
+        and its time derivative at times ``t`` (M,) [s]."""
+        y, dy = self.nets.at(t)
+        return y * self.scale, dy * self.scale
 
     def states(self, t: Tensor) -> tuple[Tensor, Tensor]:
         """Network states x (M, n) and dx/dt at times ``t`` (M,) [s]."""
-        y, dy = self.nets.at(t)
-        return y * self.scale, dy * self.scale
+        x, dxdt = self.outputs(t)
+        return x[:, :self.n_states], dxdt[:, :self.n_states]
 
     def forward(self, points: Tensor) -> Tensor:
         t = points[:, 0].to(torch.float64)
@@ -222,7 +242,9 @@ class ODEPinn(ODESolver):
     twin in ``extra_metrics``. ``shared_body``: one body for every stretch, a head each (:class:`StretchNets`).
     ``self_adaptive``: a trainable weight per measured sample and signal on the data term (module docstring),
     raised by its own Adam (gradient ascent, at ``lr``) in the Adam phase, fixed after it; their spread is in
-    ``extra_metrics["self_adaptive_weights"]``.
+    ``extra_metrics["self_adaptive_weights"]``. ``algebraic``: learn the problem's implicit algebraic
+    unknowns as outputs with their own residual (the ``algebraic`` loss term) instead of having the problem
+    solve them at every evaluation.
 
     Transfer learning (Nath, Kumar, Smith & Karniadakis, arXiv 2412.11967, its two strategies): ``init`` names
     a saved ode-pinn result (its folder or ``result.pt``, as ``sciml run --init``) on another trajectory (another
@@ -245,6 +267,7 @@ class ODEPinn(ODESolver):
         "schedule": "exponential", "lbfgs_iterations": 2000, "seed": 0, "device": None, "checkpoint_every": 1000,
         "checkpoint_minutes": 5.0, "progress": True, "baseline": True, "shared_body": False, "init": None,
         "data_steps": 0, "freeze_body": False, "optimizer": "adam-lbfgs", "self_adaptive": False,
+        "algebraic": False,
     }
 
     def __init__(self, problem, **settings):
@@ -259,8 +282,13 @@ class ODEPinn(ODESolver):
             positive = key in ("delta", "lr", "parameter_lr")
             if not (isinstance(s[key], (int, float)) and math.isfinite(s[key]) and (s[key] > 0 or not positive and s[key] == 0)):
                 raise ValueError(f"{key} must be a finite number {'>' if positive else '>='} 0, got {s[key]!r}")
-        if not isinstance(s["self_adaptive"], bool):
-            raise ValueError(f"self_adaptive must be True or False, got {s['self_adaptive']!r}")
+        for key in ("self_adaptive", "algebraic"):
+            if not isinstance(s[key], bool):
+                raise ValueError(f"{key} must be True or False, got {s[key]!r}")
+        missing = [name for name in ALGEBRAIC if not hasattr(problem, name)]
+        if s["algebraic"] and missing:
+            raise ValueError(f"algebraic=True learns a problem's implicit algebraic unknowns; problem {problem.name!r} "
+                             f"has none (it lacks {', '.join(missing)})")
         if s["data_steps"] > s["iterations"]:
             raise ValueError(f"data_steps must be at most iterations ({s['iterations']}): the data-only stage is the "
                              f"start of the Adam phase, got {s['data_steps']!r}")
@@ -291,7 +319,8 @@ class ODEPinn(ODESolver):
         p, s = self.problem, self.settings
         cuts = np.asarray(p.breakpoints(), dtype=float)
         edges = np.concatenate([[0.0], cuts[(cuts > 0) & (cuts < p.horizon)], [p.horizon]])
-        nets = StretchNets(edges, len(p.network_states), s["width"], s["depth"], s["delta"], bool(s["shared_body"]))
+        n_out = len(p.network_states) + (len(p.algebraic_states) if s["algebraic"] else 0)
+        nets = StretchNets(edges, n_out, s["width"], s["depth"], s["delta"], bool(s["shared_body"]))
         unknowns = None
         if p.unknowns:
             bad = [n for n in p.unknowns if p.parameters[n].minimum is None]
@@ -300,7 +329,7 @@ class ODEPinn(ODESolver):
                                  f"{bad} of problem {p.name!r} have none")
             unknowns = FastUnknowns(p.unknowns, {n: p.parameters[n].minimum for n in p.unknowns},
                                     s["parameter_lr"] / s["lr"])
-        return TwinModel(p, nets, unknowns)
+        return TwinModel(p, nets, unknowns, s["algebraic"])
 
     def prepare(self) -> None:
         """Collocation points, the measurements and what is known at both, computed once."""
@@ -329,7 +358,8 @@ class ODEPinn(ODESolver):
         if self.settings["self_adaptive"]:
             lam = torch.ones_like(self.values, requires_grad=True)
             self.adaptive = (lam, torch.optim.Adam([lam], lr=self.settings["lr"], maximize=True))
-        self.weight = torch.as_tensor(p.network_time_scales, dtype=torch.float64) / self.model.scale
+        n = self.model.n_states
+        self.weight = torch.as_tensor(p.network_time_scales, dtype=torch.float64) / self.model.scale[:n]
 
     def params(self) -> dict[str, Any]:
         """The problem's parameters with the unknowns' current values (trainable once the physics is on)."""
@@ -350,23 +380,36 @@ class ODEPinn(ODESolver):
     def loss(self) -> dict[str, Tensor]:
         p, s, nets = self.problem, self.settings, self.model.nets
         params = self.params()
+        n, scale = self.model.n_states, self.model.scale
         y, dy = self.outputs("colloc")
-        x = (y * self.model.scale).reshape(-1, y.shape[-1])
-        dxdt = (dy * self.model.scale).reshape(-1, y.shape[-1]) * self.rate
-        x_data = nets.pick(*self.outputs("data"), self.rate_data, self.where_data)[0] * self.model.scale
-        misfit = (p.measured(x_data, self.known_data, params) - self.values) / self.data_rms
+        out = (y * scale).reshape(-1, y.shape[-1])
+        x, z = out[:, :n], (out[:, n:] if s["algebraic"] else None)
+        dxdt = (dy[..., :n] * scale[:n]).reshape(-1, n) * self.rate
+        data = nets.pick(*self.outputs("data"), self.rate_data, self.where_data)[0] * scale
+        z_data = data[:, n:] if s["algebraic"] else None
+        misfit = (p.measured(data[:, :n], self.known_data, params, **self._given(z_data)) - self.values) / self.data_rms
         squares = misfit.pow(2) if self.adaptive is None else self.adaptive[0].pow(2) * misfit.pow(2)
         end, _ = self.outputs("ends")
+        terms = {}
         if self.physics:
-            residual = ((dxdt - p.network_derivative(x, self.known_colloc, params)) * self.weight).pow(2).mean()
+            rates = p.network_derivative(x, self.known_colloc, params, **self._given(z))
+            if s["algebraic"]:
+                rates, implied = rates
+                terms["algebraic"] = ((z - implied) / scale[n:]).pow(2).mean()
+            residual = ((dxdt - rates) * self.weight).pow(2).mean()
         else:  # the multi-stage start: the networks follow the data first
             residual = torch.zeros((), dtype=torch.float64)
-        terms = {"residual": residual, "data": s["data_weight"] * squares.mean()}
+        terms = {"residual": residual, **terms, "data": s["data_weight"] * squares.mean()}
         if nets.count > 1:
-            terms["continuity"] = s["continuity_weight"] * (end[:-1, 0] - y[1:, 0]).pow(2).mean()
+            terms["continuity"] = s["continuity_weight"] * (end[:-1, 0, :n] - y[1:, 0, :n]).pow(2).mean()
         if p.at_rest:
             terms["initial"] = s["initial_weight"] * (dxdt[:1] * self.weight).pow(2).mean()
         return terms
+
+    @staticmethod
+    def _given(z: Tensor | None) -> dict[str, Tensor]:
+        """The ``algebraic`` keyword of the problem's methods: the learned algebraic unknowns, where learned."""
+        return {} if z is None else {"algebraic": z}
 
     def train(self, out=None, resume: bool = False, callbacks=None) -> Result:
         """Fit the stretch networks and the unknown parameters to the measurements and the equations."""
@@ -433,7 +476,7 @@ class ODEPinn(ODESolver):
         spec = saved["spec"]
         if spec.get("solver") != self.name:
             raise ValueError(f"init: {str(file)!r} is a result of solver {spec.get('solver')!r}, not {self.name!r}")
-        shape = ("width", "depth", "delta", "shared_body")
+        shape = ("width", "depth", "delta", "shared_body", "algebraic")
         theirs = {key: spec["settings"].get(key, self.defaults[key]) for key in shape}
         differ = {key: (theirs[key], s[key]) for key in shape if theirs[key] != s[key]}
         if differ:
@@ -461,6 +504,8 @@ class ODEPinn(ODESolver):
         p, nets = self.problem, self.model.nets
         which = torch.searchsorted(nets.edges, self.t_data, right=True).sub(1).clamp(0, nets.count - 1)
         guess = torch.as_tensor(p.network_guess(self.t_data, self.values, self.signals), dtype=torch.float64)
+        if self.settings["algebraic"]:
+            guess = torch.cat([guess, p.algebraic_values(guess, self.known_data, self.params())], dim=1)
         target = guess / self.model.scale
         fit_heads = self.settings["init"] is not None and self.settings["shared_body"]
         if fit_heads:
@@ -492,9 +537,11 @@ class ODEPinn(ODESolver):
         if not trained:
             self.model = result.model
             self.prepare()
+        n = result.model.n_states
         with torch.no_grad():
-            x, _ = result.model.states(self.t_data)
-            fit = self.problem.measured(x, self.known_data, self.params()).numpy()
+            out, _ = result.model.outputs(self.t_data)
+            z = out[:, n:] if self.settings["algebraic"] else None
+            fit = self.problem.measured(out[:, :n], self.known_data, self.params(), **self._given(z)).numpy()
         values = self.values.numpy()
         out: dict[str, Any] = {
             f"measurement_rel_l2_{name}": float(np.linalg.norm(fit[:, j] - values[:, j]) / np.linalg.norm(values[:, j]))

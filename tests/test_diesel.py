@@ -144,6 +144,25 @@ def test_torch_vector_field_equals_the_simulator():
     assert ref.points.shape == (81, 9) and np.all(ref.points[:, 1:] == problem.initial_state)
 
 
+def test_given_exhaust_unknowns_give_the_residual_of_their_equation():
+    """signals() with x_r and T_1 given: at the fixed point's solution every signal is the fixed point's
+    and one pass of (24) returns the given values (a zero residual, to the fixed point's own tolerance);
+    off the solution it does not, and T_e moves with the given T_1."""
+    problem = DieselEngine(duration=8.0)
+    x = problem.reference().values
+    u = problem.commands(problem.reference().points[:, 0])
+    col = lambda name: x[:, diesel.STATES.index(name)]
+    args = (diesel.DEFAULTS, col("p_im"), col("p_em"), col("omega_t"), col("ut_egr1"), col("ut_egr2"),
+            col("ut_vgt"), u[:, 0], u[:, 3])
+    solved = diesel.signals(*args)
+    given = diesel.signals(*args, exhaust=(solved["x_r"], solved["T_1"]))
+    for name in ("x_r", "T_1", "T_e", "T_em", "W_egr", "W_t", "P_t"):
+        assert np.max(np.abs(given[name] / solved[name] - 1.0)) < 1e-10, name   # the fixed point stops at 1e-11
+    off = diesel.signals(*args, exhaust=(solved["x_r"], solved["T_1"] + 10.0))
+    assert np.min(np.abs(off["T_1"] - solved["T_1"] - 10.0)) > 5.0      # a residual of most of the shift
+    assert np.all(off["T_e"] > solved["T_e"])
+
+
 def test_least_squares_identifies_the_drifting_parameters():
     """The classical baseline recovers eta_sc, h_tot, A_egrmax, A_vgtmax from p_im, p_em, omega_t, W_egr at
     10 Hz over a short random transient, from a guess 20 % off, on clean data."""

@@ -41,7 +41,7 @@ def test_twin_follows_a_measured_transient_and_identifies_the_egr_valve_area():
     the twin's pressures and turbo speed follow the simulator's within 1 % relative L2, its actuator states
     are the exact ones (to the simulator's tolerance), and A_egrmax comes within 2 %. Its 2 s stretches are
     shorter than a default run's 4 s ones: smaller networks, a finer stretching (delta 0.02 s); 500 Adam then
-    150 SSBroyden steps."""
+    150 SSBroyden steps. The exhaust's x_r and T_1 solved by fixed point (the default)."""
     result = sciml.run("diesel-engine", "ode-pinn", iterations=500, lbfgs_iterations=150, optimizer="ssbroyden",
                        progress=False, width=32, delta=0.02, n_collocation=200, baseline=False,
                        identify=["A_egrmax"], initial_guess={"A_egrmax": 1.2 * diesel.DEFAULTS["A_egrmax"]}, **SHORT)
@@ -50,6 +50,28 @@ def test_twin_follows_a_measured_transient_and_identifies_the_egr_valve_area():
         assert errors[name] < 1e-2, (name, errors[name])
     for name in diesel.ACTUATORS:
         assert errors[name] < 1e-7, (name, errors[name])
+    assert result.identified["A_egrmax"] == pytest.approx(diesel.DEFAULTS["A_egrmax"], rel=2e-2)
+
+
+def test_twin_learning_x_r_and_t_1_as_outputs_follows_the_transient_and_the_simulators_values():
+    """algebraic: the networks also output the exhaust's implicit x_r and T_1, held to (24) by their own
+    residual. On the transient and budget of the test above, the states follow the simulator within 1 %, x_r
+    and T_1 within 1 % relative L2 of the simulator's solution of (24), and A_egrmax comes within 2 %."""
+    result = sciml.run("diesel-engine", "ode-pinn", iterations=500, lbfgs_iterations=150, optimizer="ssbroyden",
+                       progress=False, width=32, delta=0.02, n_collocation=200, baseline=False, algebraic=True,
+                       identify=["A_egrmax"], initial_guess={"A_egrmax": 1.2 * diesel.DEFAULTS["A_egrmax"]}, **SHORT)
+    errors = result.errors()["rel_l2_by_output"]
+    for name in ("p_im", "p_em", "omega_t"):
+        assert errors[name] < 1e-2, (name, errors[name])
+    problem, t = result.problem, result.solver.t_data
+    truth = diesel.outputs(problem._simulate(t.numpy(), problem.initial_state), problem.commands, t.numpy(),
+                           problem.model_params)
+    with torch.no_grad():
+        out, _ = result.model.outputs(t)
+    for j, name in enumerate(problem.algebraic_states):
+        learned = out[:, len(problem.network_states) + j].numpy()
+        assert np.linalg.norm(learned - truth[name]) / np.linalg.norm(truth[name]) < 1e-2, name
+    assert result.history[-1]["algebraic"] < 1e-6                 # (24) holds at the collocation points
     assert result.identified["A_egrmax"] == pytest.approx(diesel.DEFAULTS["A_egrmax"], rel=2e-2)
 
 
@@ -110,6 +132,10 @@ def test_transfer_settings_are_checked(tmp_path):
         _twin(init=str(tmp_path / "a"), shared_body=True, width=16)
     with pytest.raises(FileNotFoundError, match="init: no saved result at"):
         _twin(init=str(tmp_path / "b"))
+    with pytest.raises(ValueError, match=r"differ from this run's \(setting: saved, this run's\): algebraic False, True"):
+        _twin(init=str(tmp_path / "a"), shared_body=True, algebraic=True)
+    with pytest.raises(ValueError, match="algebraic must be True or False, got 1"):
+        registry.solver("ode-pinn")(problem, algebraic=1)
 
 
 def test_parameter_errors_are_against_the_values_in_force_in_the_window():

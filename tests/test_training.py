@@ -101,6 +101,25 @@ def test_lbfgs_converges_on_a_quadratic():
     assert state.phase == "done"
 
 
+def test_lbfgs_line_search_backs_off_a_step_where_the_loss_is_not_finite():
+    # A smoothed |w - 1.9|, undefined (NaN) past w = 2. From far away it looks linear, so the strong-Wolfe
+    # search extrapolates by up to tenfold steps and lands past 2; torch's own search then keeps
+    # extrapolating on NaN, to |w| ~ 1e45. The trainer must shorten the step instead and reach 1.9.
+    model = _Toy().double()
+    with torch.no_grad():
+        model.w.copy_(torch.tensor([-100.0, 0.0]))
+
+    def loss_fn():
+        w = model.w[0]
+        return {"fit": torch.sqrt((w - 1.9) ** 2 + 1e-4) + 0.0 * torch.sqrt(2.0 - w) + model.w[1] ** 2}
+
+    config = TrainConfig(iterations=0, lbfgs_iterations=200, checkpoint_every=0, progress=False)
+    state = Trainer(model, loss_fn, config).run()
+    assert state.phase == "done"
+    assert model.w[0].item() == pytest.approx(1.9, abs=1e-6)
+    assert state.history[-1]["loss"] == pytest.approx(1e-2, rel=1e-9)
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(iterations=-1), "iterations must be a non-negative integer, got -1"),
     (dict(iterations=0, lbfgs_iterations=0), "iterations must be positive"),

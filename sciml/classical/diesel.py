@@ -27,7 +27,8 @@ with the flows and powers of :func:`signals` (cylinder (11)-(16), exhaust temper
 states, so dropping them leaves an exact 6-state model (:data:`REDUCED`).
 
 The implicit exhaust-temperature equations (the residual gas fraction x_r and the temperature T_1 at
-intake valve closing, (24)) are solved to convergence at every evaluation by fixed-point iteration.
+intake valve closing, (24)) are solved to convergence at every evaluation by fixed-point iteration
+(or taken as given, with their residual, by a twin that learns them: :func:`signals`).
 The commands are known functions of time (:class:`Commands`); the actuators see the EGR and VGT commands
 through their time delays. :func:`simulate` integrates piecewise between the commands' breakpoints (and
 the same shifted by the delays) with SciPy's LSODA (switching to BDF where stiff).
@@ -204,7 +205,23 @@ def _ops(x):
 # ----------------------------------------------------------------------------------------------
 # the model
 # ----------------------------------------------------------------------------------------------
-def signals(p: Mapping[str, Any], p_im, p_em, omega_t, ut_egr1, ut_egr2, ut_vgt, u_delta, n_e) -> dict[str, Any]:
+def _cycle(p: Mapping[str, Any], pi_e, fuel_heat, x_r, T_1) -> tuple[Any, Any, Any]:
+    """One pass of the Seliger cycle with residual gas (17)-(25): from a residual gas fraction ``x_r`` and a
+    temperature ``T_1`` [K] at intake valve closing, the x_r they give, the cylinder-out temperature T_e [K]
+    and the T_1 [K] these give. ``pi_e`` is p_em / p_im, ``fuel_heat`` W_f q_HV / W_eo [J/kg]."""
+    ga, x_cv, c_pa, c_va, r_c = p["gamma_a"], p["x_cv"], p["c_pa"], p["c_va"], p["r_c"]
+    compression = r_c ** (ga - 1.0)
+    q_in = fuel_heat * (1.0 - x_r)
+    x_p = 1.0 + q_in * x_cv / (c_va * T_1 * compression)
+    x_v = 1.0 + q_in * (1.0 - x_cv) / (c_pa * (q_in * x_cv / c_va + T_1 * compression))
+    x_r = pi_e ** (1.0 / ga) * x_p ** (-1.0 / ga) / (r_c * x_v)
+    T_e = (p["eta_sc"] * pi_e ** (1.0 - 1.0 / ga) * r_c ** (1.0 - ga) * x_p ** (1.0 / ga - 1.0)
+           * (q_in * ((1.0 - x_cv) / c_pa + x_cv / c_va) + T_1 * compression))
+    return x_r, T_e, x_r * T_e + (1.0 - x_r) * p["T_im"]
+
+
+def signals(p: Mapping[str, Any], p_im, p_em, omega_t, ut_egr1, ut_egr2, ut_vgt, u_delta, n_e,
+            exhaust: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """The model's algebraic quantities at the given states and commands (floats, NumPy arrays of one
     shape, or torch tensors; ``p`` the parameters by name, as in :data:`DEFAULTS`).
 
@@ -212,31 +229,33 @@ def signals(p: Mapping[str, Any], p_im, p_em, omega_t, ut_egr1, ut_egr2, ut_vgt,
     ``T_em`` (exhaust manifold), ``T_1`` (at intake valve closing); ``x_r`` (residual gas fraction);
     powers [W] ``P_t`` (turbine, times its mechanical efficiency) and ``P_c`` (compressor); efficiencies
     ``eta_vol, eta_c, eta_tm``; the blade speed ratio ``BSR``.
+
+    x_r and T_1 are implicit, (24): by default they are solved to convergence by fixed-point iteration.
+    ``exhaust`` = (x_r, T_1) gives them instead (a twin that learns them as outputs): every signal is then
+    computed from the given values, and the returned ``x_r`` and ``T_1`` are what one pass of the cycle
+    makes of them (:func:`_cycle`), so that the given values minus the returned ones is the residual of
+    (24), zero where the given values are the solution.
     """
     ops = _ops(p_im)
     sqrt, clip = ops.sqrt, ops.clip
-    ga, ge = p["gamma_a"], p["gamma_e"]
+    ga, ge, c_pa = p["gamma_a"], p["gamma_e"], p["c_pa"]
     # cylinder (11)-(16)
     eta_vol = p["c_vol1"] * sqrt(p_im) + p["c_vol2"] * n_e ** 0.5 + p["c_vol3"]
     W_ei = eta_vol * p_im * n_e * p["V_d"] / (120.0 * p["R_a"] * p["T_im"])
     W_f = 1e-6 * u_delta * n_e * p["n_cyl"] / 120.0
     W_eo = W_f + W_ei
-    # exhaust temperature (17)-(25): a Seliger cycle with residual gas, x_r and T_1 by fixed point
+    # exhaust temperature (17)-(25): a Seliger cycle with residual gas, x_r and T_1 given or by fixed point
     pi_e = p_em / p_im
-    x_cv, c_pa, c_va, r_c = p["x_cv"], p["c_pa"], p["c_va"], p["r_c"]
-    compression = r_c ** (ga - 1.0)
     fuel_heat = W_f * p["q_HV"] / W_eo
-    x_r, T_1 = 0.0 * p_im, p["T_im"] + 0.0 * p_im
-    for _ in range(60):
-        q_in = fuel_heat * (1.0 - x_r)
-        x_p = 1.0 + q_in * x_cv / (c_va * T_1 * compression)
-        x_v = 1.0 + q_in * (1.0 - x_cv) / (c_pa * (q_in * x_cv / c_va + T_1 * compression))
-        x_r = pi_e ** (1.0 / ga) * x_p ** (-1.0 / ga) / (r_c * x_v)
-        T_e = (p["eta_sc"] * pi_e ** (1.0 - 1.0 / ga) * r_c ** (1.0 - ga) * x_p ** (1.0 / ga - 1.0)
-               * (q_in * ((1.0 - x_cv) / c_pa + x_cv / c_va) + T_1 * compression))
-        T_1, previous = x_r * T_e + (1.0 - x_r) * p["T_im"], T_1
-        if ops.size(T_1 - previous) < 1e-11 * p["T_im"]:
-            break
+    if exhaust is not None:
+        x_r, T_e, T_1 = _cycle(p, pi_e, fuel_heat, *exhaust)
+    else:
+        x_r, T_1 = 0.0 * p_im, p["T_im"] + 0.0 * p_im
+        for _ in range(60):
+            x_r, T_e, T_1_next = _cycle(p, pi_e, fuel_heat, x_r, T_1)
+            T_1, previous = T_1_next, T_1
+            if ops.size(T_1 - previous) < 1e-11 * p["T_im"]:
+                break
     heat_loss = p["h_tot"] * math.pi * p["d_pipe"] * p["l_pipe"] * p["n_pipe"] / (W_eo * p["c_pe"])
     T_em = p["T_w"] + (T_e - p["T_w"]) * ops.exp(-heat_loss)
     gas = sqrt(T_em * p["R_e"])
