@@ -3,6 +3,7 @@
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import signal
 
@@ -713,7 +714,9 @@ class _Pretend:
             raise AssertionError(f"waited for {self.name}, which nothing stops")
 
 
-def _pretend_run(out, chosen, jobs, raising=(), interrupted=(), ctrl_c_at=None):
+def _pretend_run(out, chosen, jobs, raising=(), interrupted=(), ctrl_c_at=None, sigint_at=None):
+    """``ctrl_c_at``: the clock tick at which the loop sees a KeyboardInterrupt; ``sigint_at``: the tick at
+    which this process sends itself a real SIGINT."""
     clock, events, running = [0], [], []
 
     def launch(name, out_, threads, progress):
@@ -725,6 +728,8 @@ def _pretend_run(out, chosen, jobs, raising=(), interrupted=(), ctrl_c_at=None):
     def tick(_):
         if clock[0] == ctrl_c_at:
             raise KeyboardInterrupt
+        if clock[0] == sigint_at:
+            os.kill(os.getpid(), signal.SIGINT)
         clock[0] += 1
         live = [e for e in events if e[0] == "start" and ("end", e[1]) not in events]
         running.append(len(live))
@@ -776,6 +781,18 @@ def test_cases_run_at_once_wait_for_the_cases_they_need(tmp_path, capsys):
         printed = capsys.readouterr().out
         assert "interrupted: waiting for tiny-a, tiny-d to stop" in printed
         assert "tiny-d: interrupted after 1 s; its stored result is unchanged" in printed
+
+        # started in the background by a shell (`sciml validate --jobs 2 &`), which ignores SIGINT for it:
+        # `kill -INT` still stops it, and what it found is restored when it returns
+        ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            code, events, _ = _pretend_run(tmp_path / "z", ["tiny-a", "tiny-d", "tiny-b"], jobs=2, sigint_at=1)
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        finally:
+            signal.signal(signal.SIGINT, ignored)
+        assert code == 130
+        assert [e for e in events if e[0] == "signal"] == [
+            ("signal", "tiny-a", signal.SIGINT), ("signal", "tiny-d", signal.SIGINT)]
 
 
 def test_the_plan_adds_a_source_without_a_run_and_puts_it_first(tmp_path):

@@ -22,6 +22,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -1136,6 +1137,12 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
           flush=True)
     waiting, running, ran, failed = list(order), {}, set(), set()
     code, count = 0, 0
+    # A shell starts `cmd &` with SIGINT ignored, and Python then leaves it ignored: `kill -INT` of a
+    # backgrounded `sciml validate --jobs` would do nothing while its cases ran on. Its cases' trainers take
+    # SIGINT as a request to stop; so does this loop, for as long as it runs.
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while waiting or running:
             if code == 130 and waiting:  # a case was interrupted on its own (kill -INT): start no other
@@ -1181,6 +1188,9 @@ def run_parallel(chosen: Sequence[str], out: Path, jobs: int, progress: bool = T
                     continue
             print(_outcome(name, out), flush=True)
         return 130
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
     return code
 
 
