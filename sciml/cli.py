@@ -242,7 +242,8 @@ def cmd_list(argv: Sequence[str]) -> int:
 def cmd_bench(argv: Sequence[str]) -> int:
     benches = {"residual": "sciml.benchmarks.residual", "hypersolver": "sciml.benchmarks.hypersolver",
                "control": "sciml.benchmarks.control", "native": "sciml.benchmarks.native",
-               "diesel": "sciml.benchmarks.diesel", "optimizers": "sciml.benchmarks.optimizers"}
+               "diesel": "sciml.benchmarks.diesel", "optimizers": "sciml.benchmarks.optimizers",
+               "sequence": "sciml.benchmarks.sequence"}
     p = argparse.ArgumentParser(prog="sciml bench", description="Side-by-side speed benchmarks; "
                                 "`sciml bench NAME --help` lists a benchmark's options.")
     p.add_argument("name", choices=sorted(benches))
@@ -272,7 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "  bench hypersolver    error vs wall time and NFE: hypersolvers vs Euler/midpoint/RK4/dopri5\n"
               "  bench control        pendulum-control trainings through dopri5, HyperEuler, Euler side by side\n"
               "  bench diesel         the diesel engine simulator's time for a 30 s transient, by SciPy method\n"
-              "  bench optimizers     Burgers error vs wall time: Adam + L-BFGS vs Adam + SSBroyden (issue 17)")
+              "  bench optimizers     Burgers error vs wall time: Adam + L-BFGS vs Adam + SSBroyden (issue 17)\n"
+              "  bench sequence       the lattice-fracture sequence network's training step against an earlier commit's")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nsciml: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
             return 2

@@ -133,7 +133,9 @@ class SequenceNet(nn.Module):
         rows = torch.linspace(-1, 1, r, dtype=frame.dtype, device=frame.device)[:, None].expand(r, c)
         cols = torch.linspace(-1, 1, c, dtype=frame.dtype, device=frame.device)[None, :].expand(r, c)
         where = torch.stack([rows, cols])[None].expand(b, 2, r, c)
-        u = self.head(torch.cat([x.flatten(1, 2), levels[0], frame[:, None], where], 1))  # (B, F, R, C)
+        head = torch.cat([x.flatten(1, 2), levels[0], frame[:, None], where], 1)
+        # channels last: the layout in which CPU convolution backends run this widest convolution fastest
+        u = self.head(head.contiguous(memory_format=torch.channels_last))  # (B, F, R, C)
         z_f = torch.cat([u[:, :1], F.softplus(u[:, 1:])], 1).cumsum(1)
         return impose_given(torch.sigmoid(z_f), frame, given)
 
@@ -159,17 +161,20 @@ def movie_loss(prob: Tensor, target: Tensor, given: Tensor, iou_weight: float = 
     the pixels; ``iou``, ``iou_weight`` (1 - soft IoU), the soft IoU pooled over the batch (left out
     when ``iou_weight`` is 0)."""
     rows = torch.arange(len(given), device=given.device)
-    free = (torch.arange(prob.shape[1], device=given.device)[None, :] != given[:, None])
-    free = free[:, :, None, None].expand_as(prob)
-    pr, tr = prob[free], target[free]
-    weight = None
+    # the frames other than the given one as a 0/1 weight, not a boolean selection: the same sums, without
+    # gathering and scattering the pixels in the forward and backward passes
+    free = (torch.arange(prob.shape[1], device=given.device)[None, :] != given[:, None]).to(prob.dtype)
+    free = free[:, :, None, None]
+    weight = free
     if change_weight != 1:
-        changed = (target != target[rows, given][:, None])[free]
-        weight = torch.where(changed, float(change_weight), 1.0).to(pr.dtype)
-    terms = {"bce": F.binary_cross_entropy(pr.clamp(1e-6, 1 - 1e-6), tr, weight=weight)}
+        changed = target != target[rows, given][:, None]
+        weight = free * torch.where(changed, float(change_weight), 1.0).to(prob.dtype)
+    bce = F.binary_cross_entropy(prob.clamp(1e-6, 1 - 1e-6), target, reduction="none")
+    terms = {"bce": (bce * weight).sum() / (free.sum() * prob.shape[2] * prob.shape[3])}
     if iou_weight:
-        overlap = (pr * tr).sum()
-        terms["iou"] = iou_weight * (1 - overlap / (pr.sum() + tr.sum() - overlap).clamp_min(1e-6))
+        free_prob = prob * free
+        overlap = (free_prob * target).sum()
+        terms["iou"] = iou_weight * (1 - overlap / (free_prob.sum() + (target * free).sum() - overlap).clamp_min(1e-6))
     return terms
 
 
