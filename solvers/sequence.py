@@ -6,9 +6,10 @@ The network (:class:`SequenceNet`), for a given frame k (R x C mask) of a movie 
 drive and lattice orientation:
 
 1. encoder: a 3 x 3 convolution of the frame with three constant condition channels (drive,
-   orientation, k, each scaled to order one) at full resolution, then three 3 x 3 convolutions of
+   orientation, k, each scaled to order one; with ``tip_offsets`` two more, each pixel's offset from the
+   given crack's tip) at full resolution, then three 3 x 3 convolutions of
    stride 2 (R/2, R/4, R/8), the last flattened to a latent vector joined by the conditions and a
-   one-hot k;
+   one-hot k (with ``tip_offsets``, the tip's column and row too);
 2. core: a bidirectional GRU over the F frames, frame f's input being the latent vector, a one-hot f
    and (f - k) / (F - 1);
 3. decoder: each frame's GRU state to a coarse (R/8 x C/8) feature map, three 3-D transposed
@@ -16,7 +17,8 @@ drive and lattice orientation:
    the encoder's features at R/4 and R/2 (projected to :data:`SKIP` channels, the same for every
    frame) joined before the second and third; then, the frames folded into channels, two 3 x 3
    convolutions of those (:data:`FINE` per frame), the encoder's full-resolution features, the given
-   frame and the pixel coordinates to one increment logit u_f per pixel and frame.
+   frame and the pixel coordinates (with ``tip_offsets``, the offsets from the tip too) to one increment
+   logit u_f per pixel and frame.
 
 Irreversibility, exactly: the logits accumulate, z_0 = u_0, z_f = z_{f-1} + softplus(u_f), so
 p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f = p_f g before k
@@ -70,21 +72,27 @@ class SequenceNet(nn.Module):
     """Frame k (B, R, C) in [0, 1] with conditions -> cracked probabilities P (B, F, R, C), the
     irreversible parametrisation of the module docstring. ``width``: channels of the encoder's first
     layers (doubled after the second stride); ``latent``: size of the encoded frame; ``hidden``: GRU
-    state per direction; ``decoder``: channels of the 3-D decoder."""
+    state per direction; ``decoder``: channels of the 3-D decoder; ``tip_offsets``: tell the network where
+    the given frame's crack ends (:func:`given_tip`): every pixel's offset from the tip as two more channels
+    of the encoder's first convolution and of the head, and the tip in the latent vector's input. Without
+    them a pixel meets the tip only inside its convolutions' reach, and how far ahead of the tip it lies is
+    what decides whether the crack reaches it in N frames."""
 
     def __init__(self, frames: int, rows: int, columns: int, width: int = 16, latent: int = 128, hidden: int = 64,
-                 decoder: int = 16):
+                 decoder: int = 16, tip_offsets: bool = False):
         super().__init__()
         self.frames, self.rows, self.columns = frames, rows, columns
+        self.tip_offsets = tip_offsets
         w = width
-        self.stem = nn.Conv2d(4, w, 3, padding=1)
+        extra = 2 if tip_offsets else 0  # the offset maps at the stem and the head, the tip in the latent's input
+        self.stem = nn.Conv2d(4 + extra, w, 3, padding=1)
         self.down = nn.ModuleList([nn.Conv2d(w, w, 3, stride=2, padding=1), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
                                    nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1)])
         self.sizes = [(rows, columns)]
         for _ in range(3):
             self.sizes.append((_down(self.sizes[-1][0]), _down(self.sizes[-1][1])))
         self.coarse = self.sizes[-1]
-        self.encode = nn.Linear(2 * w * self.coarse[0] * self.coarse[1] + 2 + frames, latent)
+        self.encode = nn.Linear(2 * w * self.coarse[0] * self.coarse[1] + 2 + extra + frames, latent)
         self.core = nn.GRU(latent + frames + 1, hidden, batch_first=True, bidirectional=True)
         self.expand = nn.Linear(2 * hidden, decoder * self.coarse[0] * self.coarse[1])
         self.decoder = decoder
@@ -93,7 +101,7 @@ class SequenceNet(nn.Module):
         self.up = nn.ModuleList([nn.ConvTranspose3d(decoder, decoder, **up),
                                  nn.ConvTranspose3d(decoder + SKIP, decoder, **up),
                                  nn.ConvTranspose3d(decoder + SKIP, FINE, **up)])
-        self.head = nn.Sequential(nn.Conv2d(FINE * frames + w + 3, 2 * w, 3, padding=1), nn.ReLU(),
+        self.head = nn.Sequential(nn.Conv2d(FINE * frames + w + 3 + extra, 2 * w, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(2 * w, frames, 3, padding=1))
         self.register_buffer("condition_mean", torch.zeros(2))
         self.register_buffer("condition_scale", torch.ones(2))
@@ -113,6 +121,10 @@ class SequenceNet(nn.Module):
         k = given.to(frame.dtype)
         k_scaled = 2 * k / (f - 1) - 1
         maps = torch.cat([cond, k_scaled[:, None]], 1)[:, :, None, None].expand(b, 3, r, c)
+        if self.tip_offsets:
+            tip, offsets = given_tip(frame)
+            maps = torch.cat([maps, offsets], 1)
+            cond = torch.cat([cond, tip], 1)
         levels = [F.relu(self.stem(torch.cat([frame[:, None], maps], 1)))]      # (B, w, R, C)
         for conv in self.down:                                                 # R/2, R/4, R/8
             levels.append(F.relu(conv(levels[-1])))
@@ -133,11 +145,32 @@ class SequenceNet(nn.Module):
         rows = torch.linspace(-1, 1, r, dtype=frame.dtype, device=frame.device)[:, None].expand(r, c)
         cols = torch.linspace(-1, 1, c, dtype=frame.dtype, device=frame.device)[None, :].expand(r, c)
         where = torch.stack([rows, cols])[None].expand(b, 2, r, c)
-        head = torch.cat([x.flatten(1, 2), levels[0], frame[:, None], where], 1)
+        head = [x.flatten(1, 2), levels[0], frame[:, None], where] + ([offsets] if self.tip_offsets else [])
+        head = torch.cat(head, 1)
         # channels last: the layout in which CPU convolution backends run this widest convolution fastest
         u = self.head(head.contiguous(memory_format=torch.channels_last))  # (B, F, R, C)
         z_f = torch.cat([u[:, :1], F.softplus(u[:, 1:])], 1).cumsum(1)
         return impose_given(torch.sigmoid(z_f), frame, given)
+
+
+def given_tip(frame: Tensor) -> tuple[Tensor, Tensor]:
+    """Where the crack of each frame (B, R, C) in {0, 1} ends: its tip (B, 2), the tip's column (the largest
+    column with a cracked pixel) and row (the mean row of that column's cracked pixels), each scaled to
+    [-1, 1], and every pixel's offset from it (B, 2, R, C), columns over C and rows over R; a frame without
+    a cracked pixel has its tip at column -1 and the middle row."""
+    b, r, c = frame.shape
+    cracked = frame > 0.5
+    columns = cracked.any(1)                                                        # (B, C)
+    index = torch.arange(c, device=frame.device)
+    column = torch.where(columns, index, -1).amax(1)                                # (B,)
+    at_tip = cracked[torch.arange(b, device=frame.device), :, column.clamp_min(0)]  # (B, R)
+    rows = torch.arange(r, device=frame.device, dtype=frame.dtype)
+    row = torch.where(column >= 0, (at_tip * rows).sum(1) / at_tip.sum(1).clamp_min(1), (r - 1) / 2.0)
+    column = column.to(frame.dtype)
+    tip = torch.stack([2 * column / (c - 1) - 1, 2 * row / (r - 1) - 1], 1)
+    offsets = torch.stack([((index.to(frame.dtype) - column[:, None]) / c)[:, None].expand(b, r, c),
+                           ((rows - row[:, None]) / r)[:, :, None].expand(b, r, c)], 1)
+    return tip, offsets
 
 
 def impose_given(p: Tensor, frame: Tensor, given: Tensor) -> Tensor:
@@ -241,15 +274,15 @@ class Sequence(Solver):
     (movie, given frame) pairs per Adam step, ``iterations``, ``lr``, ``schedule`` ("cosine",
     "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy),
     ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1;
-    5 by default);
+    5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "sequence"
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "seed": 0, "device": None,
-        "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
+        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": False, "seed": 0,
+        "device": None, "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 
     def __init__(self, problem, **settings):
@@ -260,6 +293,8 @@ class Sequence(Solver):
                 raise ValueError(f"{key} must be an integer >= 1, got {s[key]!r}")
         if not s["iou_weight"] >= 0:
             raise ValueError(f"iou_weight must be >= 0, got {s['iou_weight']!r}")
+        if not isinstance(s["tip_offsets"], bool):
+            raise ValueError(f"tip_offsets must be True or False, got {s['tip_offsets']!r}")
         if not s["change_weight"] > 0 or not np.isfinite(s["change_weight"]):
             raise ValueError(f"change_weight must be a finite number > 0, got {s['change_weight']!r}")
         self.device = resolve_device(s["device"])
@@ -278,7 +313,7 @@ class Sequence(Solver):
     def build_model(self) -> MovieField:
         s = self.settings
         f, r, c = self.problem.shape
-        net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"])
+        net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"], s["tip_offsets"])
         return MovieField(net, self.problem.movies, self.problem.pixel).to(self.device)
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:

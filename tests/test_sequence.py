@@ -14,7 +14,7 @@ import torch
 import sciml
 from sciml.classical import lattice as L
 from sciml.problems.lattice import PIXEL, LatticeFracture, branched, sequence_metrics, summary, tip_px
-from sciml.solvers.sequence import SequenceNet, movie_loss
+from sciml.solvers.sequence import SequenceNet, given_tip, movie_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -80,9 +80,23 @@ def test_loss_of_a_hand_worked_movie(weight):
     assert back["bce"].item() == pytest.approx((-np.log(0.8) - weight * np.log(0.7)) / 2, rel=1e-6)
 
 
-def test_outputs_are_irreversible_and_pass_through_the_given_frame():
+def test_given_tip_of_hand_made_masks():
+    # a crack along row 3 to column 9 with a branch of rows 4 and 5 at that column; an empty frame
+    frames = np.zeros((2, 8, 12), bool)
+    frames[0, 3, :10] = True
+    frames[0, 4:6, 9] = True
+    tip, offsets = given_tip(torch.as_tensor(frames, dtype=torch.float32))
+    assert tip_px(frames)[0] == 9
+    np.testing.assert_allclose(tip.numpy(), [[2 * 9 / 11 - 1, 2 * 4.0 / 7 - 1], [-2 / 11 - 1, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(offsets[0, 0, 0].numpy(), (np.arange(12) - 9) / 12, atol=1e-6)   # columns from the tip
+    np.testing.assert_allclose(offsets[0, 1, :, 0].numpy(), (np.arange(8) - 4.0) / 8, atol=1e-6)  # rows from the tip's
+    np.testing.assert_allclose(offsets[1, 1, :, 5].numpy(), (np.arange(8) - 3.5) / 8, atol=1e-6)  # empty: the middle
+
+
+@pytest.mark.parametrize("tip_offsets", [False, True])
+def test_outputs_are_irreversible_and_pass_through_the_given_frame(tip_offsets):
     torch.manual_seed(1)
-    net = SequenceNet(5, 12, 16, width=4, latent=8, hidden=4, decoder=4)
+    net = SequenceNet(5, 12, 16, width=4, latent=8, hidden=4, decoder=4, tip_offsets=tip_offsets)
     for p in net.parameters():  # large random weights: logits far from zero, of both signs
         p.data.normal_(0, 1.0)
     frames = torch.rand(20, 12, 16) > 0.6

@@ -1,0 +1,60 @@
+"""The lattice studies' rules (issue 16): the weighting study adopts the weighted arm only when its medians
+over the seeds beat equal weights on branching and tip error without losing more than 0.02 of IoU; the
+tip-offsets study adopts the offsets when their median tip error is lower without losing more than 0.02 of
+branching accuracy or IoU."""
+
+from __future__ import annotations
+
+import pytest
+
+from sciml.validation.lattice_study import SEEDS, STUDIES, decide
+
+WEIGHTING = STUDIES["weighting"]
+BASE, NEW = WEIGHTING.arms
+
+
+def runs(branching: list[float], tip: list[float], iou: list[float], seeds=SEEDS) -> list[dict]:
+    """Runs of both arms: equal weights at branching 0.85, tip 2.5 px, IoU 0.40 (seeds alike), the weighted
+    arm at the given values per seed."""
+    base = {"branching_accuracy": 0.85, "tip_error_px_max_n4": 2.5, "tip_error_px_n8": 2.5, "iou_min": 0.40,
+            "speed_rel_error_max": 0.4, "backcast_ratio_max": 0.3}
+    out = [{"arm": BASE, "seed": s, "metrics": dict(base)} for s in SEEDS]
+    for s, b, t, i in zip(seeds, branching, tip, iou):
+        out.append({"arm": NEW, "seed": s, "metrics": {**base, "branching_accuracy": b,
+                                                                  "tip_error_px_max_n4": t, "iou_min": i}})
+    return out
+
+
+def test_medians_decide():
+    # medians 0.9, 1.6 px, 0.39: better branching and tip, IoU 0.01 lower -> adopted
+    found = decide(WEIGHTING, runs([0.8, 0.9, 0.95], [1.5, 1.6, 3.0], [0.39, 0.39, 0.5]))
+    assert found["adopt"] is True
+    arm = found["arms"][NEW]
+    assert arm["branching_accuracy"] == {"median": 0.9, "min": 0.8, "max": 0.95}
+    assert arm["tip_error_px_max_n4"]["median"] == pytest.approx(1.6)
+
+
+@pytest.mark.parametrize("branching, tip, iou", [
+    ([0.85, 0.85, 0.99], [1.5, 1.5, 1.5], [0.4, 0.4, 0.4]),    # branching median only equal
+    ([0.9, 0.9, 0.9], [2.5, 2.6, 1.0], [0.4, 0.4, 0.4]),       # tip median not lower
+    ([0.9, 0.9, 0.9], [1.5, 1.5, 1.5], [0.37, 0.379, 0.5]),    # IoU median 0.021 lower
+])
+def test_not_adopted(branching, tip, iou):
+    assert decide(WEIGHTING, runs(branching, tip, iou))["adopt"] is False
+
+
+def test_incomplete_study_has_no_verdict():
+    found = decide(WEIGHTING, runs([0.9, 0.9], [1.5, 1.5], [0.4, 0.4], seeds=SEEDS[:2]))
+    assert found["complete"] is False and found["adopt"] is None
+
+
+@pytest.mark.parametrize("branching, tip, iou, adopt", [
+    ([0.84, 0.83, 0.99], [1.5, 1.6, 3.0], [0.39, 0.38, 0.5], True),   # tip lower; branching and IoU 0.02 lower
+    ([0.9, 0.9, 0.9], [2.5, 2.5, 1.0], [0.4, 0.4, 0.4], False),       # tip median only equal
+    ([0.82, 0.829, 0.9], [1.5, 1.5, 1.5], [0.4, 0.4, 0.4], False),    # branching median 0.021 lower
+    ([0.9, 0.9, 0.9], [1.5, 1.5, 1.5], [0.37, 0.379, 0.5], False),    # IoU median 0.021 lower
+])
+def test_tip_offsets_rule(branching, tip, iou, adopt):
+    study = STUDIES["tip-offsets"]
+    renamed = [{**r, "arm": dict(zip(WEIGHTING.arms, study.arms))[r["arm"]]} for r in runs(branching, tip, iou)]
+    assert decide(study, renamed)["adopt"] is adopt
