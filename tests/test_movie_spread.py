@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sciml.validation.movie_spread import advance_spread, scaled
+from sciml.validation.movie_spread import advance_spread, analogue_errors, inner_split, scaled
 
 # movies A and B share their conditions; C is one standard unit away
 TIPS = np.array([[0, 1, 2], [0, 2, 4], [0, 5, 5]])
@@ -35,3 +35,32 @@ def test_an_empty_bin_and_a_horizon_beyond_the_movie():
 def test_conditions_are_scaled_by_the_reference_standard_deviations():
     reference = np.array([[1.0, 0.0], [3.0, 10.0]])  # standard deviations 1 and 5
     assert scaled(np.array([[2.0, 5.0]]), reference) == pytest.approx(np.array([[2.0, 1.0]]))
+
+
+def test_the_analogue_forecast_of_hand_worked_tips():
+    # training movies 0-2 (A, B, C of TIPS), test movie D: conditions of A and B, tips 0, 1, 3
+    tips = np.vstack([TIPS, [0, 1, 3]])
+    z = np.vstack([Z, [0.0, 0.0]])
+    # one neighbour, w = 0: A (tie with B, the lower index), advances 1, 1 and 2; D's errors: k = 0: |0 + 1 - 1|,
+    # k = 1: |1 + 1 - 3|; N = 2 from k = 0: |0 + 2 - 3|
+    assert analogue_errors(tips, z, np.arange(3), np.array([3]), 1, 0.0) == {1: 0.5, 2: 1.0}
+    # three neighbours (all), medians of the advances of (A, B, C):
+    # k = 0: median(1, 2, 5) = 2 -> |2 - 1|; k = 1: median(1, 2, 0) = 1 -> |2 - 3|; N = 2: median(2, 4, 5) = 4 -> |4 - 3|
+    assert analogue_errors(tips, z, np.arange(3), np.array([3]), 3, 1.0) == {1: 1.0, 2: 1.0}
+    with pytest.raises(ValueError, match="neighbours must be 1 ... 3 .*got 4"):
+        analogue_errors(tips, z, np.arange(3), np.array([3]), 4, 1.0)
+
+
+def test_the_inner_split_is_the_lattice_study_split(tmp_path):
+    from sciml.problems.lattice import LatticeFracture
+    from sciml.validation.lattice_study import INNER
+
+    train = np.arange(3, 53)  # 50 movies of indices other than their positions
+    rng = np.random.default_rng(0)
+    masks = rng.random((50, 2, 3, 4)) > 0.5
+    path = tmp_path / "movies.npz"
+    np.savez(path, masks=masks, drive=rng.random(50), orientation=rng.random(50), branched=np.zeros(50, bool))
+    fit, measured = LatticeFracture(data=str(path), **INNER).split()
+    mine = inner_split(train)
+    np.testing.assert_array_equal(mine[0], train[fit])
+    np.testing.assert_array_equal(mine[1], train[measured])
