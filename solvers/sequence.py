@@ -6,8 +6,9 @@ The network (:class:`SequenceNet`), for a given frame k (R x C mask) of a movie 
 drive and lattice orientation:
 
 1. encoder: a 3 x 3 convolution of the frame with three constant condition channels (drive,
-   orientation, k, each scaled to order one; with ``tip_offsets`` two more, each pixel's offset from the
-   given crack's tip) at full resolution, then three 3 x 3 convolutions of
+   orientation, k, each scaled to order one; with ``tip_offsets``, the default, two more, each pixel's
+   offset from the given crack's tip: ``validation/LATTICE_TIP_OFFSETS.md`` compares the network with and
+   without them on the training movies) at full resolution, then three 3 x 3 convolutions of
    stride 2 (R/2, R/4, R/8), the last flattened to a latent vector joined by the conditions and a
    one-hot k (with ``tip_offsets``, the tip's column and row too);
 2. core: a bidirectional GRU over the F frames, frame f's input being the latent vector, a one-hot f
@@ -274,14 +275,15 @@ class Sequence(Solver):
     (movie, given frame) pairs per Adam step, ``iterations``, ``lr``, ``schedule`` ("cosine",
     "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy),
     ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1;
-    5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`);
+    5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`;
+    on by default);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "sequence"
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": False, "seed": 0,
+        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "seed": 0,
         "device": None, "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 

@@ -23,7 +23,7 @@ first as the solver's default.
   reach. ``tip_offsets`` (every pixel's offset from the given tip as input, ``SequenceNet``) becomes the
   default when the median of its ``tip_error_px_max_n4`` is lower than without, and the medians of its
   ``branching_accuracy`` and ``iou_min`` are each at most 0.02 lower
-  (``validation/LATTICE_TIP_OFFSETS.md``).
+  (adopted; ``validation/LATTICE_TIP_OFFSETS.md``).
 
 Each run stores ``runs/<arm>-<seed>.json`` in its study's folder (the commit, machine, load and wall time
 beside the metrics); ``summary`` writes the study's JSON and Markdown table from them and from the runs its
