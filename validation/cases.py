@@ -1486,8 +1486,8 @@ LATTICE_BOUNDS = {"iou_min": (0.8, 1.0), "tip_error_px_max_n4": (0.0, 1.0), "tip
 register(Case(
     name="lattice-fracture-sequence", problem="lattice-fracture", solver="sequence",
     budget=("defaults of `sciml run lattice-fracture` (sequence solver: convolutional encoder of the given frame with "
-            "drive, orientation and frame-index channels, bidirectional GRU over the 9 frames, 3-D transposed-"
-            "convolution decoder with encoder skips, about 248,000 parameters, float32; 3,000 Adam steps of 32 random "
+            "drive, orientation, frame-index and offset-from-the-given-tip channels, bidirectional GRU over the 9 "
+            "frames, 3-D transposed-convolution decoder with encoder skips, about 249,000 parameters, float32; 3,000 Adam steps of 32 random "
             "(training movie, given frame) pairs, cosine learning rate from 3e-3; binary cross-entropy, the pixels "
             "that differ from the given frame weighted 5, + 1 - soft IoU); the 240 training movies of the bundled data/lattice_fracture.npz"),
     reference=LATTICE_REFERENCE, bounds={**LATTICE_BOUNDS, "wall_time_s": (0.0, 900.0)},
