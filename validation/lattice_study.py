@@ -55,42 +55,41 @@ Medians = dict[str, float]
 
 @dataclass(frozen=True)
 class Study:
-    """Two arms (name -> the ``sequence`` settings that differ from its defaults), the first the default
-    before the study; ``rule(base, new)`` on their medians over the seeds says whether the second wins."""
+    """Study ``key`` of two arms (name -> the ``sequence`` settings that differ from its defaults), the first the
+    default before the study; ``rule(base, new)`` on their medians over the seeds says whether the second wins.
+    Its files: ``validation/lattice_<key>.json`` and ``validation/LATTICE_<KEY>.md`` (``-`` as ``_``)."""
 
+    key: str
     title: str
     arms: dict[str, dict[str, Any]]
     rule: Callable[[Medians, Medians], bool]
-    name: str  # files: validation/<name>.json and validation/<NAME>.md
 
     @property
     def store(self) -> Path:
-        return HERE / f"{self.name}.json"
+        return HERE / f"lattice_{self.key.replace('-', '_')}.json"
 
     @property
     def report(self) -> Path:
-        return HERE / f"{self.name.upper()}.md"
+        return HERE / f"LATTICE_{self.key.replace('-', '_').upper()}.md"
 
 
 def _not_worse(base: Medians, new: Medians, metric: str, by: float = 0.02) -> bool:
     return new[metric] >= base[metric] - by
 
 
-STUDIES = {
-    "weighting": Study(
-        "Weighting the changed pixels of the lattice sequence network (issue 16)",
+STUDIES = {study.key: study for study in (
+    Study(
+        "weighting", "Weighting the changed pixels of the lattice sequence network (issue 16)",
         {"1": {"change_weight": 1.0}, "5": {"change_weight": 5.0}},
         lambda base, new: (new["branching_accuracy"] > base["branching_accuracy"]
                            and new["tip_error_px_max_n4"] < base["tip_error_px_max_n4"]
-                           and _not_worse(base, new, "iou_min")),
-        "lattice_weighting"),
-    "tip-offsets": Study(
-        "Telling the lattice sequence network where the given crack ends (issue 16)",
+                           and _not_worse(base, new, "iou_min"))),
+    Study(
+        "tip-offsets", "Telling the lattice sequence network where the given crack ends (issue 16)",
         {"without": {"change_weight": 5.0, "tip_offsets": False}, "with": {"change_weight": 5.0, "tip_offsets": True}},
         lambda base, new: (new["tip_error_px_max_n4"] < base["tip_error_px_max_n4"]
-                           and _not_worse(base, new, "branching_accuracy") and _not_worse(base, new, "iou_min")),
-        "lattice_tip_offsets"),
-}
+                           and _not_worse(base, new, "branching_accuracy") and _not_worse(base, new, "iou_min"))),
+)}
 
 
 def training_movies(path: Path) -> Path:

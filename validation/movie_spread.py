@@ -114,6 +114,11 @@ def analogue_errors(tips: np.ndarray, z: np.ndarray, train: np.ndarray, test: np
     return {n: float(np.mean(e)) for n, e in errors.items()}
 
 
+def worst_up_to_n4(errors: dict[int, float]) -> float:
+    """The largest of the tip errors ``errors`` (N -> pixels) at N = 1 ... 4, the horizons of issue 16's 1 px bound."""
+    return max(errors[n] for n in range(1, 5))
+
+
 def inner_split(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The training movies ``train`` split as ``sciml.validation.lattice_study`` splits them
     (``lattice-fracture``'s rule with its ``INNER`` held-out fraction and seed): (trained on, measured)."""
@@ -131,7 +136,7 @@ def choose_analogue(tips: np.ndarray, z: np.ndarray, train: np.ndarray) -> dict[
     fit, measured = inner_split(train)
     tried = [{"neighbours": k, "weight": w, "tip_error_px": analogue_errors(tips, z, fit, measured, k, w)}
              for k, w in ANALOGUES]
-    best = min(tried, key=lambda t: max(t["tip_error_px"][n] for n in range(1, 5)))
+    best = min(tried, key=lambda t: worst_up_to_n4(t["tip_error_px"]))
     return {"neighbours": best["neighbours"], "weight": best["weight"], "tried": tried}
 
 
@@ -190,8 +195,8 @@ def figure(numbers: dict[str, Any], cases: dict[str, dict[str, Any]]) -> Path:
                     label=f"{name} (forecast error{'' if 'distance' in case else ', at the median nearest distance'})")
         analogue = numbers["analogue"]
         ax.plot([near["median"]], [analogue["held_out_tip_error_px"][n]], "P", ms=8, color="0.3",
-                label=f"analogue forecast ({analogue['neighbours']} nearest, w = {analogue['weight']:g}; forecast error, "
-                      "at the median nearest distance)")
+                label=f"analogue forecast ({analogue['neighbours']} nearest, w = {analogue['weight']:g}; "
+                      "forecast error, at the median nearest distance)")
         ax.axhline(TIP_BOUNDS[n], color="k", ls="--", lw=0.8, label="issue 16 bound")
         ax.axvspan(near["p10"], near["p90"], color="0.85", zorder=0,
                    label="held-out movie to nearest training movie (10-90 %)")
@@ -233,15 +238,16 @@ def write_report(record: dict[str, Any]) -> Path:
     analogue = n["analogue"]
     last = max(analogue["held_out_tip_error_px"])
     lines.append(f"| analogue forecast, {analogue['neighbours']} nearest, w = {analogue['weight']:g} | — | "
-                 + " | ".join(f"{analogue['held_out_tip_error_px'][h]:.2f}" for h in HORIZONS) + f" | `{record['commit']}` |")
+                 + " | ".join(f"{analogue['held_out_tip_error_px'][h]:.2f}" for h in HORIZONS)
+                 + f" | `{record['commit']}` |")
     lines += ["", "The analogue forecast (module docstring) moves the given tip by the median advance of the training "
               "movies nearest in conditions and tip at the start frame. Its number of neighbours and weight w were "
               "chosen on the training movies alone, trained on 192 and measured on 48 (largest tip error up to N = 4 "
               f"/ at N = {last} [px]): "
               + "; ".join(f"{t['neighbours']} nearest, w = {t['weight']:g}: "
-                          f"{max(t['tip_error_px'][h] for h in range(1, 5)):.2f} / {t['tip_error_px'][last]:.2f}"
+                          f"{worst_up_to_n4(t['tip_error_px']):.2f} / {t['tip_error_px'][last]:.2f}"
                           for t in analogue["tried"]) + f". On the held-out movies, up to N = 4 / at N = {last}: "
-              f"{max(analogue['held_out_tip_error_px'][h] for h in range(1, 5)):.2f} / "
+              f"{worst_up_to_n4(analogue['held_out_tip_error_px']):.2f} / "
               f"{analogue['held_out_tip_error_px'][last]:.2f} px."]
     lines += ["", f"Bounds of issue 16: {', '.join(f'{v:g} px at N = {k}' for k, v in TIP_BOUNDS.items())}. "
               "How to read it: a forecaster that cannot tell apart two movies whose conditions are a distance d "
