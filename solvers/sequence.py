@@ -10,16 +10,25 @@ drive and lattice orientation:
    offset from the given crack's tip: ``validation/LATTICE_TIP_OFFSETS.md`` compares the network with and
    without them on the training movies) at full resolution, then three 3 x 3 convolutions of
    stride 2 (R/2, R/4, R/8), the last flattened to a latent vector joined by the conditions and a
-   one-hot k (with ``tip_offsets``, the tip's column and row too);
+   one-hot k (with ``tip_offsets``, the tip's column and row too; with ``analogue``, the share of the
+   recalled movies that branched);
 2. core: a bidirectional GRU over the F frames, frame f's input being the latent vector, a one-hot f
-   and (f - k) / (F - 1);
+   and (f - k) / (F - 1) (with ``analogue``, the recalled advance of the tip to frame f over C);
 3. decoder: each frame's GRU state to a coarse (R/8 x C/8) feature map, three 3-D transposed
    convolutions (kernels 3 x 2 x 2 in (frame, row, column), stride 1 x 2 x 2) up to full resolution,
    the encoder's features at R/4 and R/2 (projected to :data:`SKIP` channels, the same for every
    frame) joined before the second and third; then, the frames folded into channels, two 3 x 3
    convolutions of those (:data:`FINE` per frame), the encoder's full-resolution features, the given
    frame and the pixel coordinates (with ``tip_offsets``, the offsets from the tip too) to one increment
-   logit u_f per pixel and frame.
+   logit u_f per pixel and frame (with ``analogue``, the recalled advances of every frame added, through
+   a linear map, to the first of the two convolutions: the same as F constant maps, at no cost per pixel).
+
+With ``analogue`` = K > 0 the network recalls training movies (:meth:`SequenceNet.recall`): it keeps the
+training movies' tips (rightmost cracked column per frame), conditions and ``branched`` flags, and for a
+given frame k of tip t finds the K of them nearest by |z - z_j| + w |t - t_j(k)| (z the scaled conditions,
+w ``analogue_weight`` per pixel); the median over them of t_j(f) - t_j(k) is the recalled advance of the tip
+to frame f, an analogue forecast (``validation/MOVIE_SPREAD.md`` measures it alone). In training a movie
+is never recalled for itself, as a held-out movie cannot be.
 
 Irreversibility, exactly: the logits accumulate, z_0 = u_0, z_f = z_{f-1} + softplus(u_f), so
 p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f = p_f g before k
@@ -34,7 +43,7 @@ one minus the soft IoU (sum P T / sum (P + T - P T) over a batch), over the fram
 ``batch`` random (training movie, given frame) pairs per Adam step.
 
 A problem this solver takes (e.g. ``lattice-fracture``, :mod:`sciml.problems.lattice`) provides
-``movies`` (``masks`` (N, F, R, C) bool, ``drive`` (N,), ``orientation`` (N,)), ``split()`` (training
+``movies`` (``masks`` (N, F, R, C) bool, ``drive`` (N,), ``orientation`` (N,), ``branched`` (N,) bool), ``split()`` (training
 and held-out movie indices), ``shape`` (F, R, C) and ``pixel`` ((width, height) of a pixel); its points
 are rows (movie, given, frame, x, y), x and y in the units of ``pixel``.
 """
@@ -77,15 +86,22 @@ class SequenceNet(nn.Module):
     the given frame's crack ends (:func:`given_tip`): every pixel's offset from the tip as two more channels
     of the encoder's first convolution and of the head, and the tip in the latent vector's input. Without
     them a pixel meets the tip only inside its convolutions' reach, and how far ahead of the tip it lies is
-    what decides whether the crack reaches it in N frames."""
+    what decides whether the crack reaches it in N frames. ``analogue``: how many of the ``memory`` training
+    movies (:meth:`remember`) to recall (:meth:`recall`; 0: none), ``analogue_weight`` the weight w of their
+    tip's distance [per pixel] beside their conditions'."""
 
     def __init__(self, frames: int, rows: int, columns: int, width: int = 16, latent: int = 128, hidden: int = 64,
-                 decoder: int = 16, tip_offsets: bool = False):
+                 decoder: int = 16, tip_offsets: bool = False, analogue: int = 0, analogue_weight: float = 1.0,
+                 memory: int = 0):
         super().__init__()
+        if analogue > memory:
+            raise ValueError(f"analogue must be at most the {memory} movies remembered, got {analogue!r}")
         self.frames, self.rows, self.columns = frames, rows, columns
         self.tip_offsets = tip_offsets
+        self.analogue, self.analogue_weight = analogue, analogue_weight
         w = width
         extra = 2 if tip_offsets else 0  # the offset maps at the stem and the head, the tip in the latent's input
+        recalled = 1 if analogue else 0  # the branched share in the latent's input, the advance in the GRU's
         self.stem = nn.Conv2d(4 + extra, w, 3, padding=1)
         self.down = nn.ModuleList([nn.Conv2d(w, w, 3, stride=2, padding=1), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
                                    nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1)])
@@ -93,8 +109,8 @@ class SequenceNet(nn.Module):
         for _ in range(3):
             self.sizes.append((_down(self.sizes[-1][0]), _down(self.sizes[-1][1])))
         self.coarse = self.sizes[-1]
-        self.encode = nn.Linear(2 * w * self.coarse[0] * self.coarse[1] + 2 + extra + frames, latent)
-        self.core = nn.GRU(latent + frames + 1, hidden, batch_first=True, bidirectional=True)
+        self.encode = nn.Linear(2 * w * self.coarse[0] * self.coarse[1] + 2 + extra + recalled + frames, latent)
+        self.core = nn.GRU(latent + frames + 1 + recalled, hidden, batch_first=True, bidirectional=True)
         self.expand = nn.Linear(2 * hidden, decoder * self.coarse[0] * self.coarse[1])
         self.decoder = decoder
         up = dict(kernel_size=(3, 2, 2), stride=(1, 2, 2), padding=(1, 0, 0))
@@ -106,6 +122,11 @@ class SequenceNet(nn.Module):
                                   nn.Conv2d(2 * w, frames, 3, padding=1))
         self.register_buffer("condition_mean", torch.zeros(2))
         self.register_buffer("condition_scale", torch.ones(2))
+        if analogue:
+            self.recalled = nn.Linear(frames, 2 * w)
+            self.register_buffer("memory_tips", torch.zeros(memory, frames))
+            self.register_buffer("memory_conditions", torch.zeros(memory, 2))
+            self.register_buffer("memory_branched", torch.zeros(memory))
 
     @torch.no_grad()
     def fit(self, drive: Tensor, orientation: Tensor) -> None:
@@ -114,11 +135,41 @@ class SequenceNet(nn.Module):
         self.condition_mean.copy_(both.mean(0))
         self.condition_scale.copy_(both.std(0).clamp_min(1e-6))
 
-    def forward(self, frame: Tensor, given: Tensor, drive: Tensor, orientation: Tensor) -> Tensor:
+    @torch.no_grad()
+    def remember(self, masks: Tensor, drive: Tensor, orientation: Tensor, branched: Tensor) -> None:
+        """Keep the training movies to recall: their masks (M, F, R, C) (only their tips are kept), ``drive``,
+        ``orientation`` [degrees] and ``branched`` (M,), M the ``memory`` the network was built with."""
+        if masks.shape[0] != self.memory_tips.shape[0]:
+            raise ValueError(f"the network remembers {self.memory_tips.shape[0]} movies, got {masks.shape[0]}")
+        self.memory_tips.copy_(tip_column(masks.flatten(0, 1)).view(masks.shape[:2]))
+        self.memory_conditions.copy_(torch.stack([drive, orientation], 1))
+        self.memory_branched.copy_(branched)
+
+    def recall(self, cond: Tensor, column: Tensor, given: Tensor, exclude: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The analogue forecast of the module docstring for scaled conditions ``cond`` (B, 2), the given frames'
+        tip columns ``column`` (B,) and indices ``given`` (B,) long: the recalled advance of the tip from the given
+        frame to every frame (B, F) [pixels], the median over the ``analogue`` nearest remembered movies (the
+        lower index first on a tie; the movies ``exclude`` (B,) long left out), and the share of those that
+        branched (B,)."""
+        known = (self.memory_conditions - self.condition_mean) / self.condition_scale
+        at_given = self.memory_tips[:, given].T                                          # (B, M)
+        distance = torch.cdist(cond, known) + self.analogue_weight * (column[:, None].to(at_given) - at_given).abs()
+        if exclude is not None:
+            distance = distance.scatter(1, exclude[:, None], float("inf"))
+        near = torch.argsort(distance, dim=1, stable=True)[:, :self.analogue]            # (B, K)
+        moves = self.memory_tips[near] - at_given.gather(1, near)[..., None]              # (B, K, F)
+        return moves.median(1).values, self.memory_branched[near].mean(1)
+
+    def forward(self, frame: Tensor, given: Tensor, drive: Tensor, orientation: Tensor,
+                exclude: Tensor | None = None) -> Tensor:
         """P (B, F, R, C) from the given frames ``frame`` (B, R, C), their indices ``given`` (B,) long,
-        ``drive`` (B,) and ``orientation`` (B,) [degrees]."""
+        ``drive`` (B,) and ``orientation`` (B,) [degrees]; with ``analogue``, the remembered movies ``exclude``
+        (B,) long are not recalled (training: each movie's own)."""
         b, f, r, c = len(frame), self.frames, self.rows, self.columns
         cond = (torch.stack([drive, orientation], 1) - self.condition_mean) / self.condition_scale
+        if self.analogue:
+            advance, share = self.recall(cond, tip_column(frame), given, exclude)
+            advance = advance / c                                              # (B, F), over the columns
         k = given.to(frame.dtype)
         k_scaled = 2 * k / (f - 1) - 1
         maps = torch.cat([cond, k_scaled[:, None]], 1)[:, :, None, None].expand(b, 3, r, c)
@@ -126,6 +177,8 @@ class SequenceNet(nn.Module):
             tip, offsets = given_tip(frame)
             maps = torch.cat([maps, offsets], 1)
             cond = torch.cat([cond, tip], 1)
+        if self.analogue:
+            cond = torch.cat([cond, share[:, None]], 1)
         levels = [F.relu(self.stem(torch.cat([frame[:, None], maps], 1)))]      # (B, w, R, C)
         for conv in self.down:                                                 # R/2, R/4, R/8
             levels.append(F.relu(conv(levels[-1])))
@@ -133,8 +186,9 @@ class SequenceNet(nn.Module):
         z = F.relu(self.encode(torch.cat([levels[-1].flatten(1), cond, one_hot], 1)))  # (B, latent)
         steps = torch.arange(f, dtype=frame.dtype, device=frame.device)
         offset = (steps[None, :] - k[:, None]) / (f - 1)                       # (B, F)
-        sequence = torch.cat([z[:, None].expand(b, f, z.shape[1]), torch.eye(f, dtype=frame.dtype,
-                              device=frame.device).expand(b, f, f), offset[..., None]], 2)
+        sequence = [z[:, None].expand(b, f, z.shape[1]), torch.eye(f, dtype=frame.dtype, device=frame.device).expand(b, f, f),
+                    offset[..., None]] + ([advance[..., None]] if self.analogue else [])
+        sequence = torch.cat(sequence, 2)
         states, _ = self.core(sequence)                                        # (B, F, 2 hidden)
         x = self.expand(states).view(b, f, self.decoder, *self.coarse).transpose(1, 2)  # (B, d, F, R/8, C/8)
         for level, conv in zip((2, 1, 0), self.up):
@@ -149,9 +203,19 @@ class SequenceNet(nn.Module):
         head = [x.flatten(1, 2), levels[0], frame[:, None], where] + ([offsets] if self.tip_offsets else [])
         head = torch.cat(head, 1)
         # channels last: the layout in which CPU convolution backends run this widest convolution fastest
-        u = self.head(head.contiguous(memory_format=torch.channels_last))  # (B, F, R, C)
+        hidden = self.head[0](head.contiguous(memory_format=torch.channels_last))
+        if self.analogue:
+            hidden = hidden + self.recalled(advance)[:, :, None, None]
+        u = self.head[2](self.head[1](hidden))                                # (B, F, R, C)
         z_f = torch.cat([u[:, :1], F.softplus(u[:, 1:])], 1).cumsum(1)
         return impose_given(torch.sigmoid(z_f), frame, given)
+
+
+def tip_column(frame: Tensor) -> Tensor:
+    """The tip column of each frame (B, R, C) in {0, 1}: the largest column with a cracked pixel, -1 where none
+    is cracked; (B,) long."""
+    index = torch.arange(frame.shape[2], device=frame.device)
+    return torch.where((frame > 0.5).any(1), index, -1).amax(1)
 
 
 def given_tip(frame: Tensor) -> tuple[Tensor, Tensor]:
@@ -161,9 +225,8 @@ def given_tip(frame: Tensor) -> tuple[Tensor, Tensor]:
     a cracked pixel has its tip at column -1 and the middle row."""
     b, r, c = frame.shape
     cracked = frame > 0.5
-    columns = cracked.any(1)                                                        # (B, C)
     index = torch.arange(c, device=frame.device)
-    column = torch.where(columns, index, -1).amax(1)                                # (B,)
+    column = tip_column(frame)                                                      # (B,)
     at_tip = cracked[torch.arange(b, device=frame.device), :, column.clamp_min(0)]  # (B, R)
     rows = torch.arange(r, device=frame.device, dtype=frame.dtype)
     row = torch.where(column >= 0, (at_tip * rows).sum(1) / at_tip.sum(1).clamp_min(1), (r - 1) / 2.0)
@@ -276,14 +339,16 @@ class Sequence(Solver):
     "exponential" or "constant"), ``iou_weight`` (weight of 1 - soft IoU beside the cross-entropy),
     ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1;
     5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`;
-    on by default);
+    on by default); ``analogue`` (how many training movies the network recalls, nearest in conditions and given
+    tip, :meth:`SequenceNet.recall`; 0: none) and ``analogue_weight`` (w, per pixel of tip);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "sequence"
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "seed": 0,
+        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "analogue": 0,
+        "analogue_weight": 1.0, "seed": 0,
         "device": None, "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 
@@ -299,6 +364,12 @@ class Sequence(Solver):
             raise ValueError(f"tip_offsets must be True or False, got {s['tip_offsets']!r}")
         if not s["change_weight"] > 0 or not np.isfinite(s["change_weight"]):
             raise ValueError(f"change_weight must be a finite number > 0, got {s['change_weight']!r}")
+        recallable = len(problem.split()[0]) - 1  # a training movie is never recalled for itself
+        if isinstance(s["analogue"], bool) or int(s["analogue"]) != s["analogue"] or not 0 <= s["analogue"] <= recallable:
+            raise ValueError(f"analogue must be an integer 0 ... {recallable} (the training movies but one), "
+                             f"got {s['analogue']!r}")
+        if not 0 <= s["analogue_weight"] < np.inf:
+            raise ValueError(f"analogue_weight must be a finite number >= 0, got {s['analogue_weight']!r}")
         self.device = resolve_device(s["device"])
         self.config = TrainConfig(iterations=s["iterations"], lr=s["lr"], schedule=s["schedule"],
                                   checkpoint_every=s["checkpoint_every"], checkpoint_minutes=s["checkpoint_minutes"],
@@ -315,7 +386,8 @@ class Sequence(Solver):
     def build_model(self) -> MovieField:
         s = self.settings
         f, r, c = self.problem.shape
-        net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"], s["tip_offsets"])
+        net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"], s["tip_offsets"],
+                          int(s["analogue"]), float(s["analogue_weight"]), len(self.problem.split()[0]))
         return MovieField(net, self.problem.movies, self.problem.pixel).to(self.device)
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
@@ -331,6 +403,9 @@ class Sequence(Solver):
         drive = torch.as_tensor(movies["drive"][train], dtype=torch.float32, device=dev)
         orientation = torch.as_tensor(movies["orientation"][train], dtype=torch.float32, device=dev)
         model.net.fit(drive, orientation)
+        if s["analogue"]:
+            model.net.remember(masks, drive, orientation, torch.as_tensor(movies["branched"][train], dtype=torch.float32,
+                                                                          device=dev))
         frames = p.shape[0]
         pairs = len(train) * frames
         data_s = time.perf_counter() - began
@@ -338,7 +413,7 @@ class Sequence(Solver):
         def loss() -> dict[str, Tensor]:
             pick = torch.randperm(pairs, device=dev)[:s["batch"]]
             m, k = pick // frames, pick % frames
-            prob = model.net(masks[m, k], k, drive[m], orientation[m])
+            prob = model.net(masks[m, k], k, drive[m], orientation[m], exclude=m)
             return movie_loss(prob, masks[m], k, s["iou_weight"], s["change_weight"])
 
         checkpoint = Path(out) / "checkpoint.pt" if out is not None else None

@@ -1,7 +1,7 @@
 """The lattice studies' rules (issue 16): the weighting study adopts the weighted arm only when its medians
 over the seeds beat equal weights on branching and tip error without losing more than 0.02 of IoU; the
-tip-offsets study adopts the offsets when their median tip error is lower without losing more than 0.02 of
-branching accuracy or IoU."""
+tip-offsets and analogue studies adopt their second arm when its median tip error is lower without losing
+more than 0.02 of branching accuracy or IoU."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def test_incomplete_study_has_no_verdict():
     ([0.82, 0.829, 0.9], [1.5, 1.5, 1.5], [0.4, 0.4, 0.4], False),    # branching median 0.021 lower
     ([0.9, 0.9, 0.9], [1.5, 1.5, 1.5], [0.37, 0.379, 0.5], False),    # IoU median 0.021 lower
 ])
-def test_tip_offsets_rule(branching, tip, iou, adopt):
-    study = STUDIES["tip-offsets"]
+@pytest.mark.parametrize("key", ["tip-offsets", "analogue"])
+def test_tip_error_rule(key, branching, tip, iou, adopt):
+    study = STUDIES[key]
     renamed = [{**r, "arm": dict(zip(WEIGHTING.arms, study.arms))[r["arm"]]} for r in runs(branching, tip, iou)]
     assert decide(study, renamed)["adopt"] is adopt

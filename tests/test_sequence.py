@@ -93,12 +93,42 @@ def test_given_tip_of_hand_made_masks():
     np.testing.assert_allclose(offsets[1, 1, :, 5].numpy(), (np.arange(8) - 3.5) / 8, atol=1e-6)  # empty: the middle
 
 
-@pytest.mark.parametrize("tip_offsets", [False, True])
-def test_outputs_are_irreversible_and_pass_through_the_given_frame(tip_offsets):
+def test_recall_of_a_hand_made_memory():
+    """Four remembered movies of straight cracks (tips per frame below), conditions (drive, orientation) and
+    branched flags; recalled from frame 1 at tip 3 with movie 0's conditions."""
+    tips = [[1, 3, 5, 9], [1, 3, 4, 4], [1, 2, 6, 7], [1, 3, 3, 3]]
+    masks = torch.as_tensor(np.stack([crack(4, 6, 12, t, 2) for t in tips]), dtype=torch.float32)
+    drive, orientation = torch.tensor([1.0, 1.2, 1.0, 2.0]), torch.tensor([0.0, 0.0, 0.0, 0.0])
+    net = SequenceNet(4, 6, 12, width=4, latent=8, hidden=4, decoder=4, analogue=1, analogue_weight=0.5, memory=4)
+    net.fit(drive, orientation)
+    net.remember(masks, drive, orientation, torch.tensor([1.0, 0.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(net.memory_tips.numpy(), tips)
+    cond = ((torch.tensor([[1.0, 0.0]]) - net.condition_mean) / net.condition_scale)
+    column, given = torch.tensor([3]), torch.tensor([1])
+    # drive scale: the std of (1, 1.2, 1, 2) = 0.4757; distances: movie 0: 0, 1: 0.42, 2: 0 + 0.5 * 1, 3: 2.1
+    advance, share = net.recall(cond, column, given)
+    np.testing.assert_array_equal(advance.numpy(), [[-2, 0, 2, 6]])   # movie 0 itself
+    advance, share = net.recall(cond, column, given, exclude=torch.tensor([0]))
+    np.testing.assert_array_equal(advance.numpy(), [[-2, 0, 1, 1]])   # then movie 1
+    assert share.item() == 0.0
+    net.analogue = 3  # movies 0, 1 and 2: the median of each frame's advance
+    advance, share = net.recall(cond, column, given)
+    np.testing.assert_array_equal(advance.numpy(), [[-2, 0, 2, 5]])
+    assert share.item() == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="analogue must be at most the 4 movies remembered, got 5"):
+        SequenceNet(4, 6, 12, analogue=5, memory=4)
+
+
+@pytest.mark.parametrize("tip_offsets, analogue", [(False, 0), (True, 0), (True, 2)])
+def test_outputs_are_irreversible_and_pass_through_the_given_frame(tip_offsets, analogue):
     torch.manual_seed(1)
-    net = SequenceNet(5, 12, 16, width=4, latent=8, hidden=4, decoder=4, tip_offsets=tip_offsets)
+    net = SequenceNet(5, 12, 16, width=4, latent=8, hidden=4, decoder=4, tip_offsets=tip_offsets, analogue=analogue,
+                      memory=6)
     for p in net.parameters():  # large random weights: logits far from zero, of both signs
         p.data.normal_(0, 1.0)
+    if analogue:
+        net.remember(torch.rand(6, 5, 12, 16).cummax(1).values > 0.7, torch.rand(6) + 1, 30 * torch.rand(6),
+                     torch.rand(6) > 0.5)
     frames = torch.rand(20, 12, 16) > 0.6
     given = torch.arange(20) % 5
     with torch.no_grad():
@@ -191,6 +221,10 @@ def test_bad_input_names_the_value(trained, tiny):
         sciml.run("lattice-fracture", data=str(tiny), batch=0)
     with pytest.raises(ValueError, match="change_weight must be a finite number > 0, got 0"):
         sciml.run("lattice-fracture", data=str(tiny), change_weight=0)
+    with pytest.raises(ValueError, match=r"analogue must be an integer 0 ... 17 \(the training movies but one\), got 18"):
+        sciml.run("lattice-fracture", data=str(tiny), held_out=0.25, analogue=18)
+    with pytest.raises(ValueError, match="analogue_weight must be a finite number >= 0, got -1"):
+        sciml.run("lattice-fracture", data=str(tiny), analogue_weight=-1)
     with pytest.raises(ValueError, match="solver 'sequence' cannot solve problem 'burgers'"):
         sciml.run("burgers", "sequence")
 
