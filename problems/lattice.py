@@ -68,6 +68,14 @@ DATA_KEYS = ("masks", "drive", "orientation", "branched")
 """Arrays a movie file must hold (see ``data/lattice_fracture.md``)."""
 
 
+def split_movies(n: int, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (sorted) of the training and the held-out movies among ``n``: a permutation by
+    ``numpy.random.default_rng(seed)``, its last ceil(held_out n) entries (at least 1, at most n - 1) held out."""
+    held = min(n - 1, max(1, int(np.ceil(held_out * n))))
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[:n - held]), np.sort(order[n - held:])
+
+
 def tip_px(masks: np.ndarray) -> np.ndarray:
     """Crack tip [pixels] of masks (..., R, C) bool: the largest column index j of a cracked pixel,
     -1 where no pixel is cracked; shape (...)."""
@@ -196,12 +204,9 @@ class LatticeFracture(Problem):
         return tuple(self.movies["masks"].shape[1:])
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
-        """Indices (sorted) of the training and the held-out movies: a permutation by
-        ``default_rng(split_seed)``, its last ceil(held_out N) entries held out."""
-        n = len(self.movies["masks"])
-        held = min(n - 1, max(1, int(np.ceil(self.held_out * n))))
-        order = np.random.default_rng(self.split_seed).permutation(n)
-        return np.sort(order[:n - held]), np.sort(order[n - held:])
+        """Indices (sorted) of the training and the held-out movies (:func:`split_movies` with ``held_out``
+        and ``split_seed``)."""
+        return split_movies(len(self.movies["masks"]), self.held_out, self.split_seed)
 
     def points(self, movies: np.ndarray, given: int) -> np.ndarray:
         """Rows (movie, given, frame, x, y) (len(movies) F R C, 5) of every pixel centre of every frame

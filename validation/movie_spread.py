@@ -121,13 +121,13 @@ def worst_up_to_n4(errors: dict[int, float]) -> float:
 
 def inner_split(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The training movies ``train`` split as ``sciml.validation.lattice_study`` splits them
-    (``lattice-fracture``'s rule with its ``INNER`` held-out fraction and seed): (trained on, measured)."""
+    (``lattice-fracture``'s split with its ``INNER`` held-out fraction and seed): (trained on, measured)."""
+    from sciml.problems.lattice import split_movies
+
     from .lattice_study import INNER
 
-    n = len(train)
-    held = min(n - 1, max(1, int(np.ceil(INNER["held_out"] * n))))
-    order = np.random.default_rng(INNER["split_seed"]).permutation(n)
-    return np.asarray(train)[np.sort(order[:n - held])], np.asarray(train)[np.sort(order[n - held:])]
+    fit, measured = split_movies(len(train), INNER["held_out"], INNER["split_seed"])
+    return np.asarray(train)[fit], np.asarray(train)[measured]
 
 
 def choose_analogue(tips: np.ndarray, z: np.ndarray, train: np.ndarray) -> dict[str, Any]:
