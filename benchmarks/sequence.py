@@ -7,7 +7,8 @@ One step is what the solver's training does each Adam iteration: ``batch`` rando
 given frame) pairs of the bundled movies, the network, ``movie_loss`` with the solver's default
 weights, ``backward`` and an Adam step. Both contenders start from the same initial weights (the
 solver's seed; the earlier network must have the same parameters, so both are built without the tip
-offsets that the solver's default ``tip_offsets`` adds and earlier commits lack) and draw the same batches; before
+offsets and the recalled movies that the solver's defaults ``tip_offsets`` and ``analogue`` add and earlier
+commits lack) and draw the same batches; before
 any timing their losses on one batch are compared, and a relative difference above 1e-5 aborts the
 run. Then ``--warmup`` untimed steps each, and ``--repeats`` blocks of ``--steps`` steps, the
 contenders' blocks interleaved with the order rotating every repeat so background load hits both

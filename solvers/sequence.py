@@ -23,7 +23,8 @@ drive and lattice orientation:
    logit u_f per pixel and frame (with ``analogue``, the recalled advances of every frame added, through
    a linear map, to the first of the two convolutions: the same as F constant maps, at no cost per pixel).
 
-With ``analogue`` = K > 0 the network recalls training movies (:meth:`SequenceNet.recall`): it keeps the
+With ``analogue`` = K > 0 (3 by default; ``validation/LATTICE_ANALOGUE.md`` compares 3 and 0 on the training
+movies) the network recalls training movies (:meth:`SequenceNet.recall`): it keeps the
 training movies' tips (rightmost cracked column per frame), conditions and ``branched`` flags, and for a
 given frame k of tip t finds the K of them nearest by |z - z_j| + w |t - t_j(k)| (z the scaled conditions,
 w ``analogue_weight`` per pixel); the median over them of t_j(f) - t_j(k) is the recalled advance of the tip
@@ -340,14 +341,14 @@ class Sequence(Solver):
     ``change_weight`` (the cross-entropy's weight on pixels that differ from the given frame, the others' being 1;
     5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`;
     on by default); ``analogue`` (how many training movies the network recalls, nearest in conditions and given
-    tip, :meth:`SequenceNet.recall`; 0: none) and ``analogue_weight`` (w, per pixel of tip);
+    tip, :meth:`SequenceNet.recall`; 3 by default, 0: none) and ``analogue_weight`` (w, per pixel of tip);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
     name = "sequence"
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
-        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "analogue": 0,
+        "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "analogue": 3,
         "analogue_weight": 1.0, "seed": 0,
         "device": None, "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }

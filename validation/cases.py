@@ -1487,7 +1487,7 @@ register(Case(
     name="lattice-fracture-sequence", problem="lattice-fracture", solver="sequence",
     budget=("defaults of `sciml run lattice-fracture` (sequence solver: convolutional encoder of the given frame with "
             "drive, orientation, frame-index and offset-from-the-given-tip channels, bidirectional GRU over the 9 "
-            "frames, 3-D transposed-convolution decoder with encoder skips, about 249,000 parameters, float32; 3,000 Adam steps of 32 random "
+            "frames, 3-D transposed-convolution decoder with encoder skips, the tip advance and branching of the 3 training movies nearest in conditions and given tip recalled, about 250,000 parameters, float32; 3,000 Adam steps of 32 random "
             "(training movie, given frame) pairs, cosine learning rate from 3e-3; binary cross-entropy, the pixels "
             "that differ from the given frame weighted 5, + 1 - soft IoU); the 240 training movies of the bundled data/lattice_fracture.npz"),
     reference=LATTICE_REFERENCE, bounds={**LATTICE_BOUNDS, "wall_time_s": (0.0, 900.0)},

@@ -30,7 +30,8 @@ first as the solver's default.
   has stopped, and the 3 training movies nearest in conditions class branching better than the network
   does. ``analogue`` 3 (the network recalls those movies' advances and branching, ``SequenceNet.recall``)
   becomes the default when the median of its ``tip_error_px_max_n4`` is lower than without, and the
-  medians of its ``branching_accuracy`` and ``iou_min`` are each at most 0.02 lower.
+  medians of its ``branching_accuracy`` and ``iou_min`` are each at most 0.02 lower (adopted;
+  ``validation/LATTICE_ANALOGUE.md``).
 
 Each run stores ``runs/<arm>-<seed>.json`` in its study's folder (the commit, machine, load and wall time
 beside the metrics); ``summary`` writes the study's JSON and Markdown table from them and from the runs its
