@@ -21,7 +21,8 @@ drive and lattice orientation:
    convolutions of those (:data:`FINE` per frame), the encoder's full-resolution features, the given
    frame and the pixel coordinates (with ``tip_offsets``, the offsets from the tip too) to one increment
    logit u_f per pixel and frame (with ``analogue``, the recalled advances of every frame added, through
-   a linear map, to the first of the two convolutions: the same as F constant maps, at no cost per pixel).
+   a linear map, to the first of the two convolutions: what F constant maps of them would add away from the
+   border, at no cost per pixel).
 
 With ``analogue`` = K > 0 (3 by default; ``validation/LATTICE_ANALOGUE.md`` compares 3 and 0 on the training
 movies) the network recalls training movies (:meth:`SequenceNet.recall`): it keeps the
@@ -279,7 +280,8 @@ def movie_loss(prob: Tensor, target: Tensor, given: Tensor, iou_weight: float = 
 class MovieField(nn.Module):
     """The trained network over a problem's movies: called on points (N, 5) of (movie, given, frame,
     x [a], y [a]) it predicts 1 where that pixel of that frame is cracked (N, 1), the network run once
-    per distinct (movie, given) pair; :meth:`movie` predicts the frames of any given frame."""
+    per distinct (movie, given) pair; :meth:`movie` predicts the frames of any given frame. With the recall
+    (``analogue``) a training movie is among its own nearest remembered movies here, unlike in training."""
 
     def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float]):
         super().__init__()
