@@ -154,13 +154,9 @@ class SequenceNet(nn.Module):
         lower index first on a tie; the movies ``exclude`` (B,) long left out), and the share of those that
         branched (B,)."""
         known = (self.memory_conditions - self.condition_mean) / self.condition_scale
-        at_given = self.memory_tips[:, given].T                                          # (B, M)
-        distance = torch.cdist(cond, known) + self.analogue_weight * (column[:, None].to(at_given) - at_given).abs()
-        if exclude is not None:
-            distance = distance.scatter(1, exclude[:, None], float("inf"))
-        near = torch.argsort(distance, dim=1, stable=True)[:, :self.analogue]            # (B, K)
-        moves = self.memory_tips[near] - at_given.gather(1, near)[..., None]              # (B, K, F)
-        return moves.median(1).values, self.memory_branched[near].mean(1)
+        advance, near = nearest_advance(cond, column, given, known, self.memory_tips, self.analogue,
+                                        self.analogue_weight, exclude)
+        return advance, self.memory_branched[near].mean(1)
 
     def forward(self, frame: Tensor, given: Tensor, drive: Tensor, orientation: Tensor,
                 exclude: Tensor | None = None) -> Tensor:
@@ -211,6 +207,23 @@ class SequenceNet(nn.Module):
         u = self.head[2](self.head[1](hidden))                                # (B, F, R, C)
         z_f = torch.cat([u[:, :1], F.softplus(u[:, 1:])], 1).cumsum(1)
         return impose_given(torch.sigmoid(z_f), frame, given)
+
+
+def nearest_advance(z: Tensor, tip: Tensor, given: Tensor, known_z: Tensor, known_tips: Tensor, neighbours: int,
+                    weight: float, exclude: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The analogue forecast of the module docstring, for queries of scaled conditions ``z`` (B, 2), given-frame tips
+    ``tip`` (B,) [pixels] and given-frame indices ``given`` (B,) long, among known movies of scaled conditions
+    ``known_z`` (M, 2) and tips ``known_tips`` (M, F) [pixels]: the advance of the tip from the given frame to every
+    frame (B, F) [pixels], the median over the ``neighbours`` known movies j nearest by |z - z_j| + ``weight``
+    |tip - t_j(given)| (the lower index first on a tie; the movies ``exclude`` (B,) long left out), and their
+    indices (B, K)."""
+    at_given = known_tips[:, given].T                                                    # (B, M)
+    distance = torch.cdist(z, known_z) + weight * (tip[:, None].to(at_given) - at_given).abs()
+    if exclude is not None:
+        distance = distance.scatter(1, exclude[:, None], float("inf"))
+    near = torch.argsort(distance, dim=1, stable=True)[:, :neighbours]                   # (B, K)
+    moves = known_tips[near] - at_given.gather(1, near)[..., None]                        # (B, K, F)
+    return moves.median(1).values, near
 
 
 def tip_column(frame: Tensor) -> Tensor:

@@ -99,17 +99,22 @@ def analogue_errors(tips: np.ndarray, z: np.ndarray, train: np.ndarray, test: np
     over the movies ``test`` and their start frames k < F - N, from the movies ``train`` (indices into tips
     (M, F) [pixels] and scaled conditions ``z`` (M, 2)); ``neighbours`` nearest, ``weight`` w. Ties in the
     distance go to the lower index."""
+    import torch
+
+    from sciml.solvers.sequence import nearest_advance
+
     tips, train, test = np.asarray(tips, float), np.asarray(train), np.asarray(test)
     if not 1 <= neighbours <= len(train):
         raise ValueError(f"neighbours must be 1 ... {len(train)} (the training movies), got {neighbours!r}")
     frames = tips.shape[1]
-    apart = np.linalg.norm(z[test][:, None] - z[train][None], axis=2)                    # (T, P)
+    query, known = torch.as_tensor(z[test], dtype=torch.float64), torch.as_tensor(z[train], dtype=torch.float64)
+    known_tips = torch.as_tensor(tips[train])
     errors: dict[int, list[float]] = {n: [] for n in range(1, frames)}
     for k in range(frames - 1):
-        distance = apart + weight * np.abs(tips[test, k][:, None] - tips[train, k][None])
-        near = train[np.argsort(distance, axis=1, kind="stable")[:, :neighbours]]         # (T, K)
+        advance, _ = nearest_advance(query, torch.as_tensor(tips[test, k]), torch.full((len(test),), k), known,
+                                     known_tips, neighbours, weight)
         for n in range(1, frames - k):
-            forecast = np.round(tips[test, k] + np.median(tips[near, k + n] - tips[near, k], axis=1))
+            forecast = np.round(tips[test, k] + advance[:, k + n].numpy())
             errors[n].extend(np.abs(forecast - tips[test, k + n]))
     return {n: float(np.mean(e)) for n, e in errors.items()}
 
