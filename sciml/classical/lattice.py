@@ -72,6 +72,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,8 @@ RAYLEIGH = 0.9194
 """c_R / c_s for c_l / c_s = sqrt(3) (the root of the Rayleigh equation for Poisson ratio 1/4 in plane strain)."""
 YOFFE = 0.631
 """The Yoffe speed / c_s for c_l / c_s = sqrt(3): above it the hoop stress peaks off the crack line."""
+FLOPPY_SPRING = 1e-9
+"""Stiffness [k] of the spring that holds an atom's loose direction in :func:`static_displacement`."""
 
 
 def wave_speeds(a: float = 1.0, k: float = 1.0, m: float = 1.0) -> dict[str, float]:
@@ -211,17 +214,34 @@ def _stiffness(strip: Strip, alive: np.ndarray, k: float) -> sp.csr_matrix:
 
 def static_displacement(strip: Strip, strain: float, alive: np.ndarray, k: float = 1.0) -> np.ndarray:
     """Static equilibrium displacement (n, 2) [a] of the linearised lattice with the intact bonds
-    ``alive`` and the grips displaced by u = (0, strain (y - y_mid))."""
+    ``alive`` and the grips displaced by u = (0, strain (y - y_mid)).
+
+    An atom whose intact bonds all lie along one line (the seed cut can leave an atom at the strip's
+    left end hanging by a single bond) has no stiffness across that line in the linearised lattice,
+    which would make the system singular. Such an atom gets a spring of ``FLOPPY_SPRING`` * k to its
+    reference place: it holds the loose direction at zero displacement and leaves the bond's
+    direction to the bond (whose force stays zero to that ratio). Strips without such atoms solve
+    exactly as before. A solve that still fails (a larger loose cluster) is a ``RuntimeError``."""
     n = len(strip.positions)
     fixed_atoms = strip.grip_bottom | strip.grip_top
     u = np.zeros((n, 2))
     u[fixed_atoms, 1] = strain * (strip.positions[fixed_atoms, 1] - strip.y_mid)
     fixed = np.repeat(fixed_atoms, 2)
     K = _stiffness(strip, alive, k)
+    diagonal = K.diagonal().reshape(n, 2)
+    determinant = diagonal[:, 0] * diagonal[:, 1] - np.asarray(K[2 * np.arange(n), 2 * np.arange(n) + 1]).ravel() ** 2
+    loose = np.repeat((determinant <= FLOPPY_SPRING * k * k) & ~fixed_atoms, 2)
+    if loose.any():
+        K = K + sp.diags(np.where(loose, FLOPPY_SPRING * k, 0.0))
     free_idx, fixed_idx = np.flatnonzero(~fixed), np.flatnonzero(fixed)
     rhs = -K[free_idx][:, fixed_idx] @ u.ravel()[fixed_idx]
     flat = u.ravel()
-    flat[free_idx] = spla.spsolve(K[free_idx][:, free_idx].tocsc(), rhs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", spla.MatrixRankWarning)
+        flat[free_idx] = spla.spsolve(K[free_idx][:, free_idx].tocsc(), rhs)
+    if not np.all(np.isfinite(flat)):
+        raise RuntimeError(f"the static solve of the {strip.length:g} x {strip.height:g} strip at orientation "
+                           f"{strip.orientation:g} degrees is singular: a cluster of atoms is not held in the plane")
     return flat.reshape(n, 2)
 
 
@@ -422,6 +442,9 @@ def simulate(drive: float, orientation: float = 0.0, length: float = 160.0, heig
             break
     else:
         t_end = steps * dt
+    if not np.all(np.isfinite(x)):
+        raise RuntimeError(f"the lattice diverged (non-finite positions by t = {t_end:g}) at drive {drive}, "
+                           f"orientation {orientation} degrees")
     return Fracture(strip=strip, break_time=break_time, t_end=float(t_end), drive=float(drive),
                     strain=float(strain), griffith=float(eps_g), seed_crack=float(seed),
                     initiation=float(initiation), k=k, m=m)
