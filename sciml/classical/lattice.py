@@ -544,6 +544,36 @@ def generate_dataset(n_movies: int, seed: int = 0, drives: tuple[float, float] =
             "c_s": np.float64(speeds["c_s"]), "c_R": np.float64(speeds["c_R"])}
 
 
+def describe(data: dict[str, np.ndarray]) -> list[str]:
+    """What a data set of :func:`generate_dataset` holds, as sentences (the counts quoted in
+    data/lattice_fracture.md): movies below the Griffith drive and how far their tips got beyond the
+    forced start; movies whose crack neither crossed the speed window nor branched; branched movies
+    and from which drive; unbranched cracks that crossed the window; measured speeds; damage at the
+    right edge in the last frame; and the mean cracked pixels there."""
+    drive, speed, branched = data["drive"], data["speed"], data["branched"]
+    start = float(data["seed_crack"] + data["initiation"])
+    below = drive < 1.0
+    stopped = (speed == 0) & ~branched
+    crossing = (speed > 0) & ~branched
+    measured = speed > 0
+    last = data["masks"][:, -1]
+    lines = [f"{len(drive)} movies",
+             f"{below.sum()} below drive 1: {(speed[below] > 0).sum()} cross the speed window, tips end at most "
+             f"{max(0.0, float((data['tip'][below, -1] - start).max(initial=0.0))):.1f} a beyond the forced start",
+             f"{stopped.sum()} neither cross the speed window nor branch",
+             f"{branched.sum()} branched (from drive {drive[branched].min(initial=np.inf):.2f}; "
+             f"{branched[drive > 2.0].sum()} of the {(drive > 2.0).sum()} above drive 2.0)",
+             f"{crossing.sum()} unbranched cross the window"
+             + (f" (drives {drive[crossing].min():.2f}-{drive[crossing].max():.2f}, orientations "
+                f"{data['orientation'][crossing].min():.0f}-{data['orientation'][crossing].max():.0f} degrees, "
+                f"{speed[crossing].min():.2f}-{speed[crossing].max():.2f} c_s)" if crossing.any() else ""),
+             f"{measured.sum()} measured speeds"
+             + (f", {speed[measured].min():.2f}-{speed[measured].max():.2f} c_s" if measured.any() else ""),
+             f"{last[:, :, -1].any(axis=1).sum()} with damage at the right edge in the last frame",
+             f"{last.sum(axis=(1, 2)).mean():.0f} of the {last[0].size} pixels cracked in the last frame on average"]
+    return lines
+
+
 def plot_movies(data: dict[str, np.ndarray], path: str, rows: int = 4) -> str:
     """Figure of the frames of ``rows`` movies of a data set (one movie per row, one frame per
     column), written to ``path`` (PNG)."""
@@ -613,6 +643,7 @@ def main(argv=None) -> int:
     print(f"wrote {args.out}: {args.movies} movies, masks {data['masks'].shape}, "
           f"{time.perf_counter() - start:.0f} s")
     print(f"sha256 {digest}")
+    print("\n".join(describe(data)))
     return 0
 
 
