@@ -199,7 +199,7 @@ def test_changed_code_marks_a_stored_row_stale_and_names_the_module(tmp_path, ti
     assert {"sciml.api", "sciml.problems.burgers", "sciml.solvers.pinn", "sciml.native/jet_mlp.cpp"} <= set(code)
     _stored(tmp_path, TINY, code={**code, "sciml.solvers.pinn": "0" * 16})
     row = _row(render_report(tmp_path), "tiny-burgers")
-    assert "stale: the code changed since this run (sciml.solvers.pinn)" in row
+    assert "stale: the code or bundled data changed since this run (sciml.solvers.pinn)" in row
     _stored(tmp_path, TINY, code=None, commit=None)
     row = _row(render_report(tmp_path), "tiny-burgers")
     assert "recorded no code fingerprint" in row and "none recorded" in row
@@ -260,7 +260,25 @@ def test_only_the_code_a_case_runs_can_make_it_stale(tmp_path, tiny_cases):
     _stored(tmp_path, TINY, code={**code, "sciml.problems.diesel": "0" * 16, "sciml.cli": "1" * 16})
     assert "stale" not in _row(render_report(tmp_path), "tiny-burgers")
     _stored(tmp_path, TINY, code={**code, "sciml.problems.diesel": "0" * 16, "sciml.training": "1" * 16})
-    assert "stale: the code changed since this run (sciml.training)" in _row(render_report(tmp_path), "tiny-burgers")
+    assert "stale: the code or bundled data changed since this run (sciml.training)" in _row(render_report(tmp_path), "tiny-burgers")
+
+
+def test_a_changed_data_file_makes_the_runs_that_load_it_stale(tmp_path, tiny_cases):
+    from sciml.validation.runner import code_dependencies, code_fingerprint
+
+    assert "sciml.data/burgers_cole_hopf.npz" in code_dependencies("burgers", "pinn")
+    assert {f"sciml.data/lid_driven_cavity_re{re}.vtu" for re in (100, 400, 1000)} <= code_dependencies(
+        "lid-driven-cavity", "pinn")  # named by an f-string
+    assert not any(name.startswith("sciml.data/") for name in code_dependencies("poisson", "pinn"))
+    code = code_fingerprint()
+    _stored(tmp_path, TINY, code={**code, "sciml.data/lattice_fracture.npz": "0" * 16})
+    assert "stale" not in _row(render_report(tmp_path), "tiny-burgers")
+    _stored(tmp_path, TINY, code={**code, "sciml.data/burgers_cole_hopf.npz": "0" * 16})
+    assert ("stale: the code or bundled data changed since this run (sciml.data/burgers_cole_hopf.npz)"
+            in _row(render_report(tmp_path), "tiny-burgers"))
+    before_data_digests = {name: digest for name, digest in code.items() if not name.startswith("sciml.data/")}
+    _stored(tmp_path, TINY, code=before_data_digests)  # judged by its code alone
+    assert "stale" not in _row(render_report(tmp_path), "tiny-burgers")
 
 
 def test_docstring_edits_do_not_change_the_code_fingerprint(tmp_path):

@@ -175,13 +175,44 @@ def _code_sources() -> dict[str, Path]:
     return found
 
 
+DATA_SUFFIXES = (".npz", ".vtu", ".csv")
+"""Suffixes of the bundled data files (:mod:`sciml.data`) that a result can be computed from."""
+
+
+def _data_files() -> dict[str, Path]:
+    """Every bundled data file, keyed ``sciml.data/NAME.SUFFIX``."""
+    from sciml import data
+
+    return {f"sciml.data/{path.name}": path for path in sorted(data.HERE.iterdir()) if path.suffix in DATA_SUFFIXES}
+
+
+def _named_data(tree: ast.AST, files: dict[str, Path]) -> set[str]:
+    """The bundled files of ``files`` that the source ``tree`` loads, as :mod:`sciml.data` is called:
+    a ``load`` or ``path`` call whose first argument is a file's stem (``bundled.load("lattice_fracture")``)
+    or an f-string whose literal head begins one (``data.path(f"lid_driven_cavity_re{re:g}", "vtu")``)."""
+    stems, heads = set(), set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("load", "path") and node.args):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            stems.add(first.value)
+        elif isinstance(first, ast.JoinedStr) and first.values and isinstance(first.values[0], ast.Constant):
+            heads.add(str(first.values[0].value))
+    return {key for key, path in files.items()
+            if path.stem in stems or any(head and path.stem.startswith(head) for head in heads)}
+
+
 def code_fingerprint() -> dict[str, str]:
     """The digest of every module and native source of the packages that compute results, keyed by
-    name (see :func:`_code_sources`), and of every registered problem class within its module, keyed
-    ``module:Class`` (:func:`_definition_digest`), so a stored result can tell which code changed since it
-    ran."""
+    name (see :func:`_code_sources`), of every registered problem class within its module, keyed
+    ``module:Class`` (:func:`_definition_digest`), and of every bundled data file, keyed
+    ``sciml.data/NAME.SUFFIX`` (:func:`_data_files`), so a stored result can tell which code or data
+    changed since it ran."""
     sources = _code_sources()
     digests = {name: _digest(path) for name, path in sources.items()}
+    digests.update({name: _digest(path) for name, path in _data_files().items()})
     for key, (module, name) in _problem_classes().items():
         if module in sources:
             digests[key] = _definition_digest(sources[module], name)
@@ -219,8 +250,9 @@ def _imported(tree: ast.AST, module: str, is_package: bool, known: set[str],
 @functools.lru_cache(maxsize=None)
 def code_dependencies(problem: str, solver: str) -> frozenset[str]:
     """The result code a run of ``problem`` with ``solver`` executes: the modules that
-    :func:`sciml.run`, the problem's module and the solver's module import, transitively, and the
-    native sources of any package among them. Other problems and solvers, which the registry loads
+    :func:`sciml.run`, the problem's module and the solver's module import, transitively, the
+    native sources of any package among them and the bundled data files these modules name
+    (:func:`_named_data`). Other problems and solvers, which the registry loads
     by name only when asked, are not among them, so a change to one does not make this run stale.
     When no other of these modules imports the problem's module, the run executes only the problem's class
     there and what it refers to: its ``module:Class`` digest stands for the module, so a change to another
@@ -233,7 +265,9 @@ def code_dependencies(problem: str, solver: str) -> frozenset[str]:
     cls = registry.problem(problem)
     home = cls.__module__
     todo = ["sciml.api", home, registry.solver(solver).__module__]
+    files = _data_files()
     seen: set[str] = set()
+    data: set[str] = set()
     imported: set[str] = set()  # modules that a module other than the problem's own imports
     while todo:
         module = todo.pop()
@@ -242,6 +276,7 @@ def code_dependencies(problem: str, solver: str) -> frozenset[str]:
         seen.add(module)
         path = sources[module]
         tree = ast.parse(path.read_bytes())
+        data |= _named_data(tree, files)
         found = _imported(tree, module, path.name == "__init__.py", set(sources), classes)
         if module != home:
             imported |= found
@@ -250,7 +285,7 @@ def code_dependencies(problem: str, solver: str) -> frozenset[str]:
     key = f"{home}:{cls.__name__}"
     if home in sources and home not in imported and key in _problem_classes():
         seen = (seen - {home}) | {key}
-    return frozenset(seen | native)
+    return frozenset(seen | native | data)
 
 
 def machine_text(result: dict[str, Any]) -> str:
@@ -651,8 +686,9 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def changed_code(record: dict[str, Any], current: dict[str, str] | None = None) -> list[str] | None:
-    """The modules that ``record``'s run executes (:func:`code_dependencies`) whose code differs from
-    what produced it (None when it recorded none)."""
+    """The modules and bundled data files that ``record``'s run uses (:func:`code_dependencies`) whose
+    digest differs from what produced it (None when it recorded none). A result stored before data
+    digests were recorded is judged by its code alone."""
     if not record.get("code"):
         return None
     current = code_fingerprint() if current is None else current
@@ -705,7 +741,7 @@ def _describe(record: dict[str, Any], code: dict[str, str] | None = None) -> tup
         return current, f"stale: this run recorded no code fingerprint to compare with; {rerun}"
     if changed:
         shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
-        return current, f"stale: the code changed since this run ({shown}); {rerun}"
+        return current, f"stale: the code or bundled data changed since this run ({shown}); {rerun}"
     return current, ""
 
 
