@@ -1,13 +1,14 @@
 """The lattice studies' rules (issue 16): the weighting study adopts the weighted arm only when its medians
 over the seeds beat equal weights on branching and tip error without losing more than 0.02 of IoU; the
 tip-offsets and analogue studies adopt their second arm when its median tip error is lower without losing
-more than 0.02 of branching accuracy or IoU."""
+more than 0.02 of branching accuracy or IoU; the analogue-k study when its median tip error at N = 8 is
+lower at a cost of at most 0.05 px up to N = 4 and 0.02 of branching accuracy or IoU."""
 
 from __future__ import annotations
 
 import pytest
 
-from sciml.validation.lattice_study import SEEDS, STUDIES, decide
+from sciml.validation.lattice_study import SEEDS, STUDIES, decide, training_movies
 
 WEIGHTING = STUDIES["weighting"]
 BASE, NEW = WEIGHTING.arms
@@ -59,3 +60,38 @@ def test_tip_error_rule(key, branching, tip, iou, adopt):
     study = STUDIES[key]
     renamed = [{**r, "arm": dict(zip(WEIGHTING.arms, study.arms))[r["arm"]]} for r in runs(branching, tip, iou)]
     assert decide(study, renamed)["adopt"] is adopt
+
+
+@pytest.mark.parametrize("n8, n4, branching, iou, adopt", [
+    (2.4, 2.55, 0.84, 0.39, True),    # N = 8 lower; N <= 4 0.05 px higher; branching and IoU 0.01 lower
+    (2.5, 2.0, 0.9, 0.5, False),      # N = 8 only equal
+    (2.4, 2.56, 0.85, 0.40, False),   # N <= 4 0.06 px higher
+    (2.4, 2.5, 0.829, 0.40, False),   # branching 0.021 lower
+    (2.4, 2.5, 0.85, 0.379, False),   # IoU 0.021 lower
+])
+def test_analogue_k_rule(n8, n4, branching, iou, adopt):
+    """The recall of 9 movies wins on a lower median tip error at N = 8 (the base arm's: 2.5 px) that costs
+    at most 0.05 px up to N = 4 and 0.02 of branching accuracy or IoU."""
+    study = STUDIES["analogue-k"]
+    base = runs([0.85] * 3, [2.5] * 3, [0.40] * 3)[0]["metrics"]
+    mine = {**base, "branching_accuracy": branching, "tip_error_px_max_n4": n4, "tip_error_px_n8": n8, "iou_min": iou}
+    found = [{"arm": arm, "seed": seed, "metrics": metrics}
+             for arm, metrics in zip(study.arms, (base, mine)) for seed in SEEDS]
+    assert decide(study, found)["adopt"] is adopt
+
+
+def test_the_training_movies_follow_the_bundled_set(tmp_path):
+    """The studies' copy of the training movies is named by the bundled set's checksum, so a new version of
+    the set gets a new copy (an old copy once outlived a regenerated set), and holds exactly its training
+    movies."""
+    import numpy as np
+
+    from sciml import data as bundled
+    from sciml.problems.lattice import LatticeFracture
+
+    path = training_movies(tmp_path)
+    assert path.name == f"train-{bundled.recorded_checksum('lattice_fracture')[:12]}.npz"
+    problem = LatticeFracture()
+    with np.load(path) as copy:
+        assert np.array_equal(copy["masks"], problem.movies["masks"][problem.split()[0]])
+    assert training_movies(tmp_path) == path and [p.name for p in tmp_path.iterdir()] == [path.name]
