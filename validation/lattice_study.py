@@ -37,7 +37,8 @@ first as the solver's default.
   0.89 px up to N = 4 (w = 1, ``validation/MOVIE_SPREAD.md``), and the network's tip error at N = 8 (2.22 px on
   the held-out movies) lies just above its 2 px bound. ``analogue`` 9 becomes the default when the median
   of its ``tip_error_px_n8`` is lower than with 3, the median of its ``tip_error_px_max_n4`` at most
-  0.05 px higher, and the medians of its ``branching_accuracy`` and ``iou_min`` each at most 0.02 lower.
+  0.05 px higher, and the medians of its ``branching_accuracy`` and ``iou_min`` each at most 0.02 lower
+  (not adopted; ``validation/LATTICE_ANALOGUE_K.md``).
 
 Each run stores ``runs/<arm>-<seed>.json`` in its study's folder (the commit, machine, load and wall time
 beside the metrics); ``summary`` writes the study's JSON and Markdown table from them and from the runs its
