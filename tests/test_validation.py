@@ -260,7 +260,8 @@ def test_only_the_code_a_case_runs_can_make_it_stale(tmp_path, tiny_cases):
     _stored(tmp_path, TINY, code={**code, "sciml.problems.diesel": "0" * 16, "sciml.cli": "1" * 16})
     assert "stale" not in _row(render_report(tmp_path), "tiny-burgers")
     _stored(tmp_path, TINY, code={**code, "sciml.problems.diesel": "0" * 16, "sciml.training": "1" * 16})
-    assert "stale: the code or bundled data changed since this run (sciml.training)" in _row(render_report(tmp_path), "tiny-burgers")
+    assert ("stale: the code or bundled data changed since this run (sciml.training)"
+            in _row(render_report(tmp_path), "tiny-burgers"))
 
 
 def test_a_changed_data_file_makes_the_runs_that_load_it_stale(tmp_path, tiny_cases):

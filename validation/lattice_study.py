@@ -8,8 +8,8 @@ Every study (:data:`STUDIES`) trains the case's network (the ``sequence`` solver
 settings of an arm) for each arm and each seed of :data:`SEEDS`, without touching the held-out movies that
 ``lattice-fracture-sequence`` is judged on: the 240 training movies of the bundled set (split seed 0) are
 written to ``train-<checksum>.npz`` (:data:`ROOT`, :func:`training_movies`) and split again (:data:`INNER`,
-20 % kept out), the network trained on 192 of them and measured on the other 48 (:func:`sciml.problems.lattice.summary` and the
-branching accuracy). Each study's rule, set before its runs, says when its second arm replaces the
+20 % kept out), the network trained on 192 of them and measured on the other 48
+(:func:`sciml.problems.lattice.summary` and the branching accuracy). Each study's rule, set before its runs, says when its second arm replaces the
 first as the solver's default.
 
 - ``weighting``: the cross-entropy is dominated by the pixels that keep the given frame's state, and the
