@@ -36,7 +36,9 @@ Irreversibility, exactly: the logits accumulate, z_0 = u_0, z_f = z_{f-1} + soft
 p_f = sigmoid(z_f) never decreases in f; and the given frame g is imposed: P_f = p_f g before k
 (a pixel not cracked at k was not cracked earlier), P_k = g, P_f = p_f + g - p_f g after k (a pixel
 cracked at k stays cracked). The masks P_f >= 1/2 are therefore irreversible and pass through the
-given frame. Training minimises the binary cross-entropy of P_f against the simulated masks (a pixel whose
+given frame, and so are the predicted masks of either ``decoding`` (:func:`crack_masks`: those, or with
+``"column"`` those and the most probable pixel of every column the crack reaches). Training
+minimises the binary cross-entropy of P_f against the simulated masks (a pixel whose
 simulated state differs from the given frame's, the growth to forecast or the crack to take back,
 weighted ``change_weight`` times the others, 5 by default: the unchanged pixels are most of a movie, and
 with equal weights the network under-draws the growth; ``validation/LATTICE_WEIGHTING.md`` compares 1 and 5
@@ -264,6 +266,30 @@ def impose_given(p: Tensor, frame: Tensor, given: Tensor) -> Tensor:
     return torch.where(before, p * g, torch.where(after, p + g - p * g, g.expand_as(p)))
 
 
+DECODINGS = ("pixel", "column")
+"""How :func:`crack_masks` turns cracked probabilities into masks."""
+
+
+def crack_masks(p: Tensor, decoding: str = "pixel") -> Tensor:
+    """Masks (..., F, R, C) bool of movies from their cracked probabilities ``p`` (..., F, R, C) in [0, 1], as
+    :class:`SequenceNet` returns them (never decreasing in f, passing through the given frame).
+
+    ``"pixel"``: each pixel where p >= 1/2. ``"column"``: those, and in every pixel column that the crack
+    reaches with probability >= 1/2 its most probable pixel, then every pixel once marked marked in the later
+    frames too. That a column is reached is taken as the noisy-or 1 - prod_rows (1 - p) >= 1/2: where a branch's
+    rows are uncertain, each of its pixels can stay below 1/2 although the crack surely passes the column, and
+    the per-pixel masks then end short of the crack's tip. On 0/1 probabilities (the given frame) the two agree,
+    so the masks still pass through the given frame, and before it they stay inside it."""
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, got {decoding!r}")
+    masks = p >= 0.5
+    if decoding == "pixel":
+        return masks
+    reached = (1 - torch.prod(1 - p, dim=-2, keepdim=True)) >= 0.5          # (..., F, 1, C)
+    best = torch.zeros_like(masks).scatter_(-2, p.argmax(dim=-2, keepdim=True), reached)
+    return (masks | best).cumsum(-3) > 0
+
+
 def movie_loss(prob: Tensor, target: Tensor, given: Tensor, iou_weight: float = 1.0,
                change_weight: float = 1.0) -> dict[str, Tensor]:
     """The training loss's terms for predicted movies ``prob`` (B, F, R, C) in (0, 1) against the
@@ -296,11 +322,13 @@ class MovieField(nn.Module):
     per distinct (movie, given) pair; :meth:`movie` predicts the frames of any given frame. With the recall
     (``analogue``) a training movie is among its own nearest remembered movies here, unlike in training."""
 
-    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float]):
+    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float],
+                 decoding: str = "pixel"):
         super().__init__()
         self.net = net
         self.movies = movies
         self.pixel = pixel
+        self.decoding = decoding
 
     def movie(self, frame, given: int, drive: float, orientation: float) -> np.ndarray:
         """All F frames (F, R, C) bool predicted from ``frame`` (R, C) bool, the index ``given`` of that
@@ -319,7 +347,7 @@ class MovieField(nn.Module):
             p = n(torch.as_tensor(frame[None], dtype=dtype, device=device),
                   torch.tensor([int(given)], device=device), torch.tensor([float(drive)], dtype=dtype, device=device),
                   torch.tensor([float(orientation)], dtype=dtype, device=device))
-        return (p[0] >= 0.5).cpu().numpy()
+        return crack_masks(p[0], self.decoding).cpu().numpy()
 
     def forward(self, points: Tensor) -> Tensor:
         n = self.net
@@ -344,7 +372,7 @@ class MovieField(nn.Module):
         frames = torch.as_tensor(masks[movie, pairs[:, 1].cpu().numpy()], dtype=dtype, device=device)
         p = n(frames, pairs[:, 1].to(device), torch.as_tensor(self.movies["drive"][movie], dtype=dtype, device=device),
               torch.as_tensor(self.movies["orientation"][movie], dtype=dtype, device=device))
-        return (p[which, index[:, 2], i, j] >= 0.5).to(points.dtype)[:, None]
+        return crack_masks(p, self.decoding)[which, index[:, 2], i, j].to(points.dtype)[:, None]
 
 
 class Sequence(Solver):
@@ -357,6 +385,7 @@ class Sequence(Solver):
     5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`;
     on by default); ``analogue`` (how many training movies the network recalls, nearest in conditions and given
     tip, :meth:`SequenceNet.recall`; 3 by default, 0: none) and ``analogue_weight`` (w, per pixel of tip);
+    ``decoding`` (how the predicted probabilities become masks, :func:`crack_masks`: ``"pixel"`` by default);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
@@ -364,7 +393,7 @@ class Sequence(Solver):
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
         "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "analogue": 3,
-        "analogue_weight": 1.0, "seed": 0,
+        "analogue_weight": 1.0, "decoding": "pixel", "seed": 0,
         "device": None, "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 
@@ -384,6 +413,8 @@ class Sequence(Solver):
         if isinstance(s["analogue"], bool) or int(s["analogue"]) != s["analogue"] or not 0 <= s["analogue"] <= recallable:
             raise ValueError(f"analogue must be an integer 0 ... {recallable} (the training movies but one), "
                              f"got {s['analogue']!r}")
+        if s["decoding"] not in DECODINGS:
+            raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, got {s['decoding']!r}")
         if not 0 <= s["analogue_weight"] < np.inf:
             raise ValueError(f"analogue_weight must be a finite number >= 0, got {s['analogue_weight']!r}")
         self.device = resolve_device(s["device"])
@@ -404,7 +435,7 @@ class Sequence(Solver):
         f, r, c = self.problem.shape
         net = SequenceNet(f, r, c, s["width"], s["latent"], s["hidden"], s["decoder"], s["tip_offsets"],
                           int(s["analogue"]), float(s["analogue_weight"]), len(self.problem.split()[0]))
-        return MovieField(net, self.problem.movies, self.problem.pixel).to(self.device)
+        return MovieField(net, self.problem.movies, self.problem.pixel, s["decoding"]).to(self.device)
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
         """Fit the network to every (training movie, given frame) pair, ``batch`` random pairs per step."""

@@ -2,7 +2,9 @@
 over the seeds beat equal weights on branching and tip error without losing more than 0.02 of IoU; the
 tip-offsets and analogue studies adopt their second arm when its median tip error is lower without losing
 more than 0.02 of branching accuracy or IoU; the analogue-k study when its median tip error at N = 8 is
-lower at a cost of at most 0.05 px up to N = 4 and 0.02 of branching accuracy or IoU."""
+lower at a cost of at most 0.05 px up to N = 4 and 0.02 of branching accuracy or IoU; the decoding study
+when its median tip error up to N = 4 is lower, at N = 8 not higher, without losing more than 0.02 of branching
+accuracy or IoU."""
 
 from __future__ import annotations
 
@@ -62,6 +64,17 @@ def test_tip_error_rule(key, branching, tip, iou, adopt):
     assert decide(study, renamed)["adopt"] is adopt
 
 
+def verdict(key: str, n4: float, n8: float, branching: float, iou: float) -> bool | None:
+    """Study ``key``'s verdict when its base arm scores branching 0.85, tip 2.5 px up to N = 4 and at N = 8, IoU 0.40
+    at every seed and its second arm the given values at every seed."""
+    study = STUDIES[key]
+    base = runs([0.85] * 3, [2.5] * 3, [0.40] * 3)[0]["metrics"]
+    mine = {**base, "branching_accuracy": branching, "tip_error_px_max_n4": n4, "tip_error_px_n8": n8, "iou_min": iou}
+    found = [{"arm": arm, "seed": seed, "metrics": metrics}
+             for arm, metrics in zip(study.arms, (base, mine)) for seed in SEEDS]
+    return decide(study, found)["adopt"]
+
+
 @pytest.mark.parametrize("n8, n4, branching, iou, adopt", [
     (2.4, 2.55, 0.84, 0.39, True),    # N = 8 lower; N <= 4 0.05 px higher; branching and IoU 0.01 lower
     (2.5, 2.0, 0.9, 0.5, False),      # N = 8 only equal
@@ -72,12 +85,20 @@ def test_tip_error_rule(key, branching, tip, iou, adopt):
 def test_analogue_k_rule(n8, n4, branching, iou, adopt):
     """The recall of 9 movies wins on a lower median tip error at N = 8 (the base arm's: 2.5 px) that costs
     at most 0.05 px up to N = 4 and 0.02 of branching accuracy or IoU."""
-    study = STUDIES["analogue-k"]
-    base = runs([0.85] * 3, [2.5] * 3, [0.40] * 3)[0]["metrics"]
-    mine = {**base, "branching_accuracy": branching, "tip_error_px_max_n4": n4, "tip_error_px_n8": n8, "iou_min": iou}
-    found = [{"arm": arm, "seed": seed, "metrics": metrics}
-             for arm, metrics in zip(study.arms, (base, mine)) for seed in SEEDS]
-    assert decide(study, found)["adopt"] is adopt
+    assert verdict("analogue-k", n4, n8, branching, iou) is adopt
+
+
+@pytest.mark.parametrize("n4, n8, branching, iou, adopt", [
+    (2.4, 2.5, 0.84, 0.39, True),     # N <= 4 lower; N = 8 equal; branching and IoU 0.01 lower
+    (2.5, 2.0, 0.9, 0.5, False),      # N <= 4 only equal
+    (2.4, 2.51, 0.85, 0.40, False),   # N = 8 higher
+    (2.4, 2.5, 0.829, 0.40, False),   # branching 0.021 lower
+    (2.4, 2.5, 0.85, 0.379, False),   # IoU 0.021 lower
+])
+def test_decoding_rule(n4, n8, branching, iou, adopt):
+    """Column decoding wins on a lower median tip error up to N = 4 (the base arm's: 2.5 px) with one at N = 8 no
+    higher (2.5 px), at a cost of at most 0.02 of branching accuracy or IoU."""
+    assert verdict("decoding", n4, n8, branching, iou) is adopt
 
 
 def test_the_training_movies_follow_the_bundled_set(tmp_path):

@@ -14,7 +14,7 @@ import torch
 import sciml
 from sciml.classical import lattice as L
 from sciml.problems.lattice import PIXEL, LatticeFracture, branched, sequence_metrics, summary, tip_px
-from sciml.solvers.sequence import SequenceNet, given_tip, movie_loss
+from sciml.solvers.sequence import SequenceNet, crack_masks, given_tip, movie_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -133,11 +133,38 @@ def test_outputs_are_irreversible_and_pass_through_the_given_frame(tip_offsets, 
     given = torch.arange(20) % 5
     with torch.no_grad():
         prob = net(frames.float(), given, torch.rand(20) + 1, 30 * torch.rand(20))
-    masks = prob >= 0.5
     assert prob.shape == (20, 5, 12, 16)
-    assert torch.all(masks[:, 1:] >= masks[:, :-1])  # a pixel once cracked stays cracked
-    assert torch.equal(masks[torch.arange(20), given], frames)
-    assert 0.05 < masks.float().mean() < 0.95  # not trivially all or nothing
+    for decoding in ("pixel", "column"):
+        masks = crack_masks(prob, decoding)
+        assert torch.all(masks[:, 1:] >= masks[:, :-1])  # a pixel once cracked stays cracked
+        assert torch.equal(masks[torch.arange(20), given], frames)
+        before = torch.arange(5)[None, :] < given[:, None]
+        assert not torch.any(masks[before] & ~frames[:, None].expand_as(masks)[before])  # inside the given frame
+        assert 0.05 < masks.float().mean() < 0.95  # not trivially all or nothing
+
+
+def test_column_decoding_of_a_hand_made_branch():
+    # frame 0 (given): a crack in row 1 over columns 0-1; frame 1: column 2 cracked in one of its 4 rows, which
+    # one uncertain (noisy-or 1 - 0.7^3 0.65 = 0.78), column 3 perhaps (0.4); frame 2: column 2's row 3 likely
+    p = torch.zeros(3, 4, 5)
+    p[:, 1, :2] = 1.0
+    p[1, :, 2] = torch.tensor([0.3, 0.3, 0.35, 0.3])
+    p[1, 0, 3] = 0.4
+    p[2] = p[1]
+    p[2, 2, 2], p[2, 3, 2] = 0.36, 0.6
+    given = torch.zeros(3, 4, 5, dtype=torch.bool)
+    given[:, 1, :2] = True
+    pixel, column = crack_masks(p, "pixel"), crack_masks(p, "column")
+    expected_pixel = given.clone()
+    expected_pixel[2, 3, 2] = True
+    expected_column = expected_pixel.clone()
+    expected_column[1:, 2, 2] = True  # frame 1's most probable pixel of column 2, kept in frame 2
+    assert torch.equal(pixel, expected_pixel)
+    assert torch.equal(column, expected_column)
+    np.testing.assert_array_equal(tip_px(pixel.numpy()), [1, 1, 2])
+    np.testing.assert_array_equal(tip_px(column.numpy()), [1, 2, 2])
+    with pytest.raises(ValueError, match="decoding must be one of pixel, column, got 'columns'"):
+        crack_masks(p, "columns")
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +252,8 @@ def test_bad_input_names_the_value(trained, tiny):
         sciml.run("lattice-fracture", data=str(tiny), held_out=0.25, analogue=18)
     with pytest.raises(ValueError, match="analogue_weight must be a finite number >= 0, got -1"):
         sciml.run("lattice-fracture", data=str(tiny), analogue_weight=-1)
+    with pytest.raises(ValueError, match="decoding must be one of pixel, column, got 'median'"):
+        sciml.run("lattice-fracture", data=str(tiny), decoding="median")
     with pytest.raises(ValueError, match="solver 'sequence' cannot solve problem 'burgers'"):
         sciml.run("burgers", "sequence")
 

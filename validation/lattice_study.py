@@ -39,6 +39,13 @@ first as the solver's default.
   of its ``tip_error_px_n8`` is lower than with 3, the median of its ``tip_error_px_max_n4`` at most
   0.05 px higher, and the medians of its ``branching_accuracy`` and ``iou_min`` each at most 0.02 lower
   (not adopted; ``validation/LATTICE_ANALOGUE_K.md``).
+- ``decoding``: the network's predicted masks (each pixel whose probability is at least 1/2) end short of
+  the tip of a branched crack whose branches' rows are uncertain: each of their pixels stays below 1/2
+  although the crack surely passes their column (a held-out movie at drive 2.03 running straight to the
+  strip's end was forecast from frame 0 to stand at column 17 in frame 3 instead of 22). ``column``
+  decoding (:func:`sciml.solvers.sequence.crack_masks`) becomes the default when the median of its
+  ``tip_error_px_max_n4`` is lower than per-pixel decoding's, the median of its ``tip_error_px_n8`` not
+  higher, and the medians of its ``branching_accuracy`` and ``iou_min`` each at most 0.02 lower.
 
 Each run stores ``runs/<arm>-<seed>.json`` in its study's folder (the commit, machine, load and wall time
 beside the metrics); ``summary`` writes the study's JSON and Markdown table from them and from the runs its
@@ -120,6 +127,10 @@ STUDIES = {study.key: study for study in (
         lambda base, new: (new["tip_error_px_n8"] < base["tip_error_px_n8"]
                            and new["tip_error_px_max_n4"] <= base["tip_error_px_max_n4"] + 0.05
                            and _not_worse(base, new, "branching_accuracy") and _not_worse(base, new, "iou_min"))),
+    Study(
+        "decoding", "Turning the lattice sequence network's probabilities into masks by column (issue 16)",
+        {"pixel": {"decoding": "pixel"}, "column": {"decoding": "column"}},
+        lambda base, new: (_lower_tip_error(base, new) and new["tip_error_px_n8"] <= base["tip_error_px_n8"])),
 )}
 
 
