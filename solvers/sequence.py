@@ -319,8 +319,9 @@ def movie_loss(prob: Tensor, target: Tensor, given: Tensor, iou_weight: float = 
 class MovieField(nn.Module):
     """The trained network over a problem's movies: called on points (N, 5) of (movie, given, frame,
     x [a], y [a]) it predicts 1 where that pixel of that frame is cracked (N, 1), the network run once
-    per distinct (movie, given) pair; :meth:`movie` predicts the frames of any given frame. With the recall
-    (``analogue``) a training movie is among its own nearest remembered movies here, unlike in training."""
+    per distinct (movie, given) pair and its probabilities turned into masks by ``decoding`` (:func:`crack_masks`);
+    :meth:`movie` predicts the frames of any given frame. With the recall (``analogue``) a training movie is among
+    its own nearest remembered movies here, unlike in training."""
 
     def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float],
                  decoding: str = "pixel"):
@@ -385,7 +386,8 @@ class Sequence(Solver):
     5 by default); ``tip_offsets`` (tell the network where the given frame's crack ends, :class:`SequenceNet`;
     on by default); ``analogue`` (how many training movies the network recalls, nearest in conditions and given
     tip, :meth:`SequenceNet.recall`; 3 by default, 0: none) and ``analogue_weight`` (w, per pixel of tip);
-    ``decoding`` (how the predicted probabilities become masks, :func:`crack_masks`: ``"pixel"`` by default);
+    ``decoding`` (how the predicted probabilities become masks, :func:`crack_masks`: ``"column"`` by default,
+    ``validation/LATTICE_DECODING.md`` compares it with ``"pixel"`` on the training movies);
     ``seed``, ``device``, ``checkpoint_every``, ``checkpoint_minutes``, ``progress``.
     """
 
@@ -393,7 +395,7 @@ class Sequence(Solver):
     defaults: dict[str, Any] = {
         "width": 16, "latent": 128, "hidden": 64, "decoder": 16, "batch": 32, "iterations": 3000, "lr": 3e-3,
         "schedule": "cosine", "iou_weight": 1.0, "change_weight": 5.0, "tip_offsets": True, "analogue": 3,
-        "analogue_weight": 1.0, "decoding": "pixel", "seed": 0,
+        "analogue_weight": 1.0, "decoding": "column", "seed": 0,
         "device": None, "checkpoint_every": 500, "checkpoint_minutes": 5.0, "progress": True,
     }
 

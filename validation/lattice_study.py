@@ -9,8 +9,10 @@ settings of an arm) for each arm and each seed of :data:`SEEDS`, without touchin
 ``lattice-fracture-sequence`` is judged on: the 240 training movies of the bundled set (split seed 0) are
 written to ``train-<checksum>.npz`` (:data:`ROOT`, :func:`training_movies`) and split again (:data:`INNER`,
 20 % kept out), the network trained on 192 of them and measured on the other 48
-(:func:`sciml.problems.lattice.summary` and the branching accuracy). Each study's rule, set before its runs, says when its second arm replaces the
-first as the solver's default.
+(:func:`sciml.problems.lattice.summary` and the branching accuracy). Each study's rule, set before its runs,
+says when its second arm replaces the first as the solver's default. Those 48 movies are easier to forecast
+than those of any of 40 other random inner splits (``validation/MOVIE_SPREAD.md``, by the analogue forecast):
+a study's two arms meet the same movies, but its figures are no forecast of the held-out movies'.
 
 - ``weighting``: the cross-entropy is dominated by the pixels that keep the given frame's state, and the
   network trained with equal weights under-draws the growth it should forecast. ``change_weight`` 5
@@ -45,7 +47,8 @@ first as the solver's default.
   strip's end was forecast from frame 0 to stand at column 17 in frame 3 instead of 22). ``column``
   decoding (:func:`sciml.solvers.sequence.crack_masks`) becomes the default when the median of its
   ``tip_error_px_max_n4`` is lower than per-pixel decoding's, the median of its ``tip_error_px_n8`` not
-  higher, and the medians of its ``branching_accuracy`` and ``iou_min`` each at most 0.02 lower.
+  higher, and the medians of its ``branching_accuracy`` and ``iou_min`` each at most 0.02 lower (adopted;
+  ``validation/LATTICE_DECODING.md``).
 
 Each run stores ``runs/<arm>-<seed>.json`` in its study's folder (the commit, machine, load and wall time
 beside the metrics); ``summary`` writes the study's JSON and Markdown table from them and from the runs its
