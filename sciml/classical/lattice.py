@@ -559,7 +559,7 @@ def describe(data: dict[str, np.ndarray]) -> list[str]:
     last = data["masks"][:, -1]
     lines = [f"{len(drive)} movies",
              f"{below.sum()} below drive 1: {(speed[below] > 0).sum()} cross the speed window, tips end at most "
-             f"{max(0.0, float((data['tip'][below, -1] - start).max(initial=0.0))):.1f} a beyond the forced start",
+             f"{float((data['tip'][below, -1] - start).max(initial=0.0)):.1f} a beyond the forced start",
              f"{stopped.sum()} neither cross the speed window nor branch",
              f"{branched.sum()} branched (from drive {drive[branched].min(initial=np.inf):.2f}; "
              f"{branched[drive > 2.0].sum()} of the {(drive > 2.0).sum()} above drive 2.0)",
