@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sciml.validation.movie_spread import advance_spread, analogue_errors, inner_split, scaled
+from sciml.validation.movie_spread import advance_spread, analogue_errors, inner_split, scaled, split_spread
 
 # movies A and B share their conditions; C is one standard unit away
 TIPS = np.array([[0, 1, 2], [0, 2, 4], [0, 5, 5]])
@@ -64,3 +64,27 @@ def test_the_inner_split_is_the_lattice_study_split(tmp_path):
     mine = inner_split(train)
     np.testing.assert_array_equal(mine[0], train[fit])
     np.testing.assert_array_equal(mine[1], train[measured])
+
+
+def test_the_analogue_over_random_splits_of_hand_worked_movies():
+    from sciml.problems.lattice import split_movies
+
+    # four movies of steady tips (speeds 1, 1, 3 and 0 px per frame) at positions 5, 2, 7, 0 of a larger set: A and
+    # A' share their conditions, B is 1 away, C 3; one of them measured per split, the analogue's one neighbour
+    # (w = 0) the nearest of the other three: A <-> A' (error 0), B -> A (speeds 3 against 1: 2 px per frame
+    # ahead, 8 px at N = 4, the largest up to N = 4 and the last), C -> B (3 px per frame, 12 px)
+    tips = np.full((8, 5), 99.0)
+    z = np.full((8, 2), 50.0)
+    for index, speed, place in ((5, 1, 0.0), (2, 1, 0.0), (7, 3, 1.0), (0, 0, 3.0)):
+        tips[index], z[index] = speed * np.arange(5), [place, 0.0]
+    pool = np.array([5, 2, 7, 0])
+    error = {5: 0.0, 2: 0.0, 7: 8.0, 0: 12.0}
+    found = split_spread(tips, z, pool, 0.25, 3, neighbours=1, weight=0.0, splits=6)
+    measured = {seed: error[int(pool[split_movies(4, 0.25, seed)[1]][0])] for seed in range(1, 8)}
+    others = [measured[seed] for seed in (1, 2, 4, 5, 6, 7)]  # the used seed 3 left out
+    assert found["used"] == {"max_n4": measured[3], "last": measured[3]}
+    assert found["others"] == [{"max_n4": e, "last": e} for e in others]
+    assert found["measured"] == 1 and found["frames_ahead_last"] == 4
+    assert found["last"]["median"] == pytest.approx(np.median(others))
+    assert found["last"]["share_lower"] == pytest.approx(np.mean(np.array(others) < measured[3]))
+    assert len(set(others)) > 1  # the splits measured different movies
