@@ -116,3 +116,26 @@ def test_the_training_movies_follow_the_bundled_set(tmp_path):
     with np.load(path) as copy:
         assert np.array_equal(copy["masks"], problem.movies["masks"][problem.split()[0]])
     assert training_movies(tmp_path) == path and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_study_of_splits_is_complete_over_its_split_seeds():
+    study = STUDIES["decoding-splits"]
+    assert study.seeds == (2, 3, 4, 5)
+    base = runs([0.85] * 3, [2.5] * 3, [0.40] * 3)[0]["metrics"]
+    found = [{"arm": arm, "seed": seed, "metrics": base} for arm in study.arms for seed in (2, 3, 4)]
+    assert decide(study, found)["complete"] is False
+    found += [{"arm": arm, "seed": 5, "metrics": base} for arm in study.arms]
+    assert decide(study, found)["complete"] is True
+
+
+def test_only_arms_that_differ_in_reading_share_a_trained_network(tmp_path, monkeypatch):
+    import sciml.validation.lattice_study as ls
+
+    monkeypatch.setattr(ls, "ROOT", tmp_path)
+    for key, arm in (("decoding-splits", "pixel-2"), ("analogue-k", "3-0")):
+        (tmp_path / key / arm).mkdir(parents=True)
+        (tmp_path / key / arm / "result.pt").write_bytes(b"")
+    assert ls.trained_twin(STUDIES["decoding-splits"], "column", 2) == tmp_path / "decoding-splits" / "pixel-2"
+    assert ls.trained_twin(STUDIES["decoding-splits"], "column", 3) is None   # none trained at that seed
+    assert ls.trained_twin(STUDIES["decoding-splits"], "pixel", 2) is None    # not itself
+    assert ls.trained_twin(STUDIES["analogue-k"], "9", 0) is None             # recalling 9 trains another network
