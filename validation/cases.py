@@ -1487,9 +1487,12 @@ register(Case(
     name="lattice-fracture-sequence", problem="lattice-fracture", solver="sequence",
     budget=("defaults of `sciml run lattice-fracture` (sequence solver: convolutional encoder of the given frame with "
             "drive, orientation, frame-index and offset-from-the-given-tip channels, bidirectional GRU over the 9 "
-            "frames, 3-D transposed-convolution decoder with encoder skips, the tip advance and branching of the 3 training movies nearest in conditions and given tip recalled, about 250,000 parameters, float32; 3,000 Adam steps of 32 random "
-            "(training movie, given frame) pairs, cosine learning rate from 3e-3; binary cross-entropy, the pixels "
-            "that differ from the given frame weighted 5, + 1 - soft IoU); the 240 training movies of the bundled data/lattice_fracture.npz"),
+            "frames, 3-D transposed-convolution decoder with encoder skips, the tip advance and branching of the 3 "
+            "training movies nearest in conditions and given tip recalled, about 250,000 parameters, float32; 3,000 "
+            "Adam steps of 32 random (training movie, given frame) pairs, cosine learning rate from 3e-3; binary "
+            "cross-entropy, the pixels that differ from the given frame weighted 5, + 1 - soft IoU; masks read by "
+            "column: each pixel of probability >= 1/2 and the most probable pixel of every column the crack reaches); "
+            "the 240 training movies of the bundled data/lattice_fracture.npz"),
     reference=LATTICE_REFERENCE, bounds={**LATTICE_BOUNDS, "wall_time_s": (0.0, 900.0)},
     target_text=("issue 16 (method after " + HSU_BUEHLER_2023 + "): for N = 1 ... 8 frames ahead and behind, mask IoU "
                  ">= 0.8, crack-tip error <= 1 pixel for N <= 4 and <= 2 pixels at N = 8, crack speed within 10 %, "
