@@ -53,7 +53,7 @@ a study's two arms meet the same movies, but its figures are no forecast of the 
   with each of the three seeds' networks (tip error up to N = 4 1.46 against 1.31 px with the stored run's),
   and the inner split it was decided on is an unusually easy one. The same comparison on four other inner
   splits (:attr:`Study.splits`, seeds 2-5), by the same rule: ``column`` stays the default if it wins there
-  too, ``pixel`` is the default again if not.
+  too, ``pixel`` is the default again if not (``column`` stays; ``validation/LATTICE_DECODING_SPLITS.md``).
 
 Each run stores ``runs/<arm>-<seed>.json`` in its study's folder (the commit, machine, load and wall time
 beside the metrics); ``summary`` writes the study's JSON and Markdown table from them and from the runs its
