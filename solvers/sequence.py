@@ -275,8 +275,8 @@ def crack_masks(p: Tensor, decoding: str = "pixel") -> Tensor:
     :class:`SequenceNet` returns them (never decreasing in f, passing through the given frame).
 
     ``"pixel"``: each pixel where p >= 1/2. ``"column"``: those, and in every pixel column that the crack
-    reaches with probability >= 1/2 its most probable pixel, then every pixel once marked marked in the later
-    frames too. That a column is reached is taken as the noisy-or 1 - prod_rows (1 - p) >= 1/2: where a branch's
+    reaches with probability >= 1/2 its most probable pixel; a pixel marked in one frame stays marked in the
+    later ones. That a column is reached is taken as the noisy-or 1 - prod_rows (1 - p) >= 1/2: where a branch's
     rows are uncertain, each of its pixels can stay below 1/2 although the crack surely passes the column, and
     the per-pixel masks then end short of the crack's tip. On 0/1 probabilities (the given frame) the two agree,
     so the masks still pass through the given frame, and before it they stay inside it."""
