@@ -270,7 +270,14 @@ DECODINGS = ("pixel", "column")
 """How :func:`crack_masks` turns cracked probabilities into masks."""
 
 
-def crack_masks(p: Tensor, decoding: str = "pixel") -> Tensor:
+def check_decoding(decoding: str) -> str:
+    """``decoding`` if it is one of :data:`DECODINGS`; a ``ValueError`` naming it otherwise."""
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, got {decoding!r}")
+    return decoding
+
+
+def crack_masks(p: Tensor, decoding: str) -> Tensor:
     """Masks (..., F, R, C) bool of movies from their cracked probabilities ``p`` (..., F, R, C) in [0, 1], as
     :class:`SequenceNet` returns them (never decreasing in f, passing through the given frame).
 
@@ -280,10 +287,8 @@ def crack_masks(p: Tensor, decoding: str = "pixel") -> Tensor:
     rows are uncertain, each of its pixels can stay below 1/2 although the crack surely passes the column, and
     the per-pixel masks then end short of the crack's tip. On 0/1 probabilities (the given frame) the two agree,
     so the masks still pass through the given frame, and before it they stay inside it."""
-    if decoding not in DECODINGS:
-        raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, got {decoding!r}")
     masks = p >= 0.5
-    if decoding == "pixel":
+    if check_decoding(decoding) == "pixel":
         return masks
     reached = (1 - torch.prod(1 - p, dim=-2, keepdim=True)) >= 0.5          # (..., F, 1, C)
     best = torch.zeros_like(masks).scatter_(-2, p.argmax(dim=-2, keepdim=True), reached)
@@ -323,13 +328,12 @@ class MovieField(nn.Module):
     :meth:`movie` predicts the frames of any given frame. With the recall (``analogue``) a training movie is among
     its own nearest remembered movies here, unlike in training."""
 
-    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float],
-                 decoding: str = "pixel"):
+    def __init__(self, net: SequenceNet, movies: dict[str, np.ndarray], pixel: tuple[float, float], decoding: str):
         super().__init__()
         self.net = net
         self.movies = movies
         self.pixel = pixel
-        self.decoding = decoding
+        self.decoding = check_decoding(decoding)
 
     def movie(self, frame, given: int, drive: float, orientation: float) -> np.ndarray:
         """All F frames (F, R, C) bool predicted from ``frame`` (R, C) bool, the index ``given`` of that
@@ -415,8 +419,7 @@ class Sequence(Solver):
         if isinstance(s["analogue"], bool) or int(s["analogue"]) != s["analogue"] or not 0 <= s["analogue"] <= recallable:
             raise ValueError(f"analogue must be an integer 0 ... {recallable} (the training movies but one), "
                              f"got {s['analogue']!r}")
-        if s["decoding"] not in DECODINGS:
-            raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, got {s['decoding']!r}")
+        check_decoding(s["decoding"])
         if not 0 <= s["analogue_weight"] < np.inf:
             raise ValueError(f"analogue_weight must be a finite number >= 0, got {s['analogue_weight']!r}")
         self.device = resolve_device(s["device"])

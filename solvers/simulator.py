@@ -125,7 +125,8 @@ class Simulator(Solver):
     def build_model(self) -> MovieField:
         p = self.problem
         net = SimulatedMovies(simulation_settings(p), p.shape, float(self.settings["perturbation"]), len(p.split()[1]))
-        return MovieField(net, p.movies, p.pixel)
+        # its movies are 0/1, which every decoding reads alike
+        return MovieField(net, p.movies, p.pixel, "pixel")
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
         """Simulate the held-out movies at the perturbed drive and keep them."""
