@@ -10,6 +10,15 @@ it reproduces the simulated movies exactly, and at a perturbation finer than the
 drives are spaced its metrics show how far the movies can be forecast from their conditions at all
 (where a crack branches, small changes of the drive can change the pattern).
 
+With ``members`` M > 1 it runs an ensemble instead: M runs at drives spread evenly over
+drive (1 +- ``perturbation``), at drive (1 + u_i ``perturbation``) with u_i = (2 i + 1) / M - 1 (for even
+M none at the movie's own drive), the cracked probability of a pixel the share of the runs in which it is
+cracked, read into masks as the sequence solver reads its network's (``decoding``). It is what a model that
+is the physics, and knows of the drive only that it lies within that spread, forecasts best: the runs'
+common outcome where the crack does not depend on where in the spread the drive lies, their majority where
+it does. At the spread of the drive over which a held-out movie's nearest training movie lies, it is a
+measure of what a model learnt from the training movies can be expected to reach.
+
 Its "training" simulates the held-out movies (the ones every metric is over) once and keeps them in
 the result, so the result saves and loads like a trained one; a movie of other conditions is
 simulated when it is asked for. A problem this solver takes provides what the sequence solver needs
@@ -31,7 +40,7 @@ from tqdm.auto import tqdm
 
 from sciml.classical import lattice
 from sciml.solver import Result, Solver
-from sciml.solvers.sequence import REQUIRED, MovieField, impose_given
+from sciml.solvers.sequence import REQUIRED, MovieField, check_decoding, impose_given
 
 SETTINGS = ("length", "height", "seed_crack", "initiation", "critical_strain", "dt", "damping")
 """The simulator's settings a movie file records (scalars), passed to :func:`~sciml.classical.lattice.simulate`."""
@@ -55,17 +64,22 @@ def simulation_settings(problem) -> dict[str, Any]:
 
 
 class SimulatedMovies(nn.Module):
-    """Movies of the lattice simulator at (drive (1 + ``perturbation``), orientation), called like
+    """Movies of the lattice simulator at (drive (1 + ``perturbation``), orientation), or with ``members``
+    M > 1 the share of M runs spread over drive (1 +- ``perturbation``) (module docstring), called like
     :class:`~sciml.solvers.sequence.SequenceNet`: (given frames (P, R, C), their indices (P,), drives
-    (P,), orientations (P,)) -> (P, F, R, C) of 0 and 1, the given frame imposed (module docstring).
+    (P,), orientations (P,)) -> cracked probabilities (P, F, R, C) (0 and 1 for one run), the given frame
+    imposed (module docstring).
 
     ``conditions`` (M, 2) and ``movies`` (M, F, R, C) are the runs kept (frozen parameters, so they
     save with the result); other conditions are simulated when asked for. ``condition_mean`` is the
     mean (drive, orientation) of the kept runs."""
 
-    def __init__(self, settings: dict[str, Any], shape: tuple[int, int, int], perturbation: float, kept: int):
+    def __init__(self, settings: dict[str, Any], shape: tuple[int, int, int], perturbation: float, kept: int,
+                 members: int = 1):
         super().__init__()
         self.settings, self.perturbation = settings, perturbation
+        self.changes = [perturbation] if members == 1 else [perturbation * ((2 * i + 1) / members - 1)
+                                                            for i in range(members)]
         self.frames, self.rows, self.columns = shape
         self.conditions = nn.Parameter(torch.zeros(kept, 2, dtype=torch.float64), requires_grad=False)
         self.movies = nn.Parameter(torch.zeros(kept, *shape, dtype=torch.float64), requires_grad=False)
@@ -75,11 +89,15 @@ class SimulatedMovies(nn.Module):
         return self.conditions.mean(0)
 
     def simulate(self, drive: float, orientation: float) -> np.ndarray:
-        """The simulator's masks (F, R, C) bool at ``drive`` (1 + perturbation) and ``orientation`` [degrees]."""
+        """The share of the runs (F, R, C) in which each pixel is cracked, the runs at ``drive`` (1 + change) for each
+        change of the ensemble (one: ``perturbation``) and ``orientation`` [degrees]."""
         s = {k: v for k, v in self.settings.items() if k != "times"}
-        run = lattice.simulate(drive * (1.0 + self.perturbation), orientation, t_end=float(self.settings["times"][-1]),
-                               stop_margin=-1.0, **s)
-        return lattice.crack_masks(run, self.settings["times"], (self.rows, self.columns))
+        shares = np.zeros((self.frames, self.rows, self.columns))
+        for change in self.changes:
+            run = lattice.simulate(drive * (1.0 + change), orientation, t_end=float(self.settings["times"][-1]),
+                                   stop_margin=-1.0, **s)
+            shares += lattice.crack_masks(run, self.settings["times"], (self.rows, self.columns))
+        return shares / len(self.changes)
 
     def keep(self, drives: np.ndarray, orientations: np.ndarray, progress: bool = False) -> None:
         """Simulate and keep the movies of ``drives`` and ``orientations`` (M,), one after the other."""
@@ -93,26 +111,33 @@ class SimulatedMovies(nn.Module):
         out = []
         for d, o in zip(drive.double().cpu().numpy(), orientation.double().cpu().numpy()):
             hit = np.flatnonzero((kept[:, 0] == d) & (kept[:, 1] == o))
-            out.append(self.movies[hit[0]].cpu().numpy() > 0.5 if len(hit) else self.simulate(d, o))
-        run = torch.as_tensor(np.array(out), dtype=frame.dtype, device=frame.device)        # (P, F, R, C) of 0 and 1
+            out.append(self.movies[hit[0]].cpu().numpy() if len(hit) else self.simulate(d, o))
+        run = torch.as_tensor(np.array(out), dtype=frame.dtype, device=frame.device)        # (P, F, R, C)
         return impose_given(run, (frame > 0.5).to(frame.dtype), given.to(frame.device))
 
 
 class Simulator(Solver):
     """The lattice simulator at a perturbed drive, as a predictor of crack movies (a ceiling for learnt ones)
 
-    Settings: ``perturbation``, the relative change of the drive (0: the movies exactly); ``progress``;
-    ``seed`` and ``device`` are accepted for the common interface (the simulator is deterministic and
-    runs on the CPU)."""
+    Settings: ``perturbation``, the relative change of the drive (0: the movies exactly), or with ``members``
+    M > 1 (1 by default) the half-width of the ensemble's spread of drives (module docstring); ``decoding``, how the
+    ensemble's probabilities become masks (:func:`~sciml.solvers.sequence.crack_masks`, ``"column"`` by default as
+    for the sequence solver; one run's 0/1 movies read alike either way); ``progress``; ``seed`` and ``device`` are
+    accepted for the common interface (the simulator is deterministic and runs on the CPU)."""
 
     name = "simulator"
-    defaults: dict[str, Any] = {"perturbation": 1e-3, "seed": 0, "device": None, "progress": True}
+    defaults: dict[str, Any] = {"perturbation": 1e-3, "members": 1, "decoding": "column", "seed": 0, "device": None,
+                                "progress": True}
 
     def __init__(self, problem, **settings):
         super().__init__(problem, **settings)
         p = self.settings["perturbation"]
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not np.isfinite(p) or not -1 < p < 1:
             raise ValueError(f"perturbation must be a relative change of the drive in (-1, 1), got {p!r}")
+        m = self.settings["members"]
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ValueError(f"members must be an integer >= 1 (the runs of the ensemble), got {m!r}")
+        check_decoding(self.settings["decoding"])
 
     @classmethod
     def unsuitable(cls, problem_cls) -> str | None:
@@ -124,12 +149,13 @@ class Simulator(Solver):
 
     def build_model(self) -> MovieField:
         p = self.problem
-        net = SimulatedMovies(simulation_settings(p), p.shape, float(self.settings["perturbation"]), len(p.split()[1]))
-        # its movies are 0/1, which every decoding reads alike
-        return MovieField(net, p.movies, p.pixel, "pixel")
+        s = self.settings
+        net = SimulatedMovies(simulation_settings(p), p.shape, float(s["perturbation"]), len(p.split()[1]),
+                              int(s["members"]))
+        return MovieField(net, p.movies, p.pixel, s["decoding"])
 
     def train(self, out: str | Path | None = None, resume: bool = False, callbacks=None) -> Result:
-        """Simulate the held-out movies at the perturbed drive and keep them."""
+        """Simulate the held-out movies at the perturbed drive (or drives) and keep them."""
         if resume:
             raise ValueError("the simulator solver keeps no checkpoint to resume from: run it again without resume")
         began = time.perf_counter()

@@ -286,9 +286,30 @@ def test_the_unperturbed_simulator_predicts_the_held_out_movies_exactly(tiny, tm
     assert np.array_equal(back.predict(points), exact.predict(points))
 
 
+def test_an_ensemble_of_simulator_runs_predicts_the_share_of_its_runs(tiny):
+    """Two members spread over the drive x (1 +- 0.02) are the runs at x (1 - 0.01) and x (1 + 0.01): the kept
+    probabilities are the mean of those two runs' movies, and read pixel by pixel (cracked in at least half of
+    the runs) the predicted masks are the union of the two runs' predictions, from every given frame."""
+    run = lambda **settings: sciml.run("lattice-fracture", "simulator", data=str(tiny), held_out=0.25,  # noqa: E731
+                                       progress=False, **settings)
+    two = run(perturbation=0.02, members=2, decoding="pixel")
+    low, high = run(perturbation=-0.01), run(perturbation=0.01)
+    share = two.model.net.movies
+    assert torch.equal(share, (low.model.net.movies + high.model.net.movies) / 2)
+    assert (share == 0.5).any()                     # the two runs differ somewhere: the check can fail
+    problem = two.problem
+    held = problem.split()[1]
+    assert np.array_equal(problem.predicted_movies(two.predict, held),
+                          problem.predicted_movies(low.predict, held) | problem.predicted_movies(high.predict, held))
+
+
 def test_the_simulator_solver_refuses_bad_input_with_the_value(tiny, tmp_path):
     with pytest.raises(ValueError, match=r"perturbation must be a relative change of the drive in \(-1, 1\), got 1.5"):
         sciml.run("lattice-fracture", "simulator", data=str(tiny), perturbation=1.5, progress=False)
+    with pytest.raises(ValueError, match=r"members must be an integer >= 1 \(the runs of the ensemble\), got 0"):
+        sciml.run("lattice-fracture", "simulator", data=str(tiny), members=0, progress=False)
+    with pytest.raises(ValueError, match=r"decoding must be one of pixel, column, got 'columns'"):
+        sciml.run("lattice-fracture", "simulator", data=str(tiny), decoding="columns", progress=False)
     bare = tmp_path / "masks-only.npz"
     with np.load(tiny) as f:
         np.savez_compressed(bare, **{k: f[k] for k in ("masks", "drive", "orientation", "branched")})
