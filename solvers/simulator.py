@@ -12,12 +12,16 @@ drives are spaced its metrics show how far the movies can be forecast from their
 
 With ``members`` M > 1 it runs an ensemble instead: M runs at drives spread evenly over
 drive (1 +- ``perturbation``), at drive (1 + u_i ``perturbation``) with u_i = (2 i + 1) / M - 1 (for even
-M none at the movie's own drive), the cracked probability of a pixel the share of the runs in which it is
-cracked, read into masks as the sequence solver reads its network's (``decoding``). It is what a model that
-is the physics, and knows of the drive only that it lies within that spread, forecasts best: the runs'
-common outcome where the crack does not depend on where in the spread the drive lies, their majority where
-it does. At the spread of the drive over which a held-out movie's nearest training movie lies, it is a
-measure of what a model learnt from the training movies can be expected to reach.
+M none at the movie's own drive). From a given frame it reads the runs that agree with it: those whose crack
+tip in that frame lies nearest the given frame's tip (all M from the first frame, where every run starts
+from the same seed crack); the cracked probability of a pixel is the share of those runs that crack it, read
+into masks as the sequence solver reads its network's (``decoding``). A run started anew does not sit where
+the given frame's crack is (one whose crack runs ahead of it or lags behind it forecasts from the wrong
+place), and the given frame tells which of the drives in the spread are still likely. It is a model that is
+the physics and knows of the drive only that it lies within the spread: the runs' common outcome where the
+crack does not depend on where in the spread the drive lies, their majority where it does. At the spread of
+the drive over which a held-out movie's nearest training movie lies, it measures what a model learnt from
+the training movies can be expected to reach.
 
 Its "training" simulates the held-out movies (the ones every metric is over) once and keeps them in
 the result, so the result saves and loads like a trained one; a movie of other conditions is
@@ -40,7 +44,7 @@ from tqdm.auto import tqdm
 
 from sciml.classical import lattice
 from sciml.solver import Result, Solver
-from sciml.solvers.sequence import REQUIRED, MovieField, check_decoding, impose_given
+from sciml.solvers.sequence import REQUIRED, MovieField, check_decoding, impose_given, tip_column
 
 SETTINGS = ("length", "height", "seed_crack", "initiation", "critical_strain", "dt", "damping")
 """The simulator's settings a movie file records (scalars), passed to :func:`~sciml.classical.lattice.simulate`."""
@@ -65,14 +69,14 @@ def simulation_settings(problem) -> dict[str, Any]:
 
 class SimulatedMovies(nn.Module):
     """Movies of the lattice simulator at (drive (1 + ``perturbation``), orientation), or with ``members``
-    M > 1 the share of M runs spread over drive (1 +- ``perturbation``) (module docstring), called like
-    :class:`~sciml.solvers.sequence.SequenceNet`: (given frames (P, R, C), their indices (P,), drives
-    (P,), orientations (P,)) -> cracked probabilities (P, F, R, C) (0 and 1 for one run), the given frame
-    imposed (module docstring).
+    M > 1 the share of those of M runs spread over drive (1 +- ``perturbation``) that agree with the given frame
+    (module docstring), called like :class:`~sciml.solvers.sequence.SequenceNet`: (given frames (P, R, C), their
+    indices (P,), drives (P,), orientations (P,)) -> cracked probabilities (P, F, R, C) (0 and 1 for one run), the
+    given frame imposed (module docstring).
 
-    ``conditions`` (M, 2) and ``movies`` (M, F, R, C) are the runs kept (frozen parameters, so they
-    save with the result); other conditions are simulated when asked for. ``condition_mean`` is the
-    mean (drive, orientation) of the kept runs."""
+    ``conditions`` (K, 2) and ``movies`` (K, M, F, R, C) of 0 and 1 are the runs kept for K conditions (frozen
+    parameters, so they save with the result); other conditions are simulated when asked for.
+    ``condition_mean`` is the mean (drive, orientation) of the kept conditions."""
 
     def __init__(self, settings: dict[str, Any], shape: tuple[int, int, int], perturbation: float, kept: int,
                  members: int = 1):
@@ -82,38 +86,40 @@ class SimulatedMovies(nn.Module):
                                                             for i in range(members)]
         self.frames, self.rows, self.columns = shape
         self.conditions = nn.Parameter(torch.zeros(kept, 2, dtype=torch.float64), requires_grad=False)
-        self.movies = nn.Parameter(torch.zeros(kept, *shape, dtype=torch.float64), requires_grad=False)
+        self.movies = nn.Parameter(torch.zeros(kept, len(self.changes), *shape), requires_grad=False)
 
     @property
     def condition_mean(self) -> Tensor:
         return self.conditions.mean(0)
 
     def simulate(self, drive: float, orientation: float) -> np.ndarray:
-        """The share of the runs (F, R, C) in which each pixel is cracked, the runs at ``drive`` (1 + change) for each
-        change of the ensemble (one: ``perturbation``) and ``orientation`` [degrees]."""
+        """The masks (M, F, R, C) bool of the runs at ``drive`` (1 + change) for each change of the ensemble (one:
+        ``perturbation``) and ``orientation`` [degrees]."""
         s = {k: v for k, v in self.settings.items() if k != "times"}
-        shares = np.zeros((self.frames, self.rows, self.columns))
-        for change in self.changes:
-            run = lattice.simulate(drive * (1.0 + change), orientation, t_end=float(self.settings["times"][-1]),
-                                   stop_margin=-1.0, **s)
-            shares += lattice.crack_masks(run, self.settings["times"], (self.rows, self.columns))
-        return shares / len(self.changes)
+        return np.array([lattice.crack_masks(lattice.simulate(drive * (1.0 + change), orientation,
+                                                              t_end=float(self.settings["times"][-1]),
+                                                              stop_margin=-1.0, **s),
+                                             self.settings["times"], (self.rows, self.columns))
+                         for change in self.changes])
 
     def keep(self, drives: np.ndarray, orientations: np.ndarray, progress: bool = False) -> None:
-        """Simulate and keep the movies of ``drives`` and ``orientations`` (M,), one after the other."""
+        """Simulate and keep the runs of ``drives`` and ``orientations`` (K,), one condition after the other."""
         runs = [self.simulate(d, o) for d, o in tqdm(list(zip(drives, orientations)), desc="lattice-fracture/simulator",
                                                       disable=not progress)]
         self.conditions.data = torch.as_tensor(np.column_stack([drives, orientations]), dtype=torch.float64)
-        self.movies.data = torch.as_tensor(np.array(runs), dtype=torch.float64)
+        self.movies.data = torch.as_tensor(np.array(runs), dtype=torch.float32)
 
     def forward(self, frame: Tensor, given: Tensor, drive: Tensor, orientation: Tensor) -> Tensor:
         kept = self.conditions.detach().cpu().numpy()
+        cracked = (frame > 0.5).to(frame.dtype)
         out = []
-        for d, o in zip(drive.double().cpu().numpy(), orientation.double().cpu().numpy()):
+        for g, k, d, o in zip(cracked, given.tolist(), drive.double().cpu().numpy(), orientation.double().cpu().numpy()):
             hit = np.flatnonzero((kept[:, 0] == d) & (kept[:, 1] == o))
-            out.append(self.movies[hit[0]].cpu().numpy() if len(hit) else self.simulate(d, o))
-        run = torch.as_tensor(np.array(out), dtype=frame.dtype, device=frame.device)        # (P, F, R, C)
-        return impose_given(run, (frame > 0.5).to(frame.dtype), given.to(frame.device))
+            runs = self.movies[hit[0]] if len(hit) else torch.as_tensor(self.simulate(d, o))
+            runs = runs.to(dtype=frame.dtype, device=frame.device)                            # (M, F, R, C)
+            off = (tip_column(runs[:, k]) - tip_column(g[None])).abs()                        # (M,)
+            out.append(runs[off == off.min()].mean(0))
+        return impose_given(torch.stack(out), cracked, given.to(frame.device))
 
 
 class Simulator(Solver):

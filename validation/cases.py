@@ -1518,9 +1518,10 @@ for _spread in (1e-2, 3e-2):
         settings={"perturbation": _spread, "members": LATTICE_MEMBERS},
         budget=(f"no training: the lattice simulator (sciml.classical.lattice) run {LATTICE_MEMBERS} times for each "
                 f"held-out movie, at its orientation and at drives spread evenly over its drive x (1 +- {_spread:g}) "
-                f"(none at its own), on the movie file's strip, frame times and pixels; a pixel's cracked probability "
-                f"the share of the runs that crack it, read into masks by column as the sequence solver reads its "
-                f"network's, the given frame imposed as it imposes it (solver simulator, members "
+                f"(none at its own), on the movie file's strip, frame times and pixels; from a given frame, the runs "
+                f"whose tip in that frame lies nearest the given tip read (all from the first frame), a pixel's "
+                f"cracked probability the share of them that crack it, read into masks by column as the sequence "
+                f"solver reads its network's, the given frame imposed as it imposes it (solver simulator, members "
                 f"{LATTICE_MEMBERS})"),
         reference=LATTICE_REFERENCE, bounds=LATTICE_BOUNDS,
         target_text=(f"lattice-fracture-sequence's bounds (issue 16) applied to the physics itself knowing of the drive "
