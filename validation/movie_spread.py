@@ -17,7 +17,8 @@ start frames whose two tips at k agree is what it must miss if it knows a movie 
 tip at k. Issue 16's tip bounds (1 px for N <= 4, 2 px at N = 8) are drawn beside both, with the
 distance from each held-out movie to its nearest training movie (how finely the training movies resolve
 the conditions) and the stored results of the ``simulator`` cases (the physics rerun with the drive
-0.1 % and 0.01 % off: forecast errors, not spreads) and of the ``sequence`` case.
+0.1 % and 0.01 % off, and its ensembles of runs spread over the drive +- 1 % and +- 3 %, at the distance of
+the spread's half-width: forecast errors, not spreads) and of the ``sequence`` case.
 
 Beside them, what the simplest forecaster that reads the same information reaches: an analogue forecast
 (:func:`analogue_errors`) of the tip of a movie i at frame k + N from its given frame k, its tip there moved
@@ -62,7 +63,9 @@ SPLITS = 40
 """Random splits other than the ones in use over which :func:`split_spread` measures the analogue forecast."""
 TIP_BOUNDS = {1: 1.0, 4: 1.0, 8: 2.0}
 """Issue 16's tip error bounds [pixels] at these N."""
-CASES = ("lattice-fracture-simulator-0.0001", "lattice-fracture-simulator-0.001", "lattice-fracture-sequence")
+CASES = ("lattice-fracture-simulator-0.0001", "lattice-fracture-simulator-0.001",
+         "lattice-fracture-simulator-ensemble-0.01", "lattice-fracture-simulator-ensemble-0.03",
+         "lattice-fracture-sequence")
 """Stored validation results shown beside the spread."""
 
 
@@ -212,7 +215,8 @@ def analyse(movies: dict[str, np.ndarray], held_out: float, split_seed: int) -> 
 
 def stored_cases(numbers: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The stored results of :data:`CASES` that exist: forecast tip errors at :data:`HORIZONS`, commit, and
-    for a simulator case the scaled distance its drive perturbation stands for (over the held-out movies)."""
+    for a simulator case the scaled distance its drive perturbation stands for (over the held-out movies; for an
+    ensemble the half-width of its spread, and its ``members``)."""
     out = {}
     for name in CASES:
         r = _stored(name, HERE)
@@ -223,6 +227,8 @@ def stored_cases(numbers: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if r["solver"] == "simulator":
             entry["distance"] = (r["settings"]["perturbation"] * numbers["mean_held_out_drive"]
                                  / numbers["scales"]["drive"])
+            if r["settings"].get("members", 1) > 1:
+                entry["members"] = r["settings"]["members"]
         out[name] = entry
     return out
 
@@ -241,8 +247,10 @@ def figure(numbers: dict[str, Any], cases: dict[str, dict[str, Any]]) -> Path:
                 label="the same, the two tips agreeing at the start frame")
         for name, case in cases.items():
             x = case.get("distance", near["median"])
-            ax.plot([x], [case["tip_error_px"][n]], "s" if "distance" in case else "*", ms=8,
-                    label=f"{name} (forecast error{'' if 'distance' in case else ', at the median nearest distance'})")
+            where = ("" if "distance" not in case else ", spread over +- this distance" if "members" in case
+                     else ", at this distance")
+            ax.plot([x], [case["tip_error_px"][n]], ("D" if "members" in case else "s") if "distance" in case else "*",
+                    ms=8, label=f"{name} (forecast error{where or ', at the median nearest distance'})")
         analogue = numbers["analogue"]
         ax.plot([near["median"]], [analogue["held_out_tip_error_px"][n]], "P", ms=8, color="0.3",
                 label=f"analogue forecast ({analogue['neighbours']} nearest, w = {analogue['weight']:g}; "
@@ -282,7 +290,8 @@ def write_report(record: dict[str, Any]) -> Path:
     lines += ["", "| stored case | distance | " + " | ".join(f"forecast tip error, N = {h} [px]" for h in HORIZONS)
               + " | commit |", "|---|---|" + "---|" * len(HORIZONS) + "---|"]
     for name, case in record["cases"].items():
-        where = f"{case['distance']:.2g}" if "distance" in case else "— (learnt)"
+        where = ("— (learnt)" if "distance" not in case else f"{case['distance']:.2g}" if "members" not in case
+                 else f"± {case['distance']:.2g} ({case['members']} runs)")
         lines.append(f"| `{name}` | {where} | " + " | ".join(f"{case['tip_error_px'][h]:.2f}" for h in HORIZONS)
                      + f" | `{case['commit']}` |")
     analogue = n["analogue"]
