@@ -20,8 +20,9 @@ the given frame's crack is (one whose crack runs ahead of it or lags behind it f
 place), and the given frame tells which of the drives in the spread are still likely. It is a model that is
 the physics and knows of the drive only that it lies within the spread: the runs' common outcome where the
 crack does not depend on where in the spread the drive lies, their majority where it does. At the spread of
-the drive over which a held-out movie's nearest training movie lies, it measures what a model learnt from
-the training movies can be expected to reach.
+the drive over which a held-out movie's nearest training movie lies, it measures, by one simple reading of
+the physics (a finer one could read more of the given frame than its tip), how far the movies can be
+forecast from conditions known as finely as the training movies resolve them.
 
 Its "training" simulates the held-out movies (the ones every metric is over) once and keeps them in
 the result, so the result saves and loads like a trained one; a movie of other conditions is

@@ -1527,6 +1527,7 @@ for _spread in (1e-2, 3e-2):
         target_text=(f"lattice-fracture-sequence's bounds (issue 16) applied to the physics itself knowing of the drive "
                      f"only that it lies within +- {_spread:.0%}: a held-out movie's nearest training movie lies a "
                      f"median 0.099 training standard deviations away in (drive, orientation) (validation/"
-                     f"MOVIE_SPREAD.md), 0.046 in drive alone, about 3 % of a drive of 1.6; what this ensemble "
-                     f"misses with the orientation known exactly, a model learnt from the 240 training movies cannot "
-                     f"be expected to reach")))
+                     f"MOVIE_SPREAD.md), 0.046 in drive alone, about 3 % of a drive of 1.6; with the orientation "
+                     f"known exactly, what this ensemble misses measures, by one simple reading of the physics (8 "
+                     f"runs, read by the given tip alone), how far these movies can be forecast from conditions known "
+                     f"that finely")))
