@@ -65,7 +65,7 @@ TIP_BOUNDS = {1: 1.0, 4: 1.0, 8: 2.0}
 """Issue 16's tip error bounds [pixels] at these N."""
 CASES = ("lattice-fracture-simulator-0.0001", "lattice-fracture-simulator-0.001",
          "lattice-fracture-simulator-ensemble-0.01", "lattice-fracture-simulator-ensemble-0.03",
-         "lattice-fracture-sequence")
+         "lattice-fracture-simulator-ensemble-0.03-16-runs", "lattice-fracture-sequence")
 """Stored validation results shown beside the spread."""
 
 
