@@ -233,6 +233,12 @@ def stored_cases(numbers: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _kind(case: dict[str, Any]) -> str:
+    """How a stored case of :func:`stored_cases` forecasts: ``"learnt"``, one simulator ``"run"`` at its distance, or
+    an ``"ensemble"`` of runs spread over it."""
+    return "learnt" if "distance" not in case else "ensemble" if "members" in case else "run"
+
+
 def figure(numbers: dict[str, Any], cases: dict[str, dict[str, Any]]) -> Path:
     from sciml.plotting import save_figure, subplots
 
@@ -247,10 +253,9 @@ def figure(numbers: dict[str, Any], cases: dict[str, dict[str, Any]]) -> Path:
                 label="the same, the two tips agreeing at the start frame")
         for name, case in cases.items():
             x = case.get("distance", near["median"])
-            where = ("" if "distance" not in case else ", spread over +- this distance" if "members" in case
-                     else ", at this distance")
-            ax.plot([x], [case["tip_error_px"][n]], ("D" if "members" in case else "s") if "distance" in case else "*",
-                    ms=8, label=f"{name} (forecast error{where or ', at the median nearest distance'})")
+            marker, where = {"learnt": ("*", "at the median nearest distance"), "run": ("s", "at this distance"),
+                             "ensemble": ("D", "spread over +- this distance")}[_kind(case)]
+            ax.plot([x], [case["tip_error_px"][n]], marker, ms=8, label=f"{name} (forecast error, {where})")
         analogue = numbers["analogue"]
         ax.plot([near["median"]], [analogue["held_out_tip_error_px"][n]], "P", ms=8, color="0.3",
                 label=f"analogue forecast ({analogue['neighbours']} nearest, w = {analogue['weight']:g}; "
@@ -290,7 +295,8 @@ def write_report(record: dict[str, Any]) -> Path:
     lines += ["", "| stored case | distance | " + " | ".join(f"forecast tip error, N = {h} [px]" for h in HORIZONS)
               + " | commit |", "|---|---|" + "---|" * len(HORIZONS) + "---|"]
     for name, case in record["cases"].items():
-        where = ("— (learnt)" if "distance" not in case else f"{case['distance']:.2g}" if "members" not in case
+        kind = _kind(case)
+        where = ("— (learnt)" if kind == "learnt" else f"{case['distance']:.2g}" if kind == "run"
                  else f"± {case['distance']:.2g} ({case['members']} runs)")
         lines.append(f"| `{name}` | {where} | " + " | ".join(f"{case['tip_error_px'][h]:.2f}" for h in HORIZONS)
                      + f" | `{case['commit']}` |")
