@@ -82,7 +82,7 @@ class SimulatedMovies(nn.Module):
     def __init__(self, settings: dict[str, Any], shape: tuple[int, int, int], perturbation: float, kept: int,
                  members: int = 1):
         super().__init__()
-        self.settings, self.perturbation = settings, perturbation
+        self.settings = settings
         self.changes = [perturbation] if members == 1 else [perturbation * ((2 * i + 1) / members - 1)
                                                             for i in range(members)]
         self.frames, self.rows, self.columns = shape
