@@ -8,7 +8,8 @@ import pytest
 from scipy.interpolate import RegularGridInterpolator
 
 from sciml.problems.traffic import Traffic
-from sciml.validation.observability import analyse
+from sciml.problem import relative_l2
+from sciml.validation.observability import agreement, analyse, group_name
 
 SENSORS = np.array([0.0, 0.2, 0.4, 0.6, 0.8])
 
@@ -52,3 +53,21 @@ def test_a_moved_initial_bump_is_another_solution_that_the_detectors_see(referen
     # ... and the detectors see the move: at the detectors as far off as the whole field
     assert numbers["godunov_from_estimate_vs_from_truth_at_detectors"] > 0.3 * numbers["godunov_from_estimate_vs_from_truth"]
     assert numbers["godunov_from_estimate_vs_from_truth"] > 0.1
+
+
+def test_agreement_measures_how_far_two_estimates_lie_apart_as_errors_are_measured(reference):
+    t, x, rho = reference
+    moved = np.roll(rho, 30, axis=1)
+    early = t < 0.1
+    pairs = agreement({"truth": rho, "same": rho.copy(), "moved": moved}, rho, t, 0.1)
+    assert [p["runs"] for p in pairs] == [["truth", "same"], ["truth", "moved"], ["same", "moved"]]
+    assert pairs[0]["distance"] == 0.0 and pairs[0]["distance_before_0.1s"] == 0.0
+    # against the truth, a distance is the other estimate's error, over the field and before 0.1 s
+    assert pairs[1]["distance"] == pytest.approx(relative_l2(moved, rho), rel=1e-12) and pairs[1]["distance"] > 0.1
+    assert pairs[2]["distance_before_0.1s"] == pytest.approx(relative_l2(moved[early], rho[early]), rel=1e-12)
+
+
+def test_group_name_is_the_runs_common_case():
+    assert group_name(["traffic-5-loops-seed0", "traffic-5-loops-seed1"]) == "traffic-5-loops"
+    assert group_name(["traffic-5-loops", "traffic-3-loops"]) == "traffic"
+    assert group_name(["a", "b"]) == "a+b"

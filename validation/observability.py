@@ -11,20 +11,25 @@ condition. Three questions, each answered by a relative L2 norm over the referen
 - is the estimate a solution of the PDE? (estimate against Godunov from its own rho_hat(x, 0), beside
   the Godunov solver's own distance from the reference);
 - can the detectors tell that solution from the true one? (the two Godunov solutions at the detectors);
-- where is the estimate's error? (before and after ``--after`` seconds).
+- where is the estimate's error? (before and after ``--after`` seconds);
+- given several runs (e.g. one case at several seeds), do their estimates agree with each other where
+  they miss the truth? Estimates that lie closer to each other than to the truth share one guess, a bias
+  of the method rather than the luck of one seed (:func:`agreement`).
 
 When the estimate is a PDE solution that the detectors cannot tell from the truth, its error is not the
 solver's to remove: every estimator fed only these detectors sees both fields alike. Each run writes
 ``validation/observability/NAME.json`` (with the machine and the commit that ran) and
 ``validation/figures/observability-NAME.png``; ``validation/OBSERVABILITY.md`` is then regenerated from
-every stored JSON.
+every stored JSON; several runs together also write ``validation/observability/agreement/GROUP.json``
+and ``validation/figures/observability-agreement-GROUP.png`` (GROUP: the runs' common name).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import time
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,6 +40,7 @@ from sciml.problem import relative_l2
 from .runner import HERE, _load, cpu_model, fmt_error, git_state, utc_date
 
 STORE = HERE / "observability"
+AGREEMENT = STORE / "agreement"
 FIGURES = HERE / "figures"
 REPORT = HERE / "OBSERVABILITY.md"
 CELLS = 2400
@@ -115,7 +121,7 @@ def analyse(result, sensors: np.ndarray, after: float = 0.1) -> tuple[dict[str, 
         "godunov_from_estimate_vs_from_truth_at_detectors_max_abs": float(np.abs(own_d - true_d).max()),
         "estimate_vs_reference_at_detectors": relative_l2(_at_points(estimate, x, sensors), truth_d),
     }
-    arrays = {"x": x, "t": t, "sensors": sensors, "truth0": truth[0], "estimate0": estimate[0],
+    arrays = {"x": x, "t": t, "sensors": sensors, "truth": truth, "estimate": estimate,
               "error": np.abs(estimate - truth), "detector_gap": np.abs(own_d - true_d)}
     return numbers, arrays
 
@@ -124,8 +130,8 @@ def figure(name: str, numbers: dict[str, Any], a: dict[str, np.ndarray], after: 
     from sciml.plotting import save_figure, subplots
 
     fig, ax = subplots(1, 3, figsize=(16, 4.2))
-    ax[0].plot(a["x"], a["truth0"], "k--", label="true rho(x, 0) (not given to the solver)")
-    ax[0].plot(a["x"], a["estimate0"], "C0", label="the estimate's rho(x, 0)")
+    ax[0].plot(a["x"], a["truth"][0], "k--", label="true rho(x, 0) (not given to the solver)")
+    ax[0].plot(a["x"], a["estimate"][0], "C0", label="the estimate's rho(x, 0)")
     for s in a["sensors"]:
         ax[0].axvline(s, color="0.6", lw=0.8, ls=":")
     ax[0].set(xlabel="x [m]", ylabel="density [veh/m]", title="initial condition (detectors dotted)")
@@ -143,6 +149,39 @@ def figure(name: str, numbers: dict[str, Any], a: dict[str, np.ndarray], after: 
     fig.colorbar(image, ax=ax[2])
     fig.suptitle(f"{name}: what {len(a['sensors'])} loop detectors see", fontsize=10)
     return save_figure(fig, FIGURES / f"observability-{name}.png")
+
+
+def agreement(estimates: dict[str, np.ndarray], truth: np.ndarray, t: np.ndarray, after: float) -> list[dict[str, Any]]:
+    """The distance between every two ``estimates`` (name -> (nt, nx) field on the grid of ``truth``, times
+    ``t`` (nt,)) over the whole field and before ``after`` seconds, each relative to the truth's norm there,
+    as the estimates' errors are: two estimates that miss the truth by e each and lie much less than e
+    apart miss it the same way."""
+    early = t < after
+    return [{"runs": [a, b], "distance": float(np.linalg.norm(ea - eb) / np.linalg.norm(truth)),
+             f"distance_before_{after:g}s": float(np.linalg.norm((ea - eb)[early]) / np.linalg.norm(truth[early]))}
+            for (a, ea), (b, eb) in itertools.combinations(estimates.items(), 2)]
+
+
+def group_name(names: Sequence[str]) -> str:
+    """The common name of runs ``names`` (``case-seed0``, ``case-seed1`` -> ``case``), else them joined by +."""
+    common = os.path.commonprefix(list(names)).removesuffix("-seed").rstrip("-")
+    return common or "+".join(names)
+
+
+def agreement_figure(group: str, arrays: dict[str, dict[str, np.ndarray]]) -> Path:
+    """Every run's rho(x, 0) over the true one, the detectors dotted."""
+    from sciml.plotting import save_figure, subplots
+
+    fig, ax = subplots(1, 1, figsize=(8, 4.2))
+    first = next(iter(arrays.values()))
+    ax.plot(first["x"], first["truth"][0], "k--", label="true rho(x, 0) (not given to the solver)")
+    for k, (name, a) in enumerate(arrays.items()):
+        ax.plot(a["x"], a["estimate"][0], f"C{k}", label=name)
+    for s in first["sensors"]:
+        ax.axvline(s, color="0.6", lw=0.8, ls=":")
+    ax.set(xlabel="x [m]", ylabel="density [veh/m]", title=f"{group}: the estimates' rho(x, 0) (detectors dotted)")
+    ax.legend(fontsize=8)
+    return save_figure(fig, FIGURES / f"observability-agreement-{group}.png")
 
 
 def write_report() -> Path:
@@ -172,6 +211,22 @@ def write_report() -> Path:
               "is then not in what the detectors recorded, and no estimator fed only these detectors can be sure "
               "to come closer to the truth than half of it.", ""]
     lines += [f"![{path.stem}](figures/observability-{path.stem}.png)" for path in sorted(STORE.glob("*.json"))]
+    groups = sorted(AGREEMENT.glob("*.json"))
+    if groups:
+        lines += ["", "## Do estimates from several runs agree?", "",
+                  "The distance between two runs' estimates, relative to the truth's norm as each run's error is "
+                  "(the table above): estimates much closer to each other than to the truth share one guess where "
+                  "the detectors see nothing.", "",
+                  "| runs | distance: whole field | before t_c | their rel. L2 | commit, machine |", "|---|---|---|---|---|"]
+        for path in groups:
+            r = json.loads(path.read_text())
+            after = r["after_s"]
+            for pair in r["pairs"]:
+                errors = " / ".join(fmt_error(r["rel_l2"][name]) for name in pair["runs"])
+                lines.append(f"| `{pair['runs'][0]}`, `{pair['runs'][1]}` | {fmt_error(pair['distance'])} "
+                             f"| {fmt_error(pair[f'distance_before_{after:g}s'])} (t_c = {after:g} s) | {errors} "
+                             f"| `{r['commit']}`, {r['machine']['cpu_model']} |")
+        lines += [""] + [f"![{path.stem}](figures/observability-agreement-{path.stem}.png)" for path in groups]
     REPORT.write_text("\n".join(lines) + "\n")
     return REPORT
 
@@ -186,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.after > 0:
         raise SystemExit(f"--after must be > 0 s, got {args.after}")
     STORE.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}
     for run in map(Path, args.runs):
         load_before = _load()
         result = sciml.load(run)
@@ -203,7 +259,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "command": f"python -m sciml.validation.observability {run}"}
         (STORE / f"{run.name}.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
         figure(run.name, numbers, arrays, args.after)
+        runs[run.name] = numbers, arrays
         print(run.name, json.dumps(numbers), flush=True)
+    if len(runs) > 1:
+        group, first = group_name(list(runs)), next(iter(runs.values()))[1]
+        pairs = agreement({name: a["estimate"] for name, (_, a) in runs.items()}, first["truth"], first["t"], args.after)
+        AGREEMENT.mkdir(exist_ok=True)
+        (AGREEMENT / f"{group}.json").write_text(json.dumps(
+            {"group": group, "after_s": args.after, "pairs": pairs,
+             "rel_l2": {name: n["rel_l2"] for name, (n, _) in runs.items()},
+             "commit": record["commit"], "machine": {"cpu_model": cpu_model(), "load_average": [_load()]},
+             "date": utc_date(), "command": f"python -m sciml.validation.observability {' '.join(args.runs)}"},
+            indent=2) + "\n")
+        agreement_figure(group, {name: a for name, (_, a) in runs.items()})
+        print(group, json.dumps(pairs), flush=True)
     print(write_report())
     return 0
 
