@@ -873,19 +873,21 @@ WANG_QIN_2023 = ("multi-task optimisation of physics-informed networks after Wan
 register_study(
     Study(name="traffic-mto-vs-pinn", seeds=(0, 1, 2, 3, 4), arms=("pinn", "mto", "pinn-main"),
           baseline="pinn", candidate="mto", target_ratio=0.8,
-          target_text=("`mto` (T0 and two smoothed tasks, eps x2 and x4) against `pinn` on the 5-loop traffic case at "
-                       "equal total gradient steps (3,000 Adam steps in all, then the same L-BFGS on the main task): "
-                       "the median over 5 seeds of the error ratio mto/pinn at most 0.8 (issue 14). `pinn-main` is "
-                       "`pinn` with mto's main-task share of the Adam steps (1,000): the ratio at equal main-task "
-                       "steps. Measured on the traffic configuration before SSBroyden became the default (64 x 4, "
-                       "float32, Adam then L-BFGS), where the transfers act in the long Adam phase. "
+          target_text=("`mto` (T0 and one re-weighted task, the detectors' data term weighted 100 instead of 10: "
+                       "`weights:data=100`) against `pinn` on the 5-loop traffic case at equal total gradient steps "
+                       "(3,000 Adam steps in all, then the same L-BFGS on the main task): the median over 5 seeds of the "
+                       "error ratio mto/pinn at most 0.8 (issue 14). `pinn-main` is `pinn` with mto's main-task share of "
+                       "the Adam steps (1,500): the ratio at equal main-task steps. Measured on the traffic configuration "
+                       "before SSBroyden became the default (64 x 4, float32, Adam then L-BFGS), where the transfers act "
+                       "in the long Adam phase. The task was chosen on seed 5, outside these seeds, after mto's default "
+                       "tasks (eps x2 and x4) had given a median ratio of 1.09 here (results of commit 09c60a1). "
                        f"[{WANG_QIN_2023}]")),
     {"pinn": {"solver": "pinn", "settings": TRAFFIC_LBFGS},
-     "mto": {"solver": "mto", "settings": TRAFFIC_LBFGS},
-     "pinn-main": {"solver": "pinn", "settings": {**TRAFFIC_LBFGS, "iterations": 1000}}},
+     "mto": {"solver": "mto", "settings": {**TRAFFIC_LBFGS, "tasks": ["weights:data=100"]}},
+     "pinn-main": {"solver": "pinn", "settings": {**TRAFFIC_LBFGS, "iterations": 1500}}},
     problem="traffic", inverse={"sensors": 5},
-    budget=(TRAFFIC_LBFGS_BUDGET + "; the 3,000 Adam steps counted over all tasks (mto: 1,000 per task; pinn-main: "
-            "1,000), then the same 2,000 L-BFGS on the main task"),
+    budget=(TRAFFIC_LBFGS_BUDGET + "; the 3,000 Adam steps counted over all tasks (mto: 1,500 per task; pinn-main: "
+            "1,500), then the same 2,000 L-BFGS on the main task"),
     reference=TRAFFIC_REFERENCE + "; " + TRAFFIC_OBSERVED)
 
 register_study(
