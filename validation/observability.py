@@ -13,8 +13,8 @@ condition. Three questions, each answered by a relative L2 norm over the referen
 - can the detectors tell that solution from the true one? (the two Godunov solutions at the detectors);
 - where is the estimate's error? (before and after ``--after`` seconds);
 - given several runs (e.g. one case at several seeds), do their estimates agree with each other where
-  they miss the truth? Estimates that lie closer to each other than to the truth share one guess, a bias
-  of the method rather than the luck of one seed (:func:`agreement`).
+  they miss the truth? Estimates that lie closer to each other than to the truth miss it the same way, a
+  bias of the training rather than the luck of one seed (:func:`agreement`).
 
 The detectors recorded the bundled reference, which is accurate to about 2.6e-5 relative L2
 (``data/traffic_ring_road.md``): where the two Godunov solutions differ at the detectors by well more than
@@ -128,16 +128,23 @@ def analyse(result, sensors: np.ndarray, after: float = 0.1) -> tuple[dict[str, 
     return numbers, arrays
 
 
+def _initial_conditions(ax, a: dict[str, np.ndarray], estimates: dict[str, np.ndarray], title: str) -> None:
+    """The true rho(x, 0) of a run's arrays ``a`` dashed, each of ``estimates`` (label -> rho(x, 0)) over it,
+    and the detectors dotted, on the axes ``ax``."""
+    ax.plot(a["x"], a["truth"][0], "k--", label="true rho(x, 0) (not given to the solver)")
+    for k, (label, rho0) in enumerate(estimates.items()):
+        ax.plot(a["x"], rho0, f"C{k}", label=label)
+    for s in a["sensors"]:
+        ax.axvline(s, color="0.6", lw=0.8, ls=":")
+    ax.set(xlabel="x [m]", ylabel="density [veh/m]", title=title)
+    ax.legend(fontsize=8)
+
+
 def figure(name: str, numbers: dict[str, Any], a: dict[str, np.ndarray], after: float) -> Path:
     from sciml.plotting import save_figure, subplots
 
     fig, ax = subplots(1, 3, figsize=(16, 4.2))
-    ax[0].plot(a["x"], a["truth"][0], "k--", label="true rho(x, 0) (not given to the solver)")
-    ax[0].plot(a["x"], a["estimate"][0], "C0", label="the estimate's rho(x, 0)")
-    for s in a["sensors"]:
-        ax[0].axvline(s, color="0.6", lw=0.8, ls=":")
-    ax[0].set(xlabel="x [m]", ylabel="density [veh/m]", title="initial condition (detectors dotted)")
-    ax[0].legend(fontsize=8)
+    _initial_conditions(ax[0], a, {"the estimate's rho(x, 0)": a["estimate"][0]}, "initial condition (detectors dotted)")
     for k, s in enumerate(a["sensors"]):
         ax[1].semilogy(a["t"], np.maximum(a["detector_gap"][:, k], 1e-12), label=f"x = {s:.3g}")
     ax[1].set(xlabel="t [s]", ylabel="|difference| [veh/m]", ylim=(1e-7, 1),
@@ -175,14 +182,8 @@ def agreement_figure(group: str, arrays: dict[str, dict[str, np.ndarray]]) -> Pa
     from sciml.plotting import save_figure, subplots
 
     fig, ax = subplots(1, 1, figsize=(8, 4.2))
-    first = next(iter(arrays.values()))
-    ax.plot(first["x"], first["truth"][0], "k--", label="true rho(x, 0) (not given to the solver)")
-    for k, (name, a) in enumerate(arrays.items()):
-        ax.plot(a["x"], a["estimate"][0], f"C{k}", label=name)
-    for s in first["sensors"]:
-        ax.axvline(s, color="0.6", lw=0.8, ls=":")
-    ax.set(xlabel="x [m]", ylabel="density [veh/m]", title=f"{group}: the estimates' rho(x, 0) (detectors dotted)")
-    ax.legend(fontsize=8)
+    _initial_conditions(ax, next(iter(arrays.values())), {name: a["estimate"][0] for name, a in arrays.items()},
+                        f"{group}: the estimates' rho(x, 0) (detectors dotted)")
     return save_figure(fig, FIGURES / f"observability-agreement-{group}.png")
 
 
